@@ -1,0 +1,242 @@
+//! What both x86-64 conventions share: registers, encoders, and the thunk generator.
+//!
+//! The thunk generator is convention-free: everything that differs between System V and
+//! Win64 (argument registers, shadow space, `%al`) is data in the [`CallPlan`] and the
+//! register table the convention passes in.
+
+pub mod encode;
+pub mod sysv;
+pub mod win64;
+
+use crate::error::{Error, Result};
+use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
+use encode::*;
+
+use super::CodeBuffer;
+
+/// A general-purpose register, numbered as the encoding numbers it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Reg {
+    Rax = 0,
+    Rcx,
+    Rdx,
+    Rbx,
+    Rsp,
+    Rbp,
+    Rsi,
+    Rdi,
+    R8,
+    R9,
+    R10,
+    R11,
+    R12,
+    R13,
+    R14,
+    R15,
+}
+
+impl Reg {
+    pub fn num(self) -> u8 {
+        self as u8
+    }
+
+    pub fn name(self) -> &'static str {
+        const NAMES: [&str; 16] = [
+            "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11",
+            "r12", "r13", "r14", "r15",
+        ];
+        NAMES[self as usize]
+    }
+}
+
+/// An XMM register, 0 to 15.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Xmm(pub u8);
+
+impl Xmm {
+    pub fn num(self) -> u8 {
+        self.0
+    }
+}
+
+/// Results come back in rax and rdx (`Location::Gpr(0)` and `Gpr(1)` of a result).
+pub const RET_GPRS: [Reg; 2] = [Reg::Rax, Reg::Rdx];
+
+/// The largest outgoing stack area a thunk builds. Past it, the plan is refused rather than
+/// risking the thread's stack.
+pub const MAX_STACK_BYTES: u32 = 64 * 1024;
+
+/// Stack copies longer than this use `rep movsb` instead of one load and store per 8 bytes.
+const REP_MOVSB_THRESHOLD: u32 = 64;
+
+const PAGE: u32 = 4096;
+
+// The thunk's own registers, preserved by both conventions.
+const TARGET: Reg = Reg::R13;
+const BLOCK: Reg = Reg::Rbx;
+const RESULT: Reg = Reg::R12;
+const SCRATCH: Reg = Reg::Rax;
+
+/// Emits a call thunk for `plan`, whose argument registers are `arg_gprs`.
+///
+/// The thunk is entered with the System V convention (Rust calls it as
+/// `extern "sysv64" fn(target, block, ret)` on every x86-64 host):
+/// rdi = the function to call, rsi = the argument block, rdx = the return block. It builds
+/// the whole outgoing frame itself: aligns the stack, reserves shadow space, copies stack
+/// arguments (widening narrow integers), loads registers, sets `%al`, calls, and stores the
+/// result registers into the return block.
+///
+/// # Errors
+/// A plan whose stack arguments exceed [`MAX_STACK_BYTES`].
+pub fn emit_thunk(plan: &CallPlan, arg_gprs: &[Reg], code: &mut CodeBuffer) -> Result<()> {
+    if plan.stack_bytes > MAX_STACK_BYTES {
+        return Err(Error::Abi(format!(
+            "the arguments need {} bytes of stack, more than the {MAX_STACK_BYTES} a call may use",
+            plan.stack_bytes
+        )));
+    }
+    let mut out = |inst: Inst| code.put(inst.bytes());
+
+    // Prologue: rbp frame, save the registers the thunk keeps its pointers in.
+    out(push_r(Reg::Rbp));
+    out(mov_rr(Reg::Rbp, Reg::Rsp));
+    for r in [BLOCK, RESULT, TARGET] {
+        out(push_r(r));
+    }
+    out(mov_rr(TARGET, Reg::Rdi));
+    out(mov_rr(BLOCK, Reg::Rsi));
+    out(mov_rr(RESULT, Reg::Rdx));
+    out(and_ri8(Reg::Rsp, -16));
+    let frame = (plan.shadow_space + plan.stack_bytes).next_multiple_of(16);
+    // Touch each new page in order, so that a guard-page-grown stack (Windows) grows.
+    let mut reserved = 0;
+    while frame - reserved > PAGE {
+        out(sub_ri(Reg::Rsp, PAGE as i32));
+        out(mov_rm(SCRATCH, Mem::new(Reg::Rsp, 0)));
+        reserved += PAGE;
+    }
+    if frame > reserved {
+        out(sub_ri(Reg::Rsp, (frame - reserved) as i32));
+    }
+
+    // Stack arguments first: the copies may use rsi, rdi and rcx, which are argument
+    // registers.
+    let stack_slot = |offset: u32| Mem::new(Reg::Rsp, (plan.shadow_space + offset) as i32);
+    for (arg, &base) in plan.args.iter().zip(&plan.block.offsets) {
+        match arg {
+            ArgPlan::Direct(parts) => {
+                let on_stack: Vec<(&Part, u32)> = parts
+                    .iter()
+                    .filter_map(|p| match p.dest {
+                        Location::Stack(dest) => Some((p, dest)),
+                        _ => None,
+                    })
+                    .collect();
+                let bytes: u32 =
+                    on_stack.iter().map(|(p, _)| u32::from(p.size).next_multiple_of(8)).sum();
+                if let (Some(&(first, dest)), true) =
+                    (on_stack.first(), bytes > REP_MOVSB_THRESHOLD)
+                {
+                    // A large aggregate passed in memory: its pieces are contiguous.
+                    out(lea_rm(Reg::Rsi, Mem::new(BLOCK, (base + first.offset) as i32)));
+                    out(lea_rm(Reg::Rdi, stack_slot(dest)));
+                    out(mov_r32i(Reg::Rcx, bytes));
+                    out(rep_movsb());
+                    continue;
+                }
+                for (part, dest) in on_stack {
+                    out(load_integer(SCRATCH, Mem::new(BLOCK, (base + part.offset) as i32), part));
+                    out(mov_mr(stack_slot(dest), SCRATCH));
+                }
+            }
+            ArgPlan::Indirect { pointer: Location::Stack(dest) } => {
+                out(lea_rm(SCRATCH, Mem::new(BLOCK, base as i32)));
+                out(mov_mr(stack_slot(*dest), SCRATCH));
+            }
+            ArgPlan::Indirect { .. } => {}
+        }
+    }
+
+    // Then registers.
+    for (arg, &base) in plan.args.iter().zip(&plan.block.offsets) {
+        match arg {
+            ArgPlan::Direct(parts) => {
+                for part in parts {
+                    let src = Mem::new(BLOCK, (base + part.offset) as i32);
+                    match part.dest {
+                        Location::Gpr(n) => out(load_integer(arg_gprs[n as usize], src, part)),
+                        Location::Fpr(n) if part.size == 4 => out(movss_xm(Xmm(n), src)),
+                        Location::Fpr(n) => out(movsd_xm(Xmm(n), src)),
+                        Location::Stack(_) => {}
+                    }
+                }
+            }
+            ArgPlan::Indirect { pointer: Location::Gpr(n) } => {
+                out(lea_rm(arg_gprs[*n as usize], Mem::new(BLOCK, base as i32)));
+            }
+            ArgPlan::Indirect { .. } => {}
+        }
+    }
+    if let RetPlan::Indirect { pointer: Location::Gpr(n) } = plan.ret {
+        out(mov_rr(arg_gprs[n as usize], RESULT));
+    }
+    if let Some(count) = plan.vector_count {
+        out(mov_r32i(Reg::Rax, count.into()));
+    }
+    out(call_r(TARGET));
+
+    if let RetPlan::Direct(parts) = &plan.ret {
+        for part in parts {
+            let dest = Mem::new(RESULT, part.offset as i32);
+            match part.dest {
+                Location::Gpr(n) => out(mov_mr(dest, RET_GPRS[n as usize])),
+                Location::Fpr(n) if part.size == 4 => out(movss_mx(dest, Xmm(n))),
+                Location::Fpr(n) => out(movsd_mx(dest, Xmm(n))),
+                Location::Stack(_) => {}
+            }
+        }
+    }
+
+    // Epilogue: back to the saved registers, whatever the alignment did.
+    out(lea_rm(Reg::Rsp, Mem::new(Reg::Rbp, -24)));
+    for r in [TARGET, RESULT, BLOCK] {
+        out(pop_r(r));
+    }
+    out(pop_r(Reg::Rbp));
+    out(ret());
+    Ok(())
+}
+
+/// Loads a piece of an argument into a whole 64-bit register, widened as the plan says.
+/// Pieces of 3, 5, 6 or 7 bytes load 8: the argument block pads every image with zeros.
+fn load_integer(dst: Reg, src: Mem, part: &Part) -> Inst {
+    match (part.size, part.ext) {
+        (1, Extension::Sign) => movsx_rm8(dst, src),
+        (2, Extension::Sign) => movsx_rm16(dst, src),
+        (4, Extension::Sign) => movsxd_rm32(dst, src),
+        (1, _) => movzx_rm8(dst, src),
+        (2, _) => movzx_rm16(dst, src),
+        (4, _) => mov_r32m(dst, src),
+        _ => mov_rm(dst, src),
+    }
+}
+
+/// Register names for printing x86-64 plans.
+#[derive(Debug)]
+pub struct Names {
+    pub arg_gprs: &'static [Reg],
+}
+
+impl crate::plan::RegisterNames for Names {
+    fn arg_gpr(&self, n: u8) -> &'static str {
+        self.arg_gprs.get(n as usize).map_or("?", |r| r.name())
+    }
+
+    fn ret_gpr(&self, n: u8) -> &'static str {
+        RET_GPRS.get(n as usize).map_or("?", |r| r.name())
+    }
+
+    fn fpr(&self, n: u8) -> String {
+        format!("xmm{n}")
+    }
+}

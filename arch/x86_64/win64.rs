@@ -1,0 +1,113 @@
+//! x86-64 Windows (`:win64`), as MSVC and MinGW compile it.
+//!
+//! Per Microsoft's "x64 calling convention" document:
+//! - arguments are positional: the first four use rcx/xmm0, rdx/xmm1, r8/xmm2, r9/xmm3 by
+//!   position (a float or double in the XMM register, anything else in the general one);
+//!   the fifth and later take one 8-byte stack slot each, above 32 bytes of shadow space
+//!   that the caller reserves for the callee.
+//! - aggregates of 1, 2, 4 or 8 bytes are passed by value in the general register (or slot)
+//!   whatever their fields, even all-float ones; any other aggregate is passed by
+//!   reference: the caller makes a 16-byte-aligned copy and passes its address.
+//! - results of 1, 2, 4 or 8 bytes come back in rax (float and double in xmm0); any other
+//!   result goes to memory whose address the caller passes in rcx, which shifts the
+//!   arguments one position along.
+//! - no `%al`: variadic callees read floats from the general registers instead (jitcall
+//!   has no variadic signatures).
+
+use super::{Names, Reg};
+use crate::arch::{check_signature, AbiImpl, CodeBuffer};
+use crate::error::Result;
+use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
+use crate::signature::{Abi, Signature};
+use crate::types::Type;
+
+/// The general argument registers, by position.
+pub const ARG_GPRS: [Reg; 4] = [Reg::Rcx, Reg::Rdx, Reg::R8, Reg::R9];
+const SHADOW_SPACE: u32 = 32;
+
+/// True when an aggregate of this size travels by value in a general register.
+fn fits_register(size: usize) -> bool {
+    matches!(size, 1 | 2 | 4 | 8)
+}
+
+/// Where the argument at `position` goes: its register if one of the first four (general
+/// or vector), else its stack slot.
+fn place(position: usize, vector: bool) -> Location {
+    match position {
+        0..=3 if vector => Location::Fpr(position as u8),
+        0..=3 => Location::Gpr(position as u8),
+        _ => Location::Stack(8 * (position as u32 - 4)),
+    }
+}
+
+fn whole_value(ty: &Type, dest: Location) -> Part {
+    let (ext, float) = match ty.prim() {
+        Some(p) if p.is_float() => (Extension::None, true),
+        Some(p) if p.size() < 8 && p.is_signed() => (Extension::Sign, false),
+        Some(p) if p.size() < 8 => (Extension::Zero, false),
+        _ => (Extension::None, false),
+    };
+    Part { offset: 0, size: ty.size() as u8, dest, ext, float }
+}
+
+/// The Win64 convention.
+#[derive(Debug)]
+pub struct Win64;
+
+impl AbiImpl for Win64 {
+    fn classify(&self, sig: &Signature) -> Result<CallPlan> {
+        let block = check_signature(sig)?;
+        let is_float = |ty: &Type| ty.prim().is_some_and(|p| p.is_float());
+
+        let ret = match &sig.ret {
+            ty if ty.is_void() => RetPlan::Void,
+            ty if fits_register(ty.size()) => {
+                let dest = if is_float(ty) { Location::Fpr(0) } else { Location::Gpr(0) };
+                let mut part = whole_value(ty, dest);
+                part.ext = Extension::None;
+                RetPlan::Direct(vec![part])
+            }
+            _ => RetPlan::Indirect { pointer: Location::Gpr(0) },
+        };
+        let first = usize::from(matches!(ret, RetPlan::Indirect { .. }));
+
+        let args: Vec<ArgPlan> = sig
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| {
+                let position = first + i;
+                match ty {
+                    Type::Prim(_) => {
+                        ArgPlan::Direct(vec![whole_value(ty, place(position, is_float(ty)))])
+                    }
+                    _ if fits_register(ty.size()) => {
+                        ArgPlan::Direct(vec![whole_value(ty, place(position, false))])
+                    }
+                    _ => ArgPlan::Indirect { pointer: place(position, false) },
+                }
+            })
+            .collect();
+
+        let positions = first + sig.params.len();
+        Ok(CallPlan {
+            abi: Abi::Win64,
+            args,
+            ret,
+            stack_bytes: 8 * positions.saturating_sub(4) as u32,
+            shadow_space: SHADOW_SPACE,
+            vector_count: None,
+            ret_block_size: crate::plan::ret_block_size(sig).unwrap_or(0),
+            block,
+        })
+    }
+
+    fn emit_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
+        super::emit_thunk(plan, &ARG_GPRS, code)
+    }
+
+    fn names(&self) -> &dyn crate::plan::RegisterNames {
+        const NAMES: Names = Names { arg_gprs: &ARG_GPRS };
+        &NAMES
+    }
+}

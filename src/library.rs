@@ -1,0 +1,168 @@
+//! Native libraries and their symbols (`ffi/native`, `ffi/lookup`, `ffi/close`).
+
+use std::ffi::c_void;
+use std::sync::Mutex;
+
+use libloading::Library;
+
+use crate::error::{Error, Result};
+use crate::value::Pointer;
+
+/// An open native library, or the running program itself.
+#[derive(Debug)]
+pub struct Native {
+    /// `None` once closed.
+    lib: Mutex<Option<Library>>,
+    is_self: bool,
+}
+
+const ALREADY_CLOSED: &str = "native object already closed";
+
+impl Native {
+    /// Opens the library at `path`, passed to the dynamic loader unchanged (`dlopen` with
+    /// `RTLD_NOW`, or `LoadLibrary`); `None` is the running program.
+    ///
+    /// # Errors
+    /// The loader's own message.
+    ///
+    /// # Safety
+    /// Loading a library runs its initialisers, which may do anything; the library must be
+    /// sound to load into this process.
+    pub unsafe fn open(path: Option<&str>) -> Result<Native> {
+        let lib = match path {
+            // SAFETY: the caller vouches for the library's initialisers.
+            Some(path) => unsafe { open_path(path) }?,
+            None => this_program(),
+        };
+        Ok(Native { lib: Mutex::new(Some(lib)), is_self: path.is_none() })
+    }
+
+    /// The address of `name`, or `None` when the library has no such symbol. On Windows a
+    /// lookup in the running program searches every loaded module, as Janet's does.
+    ///
+    /// # Errors
+    /// "native object already closed".
+    pub fn lookup(&self, name: &str) -> Result<Option<Pointer>> {
+        let guard = self.lib.lock().unwrap_or_else(|p| p.into_inner());
+        let lib = guard.as_ref().ok_or_else(|| Error::Library(ALREADY_CLOSED.into()))?;
+        if name.contains('\0') {
+            return Ok(None);
+        }
+        // SAFETY: the symbol is read as an address only; nothing is called or read
+        // through it here.
+        let found = unsafe { lib.get::<*mut c_void>(name.as_bytes()) }.ok().map(|s| *s);
+        let found = found.filter(|p| !p.is_null()).map(|p| Pointer::from_ptr(p));
+        if found.is_none() && self.is_self {
+            return Ok(search_loaded_modules(name));
+        }
+        Ok(found)
+    }
+
+    /// Closes the library; addresses looked up in it dangle from now on.
+    ///
+    /// # Errors
+    /// "cannot close self" for the running program, "native object already closed" for a
+    /// second close, or the loader's message.
+    pub fn close(&self) -> Result<()> {
+        if self.is_self {
+            return Err(Error::Library("cannot close self".into()));
+        }
+        let lib = self.lib.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let lib = lib.ok_or_else(|| Error::Library(ALREADY_CLOSED.into()))?;
+        lib.close().map_err(|e| Error::Library(e.to_string()))
+    }
+
+    /// True for the running program's handle.
+    pub fn is_self(&self) -> bool {
+        self.is_self
+    }
+}
+
+cfg_if::cfg_if! {
+    if #[cfg(unix)] {
+        /// # Safety
+        /// As [`Native::open`].
+        unsafe fn open_path(path: &str) -> Result<Library> {
+            use libloading::os::unix::{Library as UnixLibrary, RTLD_LOCAL, RTLD_NOW};
+            // SAFETY: forwarded from the caller.
+            unsafe { UnixLibrary::open(Some(path), RTLD_NOW | RTLD_LOCAL) }
+                .map(Library::from)
+                .map_err(|e| Error::Library(loader_message(e)))
+        }
+
+        fn this_program() -> Library {
+            libloading::os::unix::Library::this().into()
+        }
+
+        /// `dlsym` on the program's handle already searches the global scope.
+        fn search_loaded_modules(_name: &str) -> Option<Pointer> {
+            None
+        }
+    } else if #[cfg(windows)] {
+        /// # Safety
+        /// As [`Native::open`].
+        unsafe fn open_path(path: &str) -> Result<Library> {
+            // SAFETY: forwarded from the caller.
+            unsafe { Library::new(path) }.map_err(|e| Error::Library(loader_message(e)))
+        }
+
+        fn this_program() -> Library {
+            libloading::os::windows::Library::this()
+                .expect("GetModuleHandleExW(NULL) names the running program")
+                .into()
+        }
+
+        /// Walks up to 1,024 loaded modules with `GetProcAddress`, first hit wins.
+        fn search_loaded_modules(name: &str) -> Option<Pointer> {
+            windows_modules::find(name)
+        }
+    }
+}
+
+/// The loader's message without libloading's wrapping text.
+fn loader_message(e: libloading::Error) -> String {
+    use std::error::Error as _;
+    e.source().map_or_else(|| e.to_string(), |s| s.to_string())
+}
+
+#[cfg(windows)]
+mod windows_modules {
+    use std::ffi::{c_void, CString};
+
+    use crate::value::Pointer;
+
+    type Hmodule = *mut c_void;
+
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn GetCurrentProcess() -> *mut c_void;
+        fn K32EnumProcessModules(
+            process: *mut c_void,
+            modules: *mut Hmodule,
+            cb: u32,
+            needed: *mut u32,
+        ) -> i32;
+        fn GetProcAddress(module: Hmodule, name: *const i8) -> *mut c_void;
+    }
+
+    pub fn find(name: &str) -> Option<Pointer> {
+        let name = CString::new(name).ok()?;
+        let mut modules: Vec<Hmodule> = vec![std::ptr::null_mut(); 1024];
+        let mut needed = 0u32;
+        let bytes = (modules.len() * std::mem::size_of::<Hmodule>()) as u32;
+        // SAFETY: the buffer holds `bytes` bytes of handles; the pseudo-handle of the
+        // current process needs no closing.
+        let ok = unsafe {
+            K32EnumProcessModules(GetCurrentProcess(), modules.as_mut_ptr(), bytes, &mut needed)
+        };
+        if ok == 0 {
+            return None;
+        }
+        let count = (needed as usize / std::mem::size_of::<Hmodule>()).min(modules.len());
+        modules[..count].iter().find_map(|&module| {
+            // SAFETY: `module` is a loaded module's handle and `name` a C string.
+            let p = unsafe { GetProcAddress(module, name.as_ptr()) };
+            (!p.is_null()).then(|| Pointer::from_ptr(p))
+        })
+    }
+}

@@ -1,0 +1,194 @@
+//! The printable result of classifying a signature: where every byte of every argument
+//! goes, and where the result comes from.
+//!
+//! A call moves values through an *argument block*: each argument's native image sits at
+//! its own 16-byte-aligned offset (see [`BlockLayout`]), and the thunk reads the pieces
+//! ([`Part`]s) that the plan names out of it into registers and stack slots. The result
+//! comes back into a *return block* of [`CallPlan::ret_block_size`] bytes.
+
+use std::fmt;
+
+use crate::signature::{Abi, Signature};
+use crate::types::Type;
+
+/// A machine location of an argument or result piece.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Location {
+    /// The n-th general-purpose argument register of the convention (rdi, rsi, ... on
+    /// SysV; rcx, rdx, r8, r9 on Win64; x0..x7 on AAPCS64). For results: rax, rdx / x0, x1.
+    Gpr(u8),
+    /// The n-th vector register (xmm n, or v n).
+    Fpr(u8),
+    /// Bytes from this offset in the outgoing stack-argument area (above any shadow space).
+    Stack(u32),
+}
+
+/// How a narrow integer is widened to its full register or stack slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Extension {
+    None,
+    Sign,
+    Zero,
+}
+
+/// One piece of a value: `size` bytes from `offset` in the value's image, at `dest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Part {
+    pub offset: u32,
+    pub size: u8,
+    pub dest: Location,
+    pub ext: Extension,
+    /// For vector registers: the piece is a float (4 bytes) or double (8 bytes); for other
+    /// locations it is copied as integer bytes.
+    pub float: bool,
+}
+
+/// How one argument is passed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ArgPlan {
+    /// The value's bytes go straight to registers and stack slots.
+    Direct(Vec<Part>),
+    /// The caller copies the value (its image in the argument block is that copy) and
+    /// passes the copy's address at `pointer` (Win64 aggregates, AAPCS64 ones over 16 bytes).
+    Indirect { pointer: Location },
+}
+
+/// How the result comes back.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RetPlan {
+    Void,
+    /// In registers: each part names its register and its offset in the result image.
+    Direct(Vec<Part>),
+    /// The caller passes the address of the result memory at `pointer` (rdi, rcx or x8).
+    Indirect {
+        pointer: Location,
+    },
+}
+
+/// Everything a thunk generator needs to know about a signature under one convention.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CallPlan {
+    pub abi: Abi,
+    pub args: Vec<ArgPlan>,
+    pub ret: RetPlan,
+    /// Bytes of outgoing stack arguments (a multiple of 8), not counting shadow space.
+    pub stack_bytes: u32,
+    /// Bytes the caller reserves below the stack arguments for the callee (32 on Win64).
+    pub shadow_space: u32,
+    /// SysV: the number of vector registers used, which the thunk puts in `%al`.
+    pub vector_count: Option<u8>,
+    /// Where each argument's image sits in the argument block.
+    pub block: BlockLayout,
+    /// Bytes of the return block (the result image, rounded up so that whole registers
+    /// can be stored into it).
+    pub ret_block_size: u32,
+}
+
+/// The argument block: each argument's image at a 16-byte-aligned offset.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BlockLayout {
+    pub offsets: Vec<u32>,
+    pub size: u32,
+}
+
+impl BlockLayout {
+    /// Images rounded up to 16 bytes, so that whole-register loads past the end of a small
+    /// value stay inside the block.
+    pub fn new(params: &[Type]) -> Option<BlockLayout> {
+        let mut offsets = Vec::with_capacity(params.len());
+        let mut size: u32 = 0;
+        for ty in params {
+            offsets.push(size);
+            let image = u32::try_from(ty.size()).ok()?.checked_add(15)? & !15;
+            size = size.checked_add(image.max(16))?;
+        }
+        Some(BlockLayout { offsets, size })
+    }
+}
+
+/// The return block's size: the result rounded up to 16 bytes.
+pub fn ret_block_size(sig: &Signature) -> Option<u32> {
+    let size = u32::try_from(sig.ret.size()).ok()?;
+    Some(size.checked_add(15)? & !15)
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Gpr(n) => write!(f, "gpr{n}"),
+            Location::Fpr(n) => write!(f, "fpr{n}"),
+            Location::Stack(o) => write!(f, "stack+{o}"),
+        }
+    }
+}
+
+/// Register names for printing a plan of one convention.
+pub trait RegisterNames {
+    fn arg_gpr(&self, n: u8) -> &'static str;
+    fn ret_gpr(&self, n: u8) -> &'static str;
+    fn fpr(&self, n: u8) -> String;
+}
+
+impl CallPlan {
+    /// One line per argument and one for the result, e.g.
+    /// `arg1: [0..8] -> rdx; [8..16] -> xmm0`.
+    pub fn describe(&self, names: &dyn RegisterNames) -> String {
+        let loc = |l: Location, ret: bool| match l {
+            Location::Gpr(n) if ret => names.ret_gpr(n).to_string(),
+            Location::Gpr(n) => names.arg_gpr(n).to_string(),
+            Location::Fpr(n) => names.fpr(n),
+            Location::Stack(o) => format!("stack+{o}"),
+        };
+        let parts = |parts: &[Part], ret: bool| -> String {
+            let shown: Vec<String> = parts
+                .iter()
+                .map(|p| {
+                    let ext = match p.ext {
+                        Extension::None => "",
+                        Extension::Sign => " (sign-extended)",
+                        Extension::Zero => " (zero-extended)",
+                    };
+                    let range = format!("[{}..{}]", p.offset, p.offset + u32::from(p.size));
+                    let dest = loc(p.dest, ret);
+                    if ret {
+                        format!("{dest} -> {range}")
+                    } else {
+                        format!("{range} -> {dest}{ext}")
+                    }
+                })
+                .collect();
+            if shown.is_empty() {
+                "nothing".to_string()
+            } else {
+                shown.join("; ")
+            }
+        };
+        let mut out = String::new();
+        for (i, arg) in self.args.iter().enumerate() {
+            let text = match arg {
+                ArgPlan::Direct(p) => parts(p, false),
+                ArgPlan::Indirect { pointer } => {
+                    format!("by reference to a copy, address -> {}", loc(*pointer, false))
+                }
+            };
+            out.push_str(&format!("arg{i}: {text}\n"));
+        }
+        let ret = match &self.ret {
+            RetPlan::Void => "void".to_string(),
+            RetPlan::Direct(p) => parts(p, true),
+            RetPlan::Indirect { pointer } => {
+                format!("into memory whose address is passed in {}", loc(*pointer, false))
+            }
+        };
+        out.push_str(&format!("ret: {ret}\n"));
+        out.push_str(&format!("stack: {} bytes", self.stack_bytes));
+        if self.shadow_space > 0 {
+            out.push_str(&format!(" + {} bytes of shadow space", self.shadow_space));
+        }
+        out.push('\n');
+        if let Some(n) = self.vector_count {
+            out.push_str(&format!("al: {n}\n"));
+        }
+        out
+    }
+}

@@ -1,0 +1,448 @@
+//! A reader and a printer for Janet data literals: what the `jitcall` tool takes as types
+//! and values, and how it prints results (as Janet's `pp` does).
+//!
+//! Read: `nil`, `true`, `false`, numbers (`42`, `-1.5`, `0x10`, `1e3`, `1_000`), strings
+//! `"..."` and long strings `` `...` ``, buffers `@"..."`, keywords `:name`, symbols,
+//! tuples `[...]` / `(...)`, arrays `@[...]` / `@(...)`, and `#` comments.
+//! Integers past 2^53 that fit 64 bits read as exact [`Value::Int`] / [`Value::UInt`].
+
+use crate::error::{Error, Result};
+use crate::value::{Buffer, Str, Value};
+
+/// How deep tuples and arrays may nest in a literal: deeper input is an error, not a
+/// stack overflow.
+const MAX_NESTING: usize = 256;
+
+/// Reads exactly one value from `text` (surrounding whitespace and comments allowed).
+///
+/// # Errors
+/// Malformed input, nothing to read, or more than one value.
+pub fn read(text: &str) -> Result<Value> {
+    let mut reader = Reader { src: text.as_bytes(), pos: 0 };
+    let value = reader.value(0)?;
+    reader.skip_space();
+    if reader.pos < reader.src.len() {
+        return Err(reader.error("unexpected text after the value"));
+    }
+    Ok(value)
+}
+
+struct Reader<'a> {
+    src: &'a [u8],
+    pos: usize,
+}
+
+fn is_symbol_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b >= 0x80 || b"!$%&*+-./:<=>?^_|~'".contains(&b)
+}
+
+impl<'a> Reader<'a> {
+    fn error(&self, message: &str) -> Error {
+        Error::Syntax { offset: self.pos, message: message.to_string() }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.src.get(self.pos).copied()
+    }
+
+    fn skip_space(&mut self) {
+        while let Some(b) = self.peek() {
+            match b {
+                b'#' => {
+                    while self.peek().is_some_and(|b| b != b'\n') {
+                        self.pos += 1;
+                    }
+                }
+                b if b.is_ascii_whitespace() || b == b',' => self.pos += 1,
+                _ => break,
+            }
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value> {
+        self.skip_space();
+        let Some(b) = self.peek() else {
+            return Err(self.error("expected a value"));
+        };
+        match b {
+            b'(' | b'[' => {
+                self.pos += 1;
+                Ok(Value::Tuple(self.sequence(closer(b), depth)?))
+            }
+            b'@' => {
+                self.pos += 1;
+                match self.peek() {
+                    Some(b @ (b'(' | b'[')) => {
+                        self.pos += 1;
+                        Ok(Value::Array(self.sequence(closer(b), depth)?))
+                    }
+                    Some(b'"') => Ok(Value::Buffer(Buffer::from_vec(self.string()?))),
+                    Some(b'`') => Ok(Value::Buffer(Buffer::from_vec(self.long_string()?))),
+                    _ => Err(self.error("expected [, (, \" or ` after @")),
+                }
+            }
+            b'"' => Ok(Value::String(Str::new(&self.string()?))),
+            b'`' => Ok(Value::String(Str::new(&self.long_string()?))),
+            b'{' => Err(self.error("structs and tables are not values jitcall takes")),
+            b')' | b']' | b'}' => Err(self.error("unexpected closing delimiter")),
+            b':' => {
+                self.pos += 1;
+                Ok(Value::Keyword(Str::new(self.token())))
+            }
+            _ if is_symbol_byte(b) => {
+                let start = self.pos;
+                let token = self.token();
+                if token.is_empty() {
+                    return Err(self.error("unexpected character"));
+                }
+                let text = std::str::from_utf8(token).map_err(|_| self.error("invalid UTF-8"))?;
+                Ok(match text {
+                    "nil" => Value::Nil,
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    _ => match parse_number(text) {
+                        Some(v) => v,
+                        None if starts_like_number(text) => {
+                            self.pos = start;
+                            return Err(self.error(&format!("bad number {text}")));
+                        }
+                        None => Value::Symbol(Str::new(token)),
+                    },
+                })
+            }
+            _ => Err(self.error("unexpected character")),
+        }
+    }
+
+    fn token(&mut self) -> &'a [u8] {
+        let start = self.pos;
+        while self.peek().is_some_and(is_symbol_byte) {
+            self.pos += 1;
+        }
+        &self.src[start..self.pos]
+    }
+
+    fn sequence(&mut self, close: u8, depth: usize) -> Result<Vec<Value>> {
+        if depth >= MAX_NESTING {
+            return Err(self.error("nesting too deep"));
+        }
+        let mut items = Vec::new();
+        loop {
+            self.skip_space();
+            match self.peek() {
+                None => return Err(self.error("unterminated tuple or array")),
+                Some(b) if b == close => {
+                    self.pos += 1;
+                    return Ok(items);
+                }
+                Some(_) => items.push(self.value(depth + 1)?),
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<Vec<u8>> {
+        self.pos += 1; // the opening quote
+        let mut out = Vec::new();
+        loop {
+            let Some(b) = self.peek() else {
+                return Err(self.error("unterminated string"));
+            };
+            self.pos += 1;
+            match b {
+                b'"' => return Ok(out),
+                b'\\' => self.escape(&mut out)?,
+                _ => out.push(b),
+            }
+        }
+    }
+
+    fn escape(&mut self, out: &mut Vec<u8>) -> Result<()> {
+        let Some(b) = self.peek() else {
+            return Err(self.error("unterminated string"));
+        };
+        self.pos += 1;
+        let simple = match b {
+            b'n' => b'\n',
+            b't' => b'\t',
+            b'r' => b'\r',
+            b'0' => 0,
+            b'z' => 0,
+            b'f' => 0x0c,
+            b'v' => 0x0b,
+            b'e' => 0x1b,
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'\'' => b'\'',
+            b'x' => {
+                let v = self.hex_digits(2)?;
+                out.push(v as u8);
+                return Ok(());
+            }
+            b'u' | b'U' => {
+                let v = self.hex_digits(if b == b'u' { 4 } else { 6 })?;
+                let c = char::from_u32(v).ok_or_else(|| self.error("bad unicode escape"))?;
+                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                return Ok(());
+            }
+            _ => return Err(self.error("unknown string escape")),
+        };
+        out.push(simple);
+        Ok(())
+    }
+
+    fn hex_digits(&mut self, n: usize) -> Result<u32> {
+        let digits =
+            self.src.get(self.pos..self.pos + n).ok_or_else(|| self.error("short escape"))?;
+        let text = std::str::from_utf8(digits).map_err(|_| self.error("bad hex escape"))?;
+        let v = u32::from_str_radix(text, 16).map_err(|_| self.error("bad hex escape"))?;
+        self.pos += n;
+        Ok(v)
+    }
+
+    /// A Janet long string: n backticks, raw bytes, n backticks.
+    fn long_string(&mut self) -> Result<Vec<u8>> {
+        let start = self.pos;
+        while self.peek() == Some(b'`') {
+            self.pos += 1;
+        }
+        let fence = &self.src[start..self.pos];
+        let body_start = self.pos;
+        let rest = &self.src[body_start..];
+        let end = rest
+            .windows(fence.len())
+            .position(|w| w == fence)
+            .ok_or_else(|| self.error("unterminated long string"))?;
+        self.pos = body_start + end + fence.len();
+        Ok(rest[..end].to_vec())
+    }
+}
+
+fn closer(open: u8) -> u8 {
+    if open == b'(' {
+        b')'
+    } else {
+        b']'
+    }
+}
+
+fn starts_like_number(text: &str) -> bool {
+    let t = text.strip_prefix(['-', '+']).unwrap_or(text);
+    t.starts_with(|c: char| c.is_ascii_digit()) || (t.starts_with('.') && t.len() > 1)
+}
+
+/// A Janet number literal: decimal with optional fraction and exponent, or `0x` hex.
+fn parse_number(text: &str) -> Option<Value> {
+    if !starts_like_number(text) {
+        return None;
+    }
+    let clean = text.replace('_', "");
+    let (negative, body) = match clean.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, clean.strip_prefix('+').unwrap_or(&clean)),
+    };
+    if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        let magnitude = u64::from_str_radix(hex, 16).ok()?;
+        return Some(integer_value(negative, magnitude));
+    }
+    if body.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(magnitude) = body.parse::<u64>() {
+            return Some(integer_value(negative, magnitude));
+        }
+    }
+    if !body.bytes().all(|b| b.is_ascii_digit() || b"eE.+-".contains(&b)) {
+        return None;
+    }
+    let v: f64 = body.parse().ok()?;
+    Some(Value::Number(if negative { -v } else { v }))
+}
+
+/// A number when the integer is exact as a double, else an exact 64-bit box.
+fn integer_value(negative: bool, magnitude: u64) -> Value {
+    const TWO_53: u64 = 1 << 53;
+    match (negative, magnitude) {
+        (false, m) if m <= TWO_53 => Value::Number(m as f64),
+        (true, m) if m <= TWO_53 => Value::Number(-(m as f64)),
+        (false, m) if m <= i64::MAX as u64 => Value::Int(m as i64),
+        (false, m) => Value::UInt(m),
+        (true, m) if m <= 1 << 63 => Value::Int((m as i64).wrapping_neg()),
+        (true, m) => Value::Number(-(m as f64)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// printer
+
+/// Prints a value as Janet's `pp` does, except that 64-bit boxes print as plain integers.
+pub fn print(value: &Value) -> String {
+    let mut out = String::new();
+    print_into(value, &mut out, 0);
+    out
+}
+
+/// Deeper nesting prints as `...`: printing must not exhaust the stack either.
+const MAX_PRINT_DEPTH: usize = 256;
+
+fn print_into(value: &Value, out: &mut String, depth: usize) {
+    if depth > MAX_PRINT_DEPTH {
+        out.push_str("...");
+        return;
+    }
+    match value {
+        Value::Nil => out.push_str("nil"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&format_number(*n)),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::UInt(u) => out.push_str(&u.to_string()),
+        Value::String(s) => quote(s.as_bytes(), out),
+        Value::Buffer(b) => {
+            out.push('@');
+            quote(&b.to_vec(), out);
+        }
+        Value::Keyword(k) => {
+            out.push(':');
+            out.push_str(&String::from_utf8_lossy(k.as_bytes()));
+        }
+        Value::Symbol(s) => out.push_str(&String::from_utf8_lossy(s.as_bytes())),
+        Value::Tuple(items) => sequence("(", items, ")", out, depth),
+        Value::Array(items) => sequence("@[", items, "]", out, depth),
+        Value::Pointer(p) => out.push_str(&format!("{p:?}")),
+    }
+}
+
+fn sequence(open: &str, items: &[Value], close: &str, out: &mut String, depth: usize) {
+    out.push_str(open);
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        print_into(item, out, depth + 1);
+    }
+    out.push_str(close);
+}
+
+fn quote(bytes: &[u8], out: &mut String) {
+    out.push('"');
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                '\0' => out.push_str("\\0"),
+                '\x0c' => out.push_str("\\f"),
+                '\x0b' => out.push_str("\\v"),
+                '\x1b' => out.push_str("\\e"),
+                c if (c as u32) < 0x20 || c == '\x7f' => {
+                    out.push_str(&format!("\\x{:02X}", c as u32))
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out.push('"');
+}
+
+/// A double as Janet prints it: integers up to 2^53 as plain digits, zero as `0`, and
+/// anything else as C's `%.Pg` with the smallest precision P that reads back exactly:
+/// `60`, `0.1`, `1e+21`, `1.5e-07`.
+pub fn format_number(n: f64) -> String {
+    if n.is_nan() {
+        return "nan".into();
+    }
+    if n.is_infinite() {
+        return if n > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if n == 0.0 {
+        return "0".into();
+    }
+    if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_992.0 {
+        return format!("{}", n as i64);
+    }
+    // `{:e}` gives the shortest round-trip digits: "1.2345e6", "-5e-7".
+    let sci = format!("{n:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let precision = digits.len() as i32;
+    if exp < -4 || exp >= precision {
+        exponent_form(sign, &digits, exp)
+    } else if exp < 0 {
+        format!("{sign}0.{}{digits}", "0".repeat((-exp - 1) as usize))
+    } else {
+        let (int_part, frac) = digits.split_at(exp as usize + 1);
+        match frac {
+            "" => format!("{sign}{int_part}"),
+            _ => format!("{sign}{int_part}.{frac}"),
+        }
+    }
+}
+
+fn exponent_form(sign: &str, digits: &str, exp: i32) -> String {
+    let (first, rest) = digits.split_at(1);
+    let dot = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+    let exp_sign = if exp < 0 { '-' } else { '+' };
+    format!("{sign}{first}{dot}e{exp_sign}{:02}", exp.abs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_print_like_janet() {
+        for (n, s) in [
+            (60.0, "60"),
+            (0.1, "0.1"),
+            (-1.5, "-1.5"),
+            (1e20, "1e+20"),
+            (9007199254740992.0, "9007199254740992"),
+            (1e21, "1e+21"),
+            (1.5e-7, "1.5e-07"),
+            (0.0001, "0.0001"),
+            (123456789012.0, "123456789012"),
+            (9876543210.0, "9876543210"),
+            (0.0, "0"),
+            (-0.0, "0"),
+            (f64::from(0.1f32), "0.10000000149011612"),
+        ] {
+            assert_eq!(format_number(n), s, "{n:e}");
+        }
+    }
+
+    #[test]
+    fn reads_and_prints_round_trip() {
+        for text in [
+            "nil",
+            "true",
+            "(1 2.5 :kw sym \"a\\nb\")",
+            "@[1 @[2] ()]",
+            "@\"xy\\0z\"",
+            "18446744073709551615",
+            "-9223372036854775808",
+        ] {
+            assert_eq!(print(&read(text).unwrap()), text);
+        }
+        assert_eq!(read("0x10").unwrap(), Value::Number(16.0));
+        assert_eq!(read("1e3").unwrap(), Value::Number(1000.0));
+        assert_eq!(read("[1 # c\n 2]").unwrap(), read("(1 2)").unwrap());
+        assert_eq!(read("`a\"b`").unwrap(), Value::string("a\"b"));
+    }
+
+    #[test]
+    fn bad_literals_are_errors() {
+        for text in ["", "(1 2", "\"abc", "1 2", "{:a 1}", "12abc", ")", "@x", "\"\\q\""] {
+            assert!(read(text).is_err(), "{text:?} should not read");
+        }
+        let deep = "[".repeat(100_000);
+        assert!(read(&deep).is_err());
+    }
+}

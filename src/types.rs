@@ -1,0 +1,494 @@
+//! C types as jitcall sees them: primitives, structs and arrays, with their layout.
+//!
+//! Layout follows Janet's `ffi/struct` rules (spec §1.3) with three deliberate fixes:
+//! nested arrays keep their inner dimension (`@[@[:int 2] 3]` is 24 bytes), sizes that
+//! overflow are an error instead of wrapping, and `:long` / `:ulong` are the host C
+//! compiler's `long` (64 bits on LP64 hosts, 32 bits on Windows).
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+
+/// The largest size a type may have: what a Rust allocation may hold.
+pub const MAX_SIZE: usize = isize::MAX as usize;
+
+/// The deepest nesting of structs and arrays (Janet stops values at 64 levels too). It
+/// bounds every recursion over a type, so no input can exhaust the stack.
+pub const MAX_DEPTH: usize = 64;
+
+/// A primitive C type. Aliases (`:int`, `:s32`, `:int32`) map to one variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Prim {
+    Void,
+    Bool,
+    /// `void *` (`:ptr`, `:pointer`).
+    Ptr,
+    /// `const char *` (`:string`): a pointer whose value is a NUL-terminated string.
+    String,
+    F32,
+    F64,
+    I8,
+    U8,
+    I16,
+    U16,
+    I32,
+    U32,
+    I64,
+    U64,
+}
+
+/// Every keyword of spec §1.2 with the primitive it names, in the spec's order.
+///
+/// `:long` / `:ulong` are the host's C `long`; `:size` / `:ssize` are pointer-sized.
+pub const KEYWORDS: [(&str, Prim); 36] = [
+    ("void", Prim::Void),
+    ("bool", Prim::Bool),
+    ("ptr", Prim::Ptr),
+    ("pointer", Prim::Ptr),
+    ("string", Prim::String),
+    ("float", Prim::F32),
+    ("r32", Prim::F32),
+    ("double", Prim::F64),
+    ("r64", Prim::F64),
+    ("int8", Prim::I8),
+    ("s8", Prim::I8),
+    ("char", Prim::I8),
+    ("uint8", Prim::U8),
+    ("u8", Prim::U8),
+    ("byte", Prim::U8),
+    ("uchar", Prim::U8),
+    ("int16", Prim::I16),
+    ("s16", Prim::I16),
+    ("short", Prim::I16),
+    ("uint16", Prim::U16),
+    ("u16", Prim::U16),
+    ("ushort", Prim::U16),
+    ("int32", Prim::I32),
+    ("s32", Prim::I32),
+    ("int", Prim::I32),
+    ("uint32", Prim::U32),
+    ("u32", Prim::U32),
+    ("uint", Prim::U32),
+    ("int64", Prim::I64),
+    ("s64", Prim::I64),
+    ("long", C_LONG),
+    ("uint64", Prim::U64),
+    ("u64", Prim::U64),
+    ("ulong", C_ULONG),
+    ("size", SIZE_T),
+    ("ssize", SSIZE_T),
+];
+
+// C `long` is 32 bits on Windows (LLP64) and pointer-sized elsewhere (LP64).
+cfg_if::cfg_if! {
+    if #[cfg(windows)] {
+        const C_LONG: Prim = Prim::I32;
+        const C_ULONG: Prim = Prim::U32;
+    } else {
+        const C_LONG: Prim = Prim::I64;
+        const C_ULONG: Prim = Prim::U64;
+    }
+}
+cfg_if::cfg_if! {
+    if #[cfg(target_pointer_width = "64")] {
+        const SIZE_T: Prim = Prim::U64;
+        const SSIZE_T: Prim = Prim::I64;
+    } else {
+        const SIZE_T: Prim = Prim::U32;
+        const SSIZE_T: Prim = Prim::I32;
+    }
+}
+
+impl Prim {
+    /// The primitive a keyword names (without its colon), if any.
+    pub fn from_keyword(name: &str) -> Option<Prim> {
+        KEYWORDS.iter().find(|(k, _)| *k == name).map(|&(_, p)| p)
+    }
+
+    /// The canonical keyword for this primitive (the first in [`KEYWORDS`]).
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Prim::Void => "void",
+            Prim::Bool => "bool",
+            Prim::Ptr => "ptr",
+            Prim::String => "string",
+            Prim::F32 => "float",
+            Prim::F64 => "double",
+            Prim::I8 => "int8",
+            Prim::U8 => "uint8",
+            Prim::I16 => "int16",
+            Prim::U16 => "uint16",
+            Prim::I32 => "int32",
+            Prim::U32 => "uint32",
+            Prim::I64 => "int64",
+            Prim::U64 => "uint64",
+        }
+    }
+
+    /// Size in bytes (0 for void).
+    pub fn size(self) -> usize {
+        match self {
+            Prim::Void => 0,
+            Prim::Bool | Prim::I8 | Prim::U8 => 1,
+            Prim::I16 | Prim::U16 => 2,
+            Prim::I32 | Prim::U32 | Prim::F32 => 4,
+            Prim::I64 | Prim::U64 | Prim::F64 => 8,
+            Prim::Ptr | Prim::String => std::mem::size_of::<usize>(),
+        }
+    }
+
+    /// Alignment in bytes (0 for void, which therefore cannot be a field).
+    pub fn align(self) -> usize {
+        self.size()
+    }
+
+    /// True for `float` and `double`.
+    pub fn is_float(self) -> bool {
+        matches!(self, Prim::F32 | Prim::F64)
+    }
+
+    /// True for the signed integer types, which are sign-extended when widened.
+    pub fn is_signed(self) -> bool {
+        matches!(self, Prim::I8 | Prim::I16 | Prim::I32 | Prim::I64)
+    }
+}
+
+/// A C type: a primitive, a struct or a fixed-length array.
+///
+/// Cloning is cheap: aggregates are shared behind an `Arc`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum Type {
+    Prim(Prim),
+    Struct(Arc<StructType>),
+    Array(Arc<ArrayType>),
+}
+
+/// One field of a struct: its type, its offset and whether it was `:pack`ed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Field {
+    pub ty: Type,
+    pub offset: usize,
+    pub packed: bool,
+}
+
+/// A struct type with its layout computed once, when it is built.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct StructType {
+    fields: Vec<Field>,
+    size: usize,
+    align: usize,
+    depth: usize,
+    /// True when a field sits at an offset that is not a multiple of its alignment, here
+    /// or in a nested aggregate (only `:pack` / `:pack-all` can cause that).
+    has_unaligned_field: bool,
+}
+
+/// An array type `@[T n]`; `@[T]` has length 0 (a flexible array member).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ArrayType {
+    pub elem: Type,
+    pub len: usize,
+    size: usize,
+    depth: usize,
+}
+
+/// One element of a struct description: a field type, or a packing marker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Member {
+    Field(Type),
+    /// `:pack`: the next field is placed with no padding and does not raise the alignment.
+    Pack,
+    /// `:pack-all`: every field of the struct is packed, wherever the marker stands.
+    PackAll,
+}
+
+impl Type {
+    pub const VOID: Type = Type::Prim(Prim::Void);
+
+    /// Size in bytes; for a struct, its padded size.
+    pub fn size(&self) -> usize {
+        match self {
+            Type::Prim(p) => p.size(),
+            Type::Struct(s) => s.size,
+            Type::Array(a) => a.size,
+        }
+    }
+
+    /// Alignment in bytes; for an array, its element's.
+    pub fn align(&self) -> usize {
+        match self {
+            Type::Prim(p) => p.align(),
+            Type::Struct(s) => s.align,
+            Type::Array(a) => a.elem.align(),
+        }
+    }
+
+    /// How many aggregates nest here: 0 for a primitive, 1 for a flat struct.
+    pub fn depth(&self) -> usize {
+        match self {
+            Type::Prim(_) => 0,
+            Type::Struct(s) => s.depth,
+            Type::Array(a) => a.depth,
+        }
+    }
+
+    /// True when a `:string` appears anywhere in the type (its image holds a pointer
+    /// that decoding must follow).
+    pub fn contains_string(&self) -> bool {
+        match self {
+            Type::Prim(p) => *p == Prim::String,
+            Type::Struct(s) => s.fields.iter().any(|f| f.ty.contains_string()),
+            Type::Array(a) => a.elem.contains_string(),
+        }
+    }
+
+    /// The primitive, if this is one.
+    pub fn prim(&self) -> Option<Prim> {
+        match self {
+            Type::Prim(p) => Some(*p),
+            _ => None,
+        }
+    }
+
+    /// True for `:void`.
+    pub fn is_void(&self) -> bool {
+        matches!(self, Type::Prim(Prim::Void))
+    }
+
+    /// True when some field, here or nested, is not at a multiple of its alignment.
+    pub fn has_unaligned_field(&self) -> bool {
+        match self {
+            Type::Prim(_) => false,
+            Type::Struct(s) => s.has_unaligned_field,
+            Type::Array(a) => a.elem.has_unaligned_field(),
+        }
+    }
+
+    /// An array of `len` elements of `elem`.
+    ///
+    /// # Errors
+    /// A void element, a total size over [`MAX_SIZE`], or nesting over [`MAX_DEPTH`].
+    pub fn array(elem: Type, len: usize) -> Result<Type> {
+        if elem.align() == 0 {
+            return Err(Error::Type(format!("bad array element type {elem}")));
+        }
+        let depth = nested_depth(&elem)?;
+        let size = elem
+            .size()
+            .checked_mul(len)
+            .filter(|&s| s <= MAX_SIZE)
+            .ok_or_else(|| Error::Type(format!("array type {elem} x {len} is too large")))?;
+        Ok(Type::Array(Arc::new(ArrayType { elem, len, size, depth })))
+    }
+
+    /// A struct built from fields and packing markers by Janet's rules (spec §1.3).
+    ///
+    /// # Errors
+    /// No fields ("invalid empty struct"), a field of alignment 0 ("bad field type void"),
+    /// or a size over [`MAX_SIZE`].
+    pub fn structure(members: &[Member]) -> Result<Type> {
+        StructType::new(members).map(|s| Type::Struct(Arc::new(s)))
+    }
+
+    /// Calls `f` on every primitive leaf with its byte offset, in memory order; array
+    /// elements are visited one by one.
+    pub fn for_each_leaf(&self, base: usize, f: &mut impl FnMut(Prim, usize)) {
+        match self {
+            Type::Prim(p) => f(*p, base),
+            Type::Struct(s) => {
+                for field in &s.fields {
+                    field.ty.for_each_leaf(base + field.offset, f);
+                }
+            }
+            Type::Array(a) => {
+                let step = a.elem.size();
+                for i in 0..a.len {
+                    a.elem.for_each_leaf(base + i * step, f);
+                }
+            }
+        }
+    }
+}
+
+impl StructType {
+    fn new(members: &[Member]) -> Result<StructType> {
+        let pack_all = members.contains(&Member::PackAll);
+        let mut fields = Vec::new();
+        let mut size: usize = 0;
+        let mut align: usize = 1;
+        let mut has_unaligned_field = false;
+        let mut pack_next = false;
+        let mut depth = 1;
+        for member in members {
+            let ty = match member {
+                Member::Pack | Member::PackAll => {
+                    pack_next = true;
+                    continue;
+                }
+                Member::Field(ty) => ty.clone(),
+            };
+            depth = depth.max(nested_depth(&ty)?);
+            let packed = pack_all || std::mem::take(&mut pack_next);
+            let (s, a) = (ty.size(), ty.align());
+            if a == 0 {
+                // Janet names a primitive without its colon: "bad field type void".
+                let name = ty.prim().map_or(ty.to_string(), |p| p.keyword().to_string());
+                return Err(Error::Type(format!("bad field type {name}")));
+            }
+            let offset = if packed {
+                size
+            } else {
+                align = align.max(a);
+                round_up(size, a).ok_or_else(|| too_large(members))?
+            };
+            has_unaligned_field |= offset % a != 0 || ty.has_unaligned_field();
+            size = offset
+                .checked_add(s)
+                .filter(|&s| s <= MAX_SIZE)
+                .ok_or_else(|| too_large(members))?;
+            fields.push(Field { ty, offset, packed });
+        }
+        if fields.is_empty() {
+            return Err(Error::Type("invalid empty struct".into()));
+        }
+        let size = round_up(size, align).ok_or_else(|| too_large(members))?;
+        Ok(StructType { fields, size, align, depth, has_unaligned_field })
+    }
+
+    pub fn fields(&self) -> &[Field] {
+        &self.fields
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    pub fn align(&self) -> usize {
+        self.align
+    }
+}
+
+/// The depth of an aggregate holding `inner`, or an error past [`MAX_DEPTH`].
+fn nested_depth(inner: &Type) -> Result<usize> {
+    let depth = inner.depth() + 1;
+    if depth > MAX_DEPTH {
+        return Err(Error::Type(format!("type nesting deeper than {MAX_DEPTH} levels")));
+    }
+    Ok(depth)
+}
+
+fn too_large(members: &[Member]) -> Error {
+    let shown: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+    Error::Type(format!("struct [{}] is too large", shown.join(" ")))
+}
+
+/// `n` rounded up to a multiple of `align` (a power of two or any positive number),
+/// or `None` past [`MAX_SIZE`].
+pub fn round_up(n: usize, align: usize) -> Option<usize> {
+    let r = n % align;
+    let n = if r == 0 { n } else { n.checked_add(align - r)? };
+    (n <= MAX_SIZE).then_some(n)
+}
+
+/// Janet type syntax: `:int`, `[:int :double]`, `@[:int 4]`.
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::Prim(p) => write!(f, ":{}", p.keyword()),
+            Type::Struct(s) => {
+                write!(f, "[")?;
+                for (i, field) in s.fields.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, " ")?;
+                    }
+                    if field.packed {
+                        write!(f, ":pack ")?;
+                    }
+                    write!(f, "{}", field.ty)?;
+                }
+                write!(f, "]")
+            }
+            Type::Array(a) if a.len == 0 => write!(f, "@[{}]", a.elem),
+            Type::Array(a) => write!(f, "@[{} {}]", a.elem, a.len),
+        }
+    }
+}
+
+impl fmt::Debug for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Member {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Member::Field(t) => write!(f, "{t}"),
+            Member::Pack => write!(f, ":pack"),
+            Member::PackAll => write!(f, ":pack-all"),
+        }
+    }
+}
+
+impl From<Prim> for Type {
+    fn from(p: Prim) -> Type {
+        Type::Prim(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(members: &[Member]) -> Type {
+        Type::structure(members).unwrap()
+    }
+    fn f(p: Prim) -> Member {
+        Member::Field(Type::Prim(p))
+    }
+
+    #[test]
+    fn keyword_table_has_every_name_once() {
+        let mut names: Vec<_> = KEYWORDS.iter().map(|(k, _)| *k).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 36);
+        assert_eq!(Prim::from_keyword("char"), Some(Prim::I8));
+        assert_eq!(Prim::from_keyword("Int"), None);
+    }
+
+    #[test]
+    fn packed_field_does_not_raise_alignment() {
+        let t = st(&[Member::Pack, f(Prim::I32), f(Prim::I8)]);
+        assert_eq!((t.size(), t.align()), (5, 1));
+        assert!(!t.has_unaligned_field());
+        let t = st(&[f(Prim::I8), Member::Pack, f(Prim::F64), f(Prim::I8)]);
+        assert_eq!((t.size(), t.align()), (10, 1));
+        assert!(t.has_unaligned_field());
+    }
+
+    #[test]
+    fn unaligned_nested_field_makes_outer_unaligned() {
+        let inner = st(&[f(Prim::I8), Member::Pack, f(Prim::I32)]);
+        let outer = st(&[f(Prim::I32), Member::Field(inner)]);
+        assert!(outer.has_unaligned_field());
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let mut t: Type = Prim::I32.into();
+        for _ in 0..MAX_DEPTH {
+            t = Type::array(t, 1).unwrap();
+        }
+        assert!(Type::array(t.clone(), 1).is_err());
+        assert!(Type::structure(&[Member::Field(t)]).is_err());
+    }
+
+    #[test]
+    fn overflow_is_an_error() {
+        let big = Type::array(Prim::U8.into(), MAX_SIZE).unwrap();
+        assert!(Type::array(big.clone(), 2).is_err());
+        assert!(Type::structure(&[f(Prim::U8), Member::Field(big)]).is_err());
+    }
+}

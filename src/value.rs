@@ -1,0 +1,640 @@
+//! The dynamic [`Value`] that a runtime maps its own values to, and its conversion to and
+//! from native memory images (spec §2).
+//!
+//! Deliberate differences from Janet: a NULL `:string` reads as nil, a `:bool` byte reads as
+//! "nonzero is true", and a conversion error names its path (argument, then field or
+//! element indices), not only a slot number.
+
+use std::ffi::c_void;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::error::{Error, Path, Result};
+use crate::types::{Prim, Type};
+
+/// A dynamically typed value, shaped after Janet's.
+#[derive(Clone, Debug)]
+pub enum Value {
+    Nil,
+    Bool(bool),
+    /// A Janet number (a double).
+    Number(f64),
+    /// An exact signed 64-bit integer (Janet's `core/s64`).
+    Int(i64),
+    /// An exact unsigned 64-bit integer (Janet's `core/u64`).
+    UInt(u64),
+    /// An immutable byte string.
+    String(Str),
+    /// A mutable byte buffer, shared by reference like Janet's.
+    Buffer(Buffer),
+    Keyword(Str),
+    Symbol(Str),
+    /// An immutable sequence: what a struct reads back as.
+    Tuple(Vec<Value>),
+    /// A mutable sequence: what an array reads back as.
+    Array(Vec<Value>),
+    /// A raw native address.
+    Pointer(Pointer),
+}
+
+/// A raw native address. It is only a number: making or holding one is safe, and every
+/// dereference goes through an `unsafe fn`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Pointer(usize);
+
+impl Pointer {
+    pub const NULL: Pointer = Pointer(0);
+
+    pub fn from_addr(addr: usize) -> Pointer {
+        Pointer(addr)
+    }
+
+    pub fn from_ptr<T>(ptr: *const T) -> Pointer {
+        Pointer(ptr as usize)
+    }
+
+    pub fn addr(self) -> usize {
+        self.0
+    }
+
+    pub fn as_ptr(self) -> *mut c_void {
+        self.0 as *mut c_void
+    }
+
+    pub fn is_null(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Debug for Pointer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<pointer {:#x}>", self.0)
+    }
+}
+
+/// Immutable bytes whose storage always ends in a hidden NUL, so that a pointer to them is
+/// also a C string (as Janet's strings are). Cloning shares the storage.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Str(Arc<[u8]>);
+
+impl Str {
+    pub fn new(bytes: &[u8]) -> Str {
+        let mut v = Vec::with_capacity(bytes.len() + 1);
+        v.extend_from_slice(bytes);
+        v.push(0);
+        Str(v.into())
+    }
+
+    /// The bytes, without the hidden NUL.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0[..self.0.len() - 1]
+    }
+
+    /// The address of the first byte; it stays valid while any clone of this `Str` lives.
+    pub fn as_ptr(&self) -> *const u8 {
+        self.0.as_ptr()
+    }
+}
+
+impl fmt::Debug for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+impl From<&str> for Str {
+    fn from(s: &str) -> Str {
+        Str::new(s.as_bytes())
+    }
+}
+
+/// A mutable byte buffer shared by reference (clones see the same bytes).
+///
+/// It either owns growable storage, or is a window over foreign memory of a fixed capacity
+/// (see [`crate::ffi::pointer_buffer`]): growing that past its capacity is an error, and
+/// dropping it never frees the memory.
+#[derive(Clone)]
+pub struct Buffer(Arc<Mutex<Storage>>);
+
+enum Storage {
+    Owned(Vec<u8>),
+    /// `cap` bytes at `addr`, of which the first `len` are the buffer's contents.
+    Foreign {
+        addr: usize,
+        len: usize,
+        cap: usize,
+    },
+}
+
+/// Exclusive access to a buffer's bytes, for as long as it is held.
+#[allow(missing_debug_implementations)]
+pub struct BufferGuard<'a>(MutexGuard<'a, Storage>);
+
+impl Buffer {
+    /// An empty owned buffer with room for `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> Buffer {
+        Buffer::from_vec(Vec::with_capacity(capacity))
+    }
+
+    pub fn from_vec(bytes: Vec<u8>) -> Buffer {
+        Buffer(Arc::new(Mutex::new(Storage::Owned(bytes))))
+    }
+
+    /// A buffer over `capacity` bytes of foreign memory at `ptr`, the first `len` of which
+    /// are its contents.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for reads and writes of `capacity` bytes for as long as this
+    /// buffer or any clone of it lives, and nothing else may write those bytes meanwhile
+    /// except through pointers handed to native code by this buffer.
+    pub(crate) unsafe fn foreign(ptr: *mut u8, len: usize, capacity: usize) -> Buffer {
+        let storage = Storage::Foreign { addr: ptr as usize, len, cap: capacity };
+        Buffer(Arc::new(Mutex::new(storage)))
+    }
+
+    /// Locks the buffer. Do not hold the guard while native code that may touch the
+    /// buffer through a pointer runs.
+    pub fn lock(&self) -> BufferGuard<'_> {
+        BufferGuard(self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    /// A copy of the contents.
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.lock().as_slice().to_vec()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The address of the contents, as passed to native code for a `:ptr` argument. It
+    /// changes when an owned buffer grows.
+    pub fn data_ptr(&self) -> Pointer {
+        self.lock().data_ptr()
+    }
+
+    /// True when both handles share the same storage.
+    pub fn same_as(&self, other: &Buffer) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl BufferGuard<'_> {
+    pub fn len(&self) -> usize {
+        match &*self.0 {
+            Storage::Owned(v) => v.len(),
+            Storage::Foreign { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn data_ptr(&self) -> Pointer {
+        match &*self.0 {
+            Storage::Owned(v) => Pointer::from_ptr(v.as_ptr()),
+            Storage::Foreign { addr, .. } => Pointer(*addr),
+        }
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        match &*self.0 {
+            Storage::Owned(v) => v,
+            // SAFETY: `Buffer::foreign`'s contract keeps `cap >= len` bytes at `addr`
+            // valid while the buffer lives, and the lock gives us exclusive access.
+            Storage::Foreign { addr, len, .. } => unsafe {
+                std::slice::from_raw_parts(*addr as *const u8, *len)
+            },
+        }
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        match &mut *self.0 {
+            Storage::Owned(v) => v,
+            // SAFETY: as in `as_slice`; `&mut self` makes this the only access.
+            Storage::Foreign { addr, len, .. } => unsafe {
+                std::slice::from_raw_parts_mut(*addr as *mut u8, *len)
+            },
+        }
+    }
+
+    /// Sets the length, filling new bytes with zeros.
+    ///
+    /// # Errors
+    /// A foreign buffer cannot grow past its capacity.
+    pub fn resize(&mut self, new_len: usize) -> Result<()> {
+        match &mut *self.0 {
+            Storage::Owned(v) => v.resize(new_len, 0),
+            Storage::Foreign { addr, len, cap } => {
+                if new_len > *cap {
+                    return Err(Error::Memory("buffer cannot reallocate foreign memory".into()));
+                }
+                if new_len > *len {
+                    // SAFETY: `new_len <= cap`, and `Buffer::foreign`'s contract keeps
+                    // `cap` bytes at `addr` writable.
+                    unsafe { std::ptr::write_bytes((*addr + *len) as *mut u8, 0, new_len - *len) };
+                }
+                *len = new_len;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Buffer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", crate::syntax::print(&Value::Buffer(self.clone())))
+    }
+}
+
+impl PartialEq for Value {
+    /// Structural equality, as Janet's `deep=`: numbers compare by value whatever their
+    /// representation, buffers by contents.
+    fn eq(&self, other: &Value) -> bool {
+        use Value::*;
+        match (self, other) {
+            (Nil, Nil) => true,
+            (Bool(a), Bool(b)) => a == b,
+            (String(a), String(b)) | (Keyword(a), Keyword(b)) | (Symbol(a), Symbol(b)) => a == b,
+            (Buffer(a), Buffer(b)) => a.same_as(b) || a.to_vec() == b.to_vec(),
+            (Tuple(a), Tuple(b)) | (Array(a), Array(b)) => a == b,
+            (Pointer(a), Pointer(b)) => a == b,
+            (a, b) => match (a.exact_integer(), b.exact_integer()) {
+                (Some(x), Some(y)) => x == y,
+                _ => matches!((a, b), (Number(x), Number(y)) if x == y),
+            },
+        }
+    }
+}
+
+impl Value {
+    pub fn string(s: &str) -> Value {
+        Value::String(s.into())
+    }
+
+    pub fn keyword(s: &str) -> Value {
+        Value::Keyword(s.into())
+    }
+
+    /// The integer a number or box holds exactly, if it is one.
+    fn exact_integer(&self) -> Option<i128> {
+        match *self {
+            Value::Number(n) if n.fract() == 0.0 && n.abs() < 2f64.powi(64) => Some(n as i128),
+            Value::Int(i) => Some(i.into()),
+            Value::UInt(u) => Some(u.into()),
+            _ => None,
+        }
+    }
+
+    /// Janet's name for the value's type, as used in error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "nil",
+            Value::Bool(_) => "boolean",
+            Value::Number(_) => "number",
+            Value::Int(_) => "core/s64",
+            Value::UInt(_) => "core/u64",
+            Value::String(_) => "string",
+            Value::Buffer(_) => "buffer",
+            Value::Keyword(_) => "keyword",
+            Value::Symbol(_) => "symbol",
+            Value::Tuple(_) => "tuple",
+            Value::Array(_) => "array",
+            Value::Pointer(_) => "pointer",
+        }
+    }
+
+    /// The elements of a tuple or array.
+    pub fn as_indexed(&self) -> Option<&[Value]> {
+        match self {
+            Value::Tuple(v) | Value::Array(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::syntax::print(self))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Value -> native image
+
+const TWO_53: f64 = 9_007_199_254_740_992.0;
+
+/// Writes the native image of `value` as `ty` into `out` (exactly `ty.size()` bytes).
+/// Bytes that the type does not cover (padding) are left as they are.
+///
+/// # Errors
+/// A value of the wrong kind or range, with `path` naming where it sits.
+pub fn encode(ty: &Type, value: &Value, out: &mut [u8], path: &mut Path) -> Result<()> {
+    debug_assert_eq!(out.len(), ty.size(), "encode: image size differs from the type's");
+    match ty {
+        Type::Prim(p) => encode_prim(*p, value, out, path),
+        Type::Struct(s) => {
+            let elems = value.as_indexed().ok_or_else(|| expected_indexed(value, path))?;
+            if elems.len() != s.fields().len() {
+                return Err(Error::value(
+                    path,
+                    format!(
+                        "wrong number of fields in struct, expected {}, got {}",
+                        s.fields().len(),
+                        elems.len()
+                    ),
+                ));
+            }
+            for (i, (field, elem)) in s.fields().iter().zip(elems).enumerate() {
+                let range = field.offset..field.offset + field.ty.size();
+                path.indices.push(i);
+                encode(&field.ty, elem, &mut out[range], path)?;
+                path.indices.pop();
+            }
+            Ok(())
+        }
+        Type::Array(a) => {
+            let elems = value.as_indexed().ok_or_else(|| expected_indexed(value, path))?;
+            if elems.len() != a.len {
+                return Err(Error::value(
+                    path,
+                    format!("bad array length, expected {}, got {}", a.len, elems.len()),
+                ));
+            }
+            let step = a.elem.size();
+            for (i, elem) in elems.iter().enumerate() {
+                path.indices.push(i);
+                encode(&a.elem, elem, &mut out[i * step..(i + 1) * step], path)?;
+                path.indices.pop();
+            }
+            Ok(())
+        }
+    }
+}
+
+fn expected_indexed(value: &Value, path: &Path) -> Error {
+    Error::value(path, format!("expected array or tuple, got {value}"))
+}
+
+/// The native image of a primitive, in the low bytes of a `u64` (little-endian order).
+pub fn encode_prim_bits(p: Prim, value: &Value, path: &Path) -> Result<u64> {
+    let bits = match p {
+        Prim::Void => match value {
+            Value::Nil => 0,
+            _ => return Err(Error::value(path, format!("expected nil, got {value}"))),
+        },
+        Prim::Bool => match value {
+            Value::Bool(b) => *b as u64,
+            _ => return Err(Error::value(path, format!("expected boolean, got {value}"))),
+        },
+        Prim::F32 => (number(value, path)? as f32).to_bits().into(),
+        Prim::F64 => number(value, path)?.to_bits(),
+        // Janet: the int32 getter, then a C cast to the width.
+        Prim::I8 | Prim::I16 | Prim::I32 => get_int32(value, path)? as i64 as u64,
+        Prim::I64 => get_int64(value, path)? as u64,
+        Prim::U8 | Prim::U16 | Prim::U32 | Prim::U64 => get_uint64(value, path)?,
+        Prim::Ptr => pointer_of(value, path)?.addr() as u64,
+        Prim::String => match value {
+            Value::String(s) if s.as_bytes().contains(&0) => {
+                return Err(Error::value(path, "bytes contain embedded 0s"))
+            }
+            Value::String(s) => s.as_ptr() as u64,
+            _ => return Err(Error::value(path, format!("expected string, got {value}"))),
+        },
+    };
+    Ok(bits)
+}
+
+fn encode_prim(p: Prim, value: &Value, out: &mut [u8], path: &Path) -> Result<()> {
+    let bits = encode_prim_bits(p, value, path)?;
+    out.copy_from_slice(&bits.to_le_bytes()[..p.size()]);
+    Ok(())
+}
+
+fn number(value: &Value, path: &Path) -> Result<f64> {
+    match value {
+        Value::Number(n) => Ok(*n),
+        _ => Err(Error::value(path, format!("expected number, got {value}"))),
+    }
+}
+
+/// Janet's int32 getter: an integral number in the int32 range, nothing else.
+fn get_int32(value: &Value, path: &Path) -> Result<i32> {
+    match *value {
+        Value::Number(n) if n.fract() == 0.0 && (-2147483648.0..=2147483647.0).contains(&n) => {
+            Ok(n as i32)
+        }
+        _ => Err(Error::value(path, format!("expected 32 bit signed integer, got {value}"))),
+    }
+}
+
+/// Janet's signed 64-bit getter: a safe-integer number, a decimal or hex string, or a box
+/// (whose bits are taken as they are).
+fn get_int64(value: &Value, path: &Path) -> Result<i64> {
+    let got = match value {
+        Value::Number(n) if n.fract() == 0.0 && n.abs() <= TWO_53 => Some(*n as i64),
+        Value::Int(i) => Some(*i),
+        Value::UInt(u) => Some(*u as i64),
+        Value::String(s) => parse_int(s.as_bytes()).and_then(|v| i64::try_from(v).ok()),
+        _ => None,
+    };
+    got.ok_or_else(|| {
+        let msg = format!("can not convert {} {value} to 64 bit signed integer", value.type_name());
+        Error::value(path, msg)
+    })
+}
+
+/// Janet's unsigned 64-bit getter: a non-negative safe-integer number, a string, or a box.
+fn get_uint64(value: &Value, path: &Path) -> Result<u64> {
+    let got = match value {
+        Value::Number(n) if n.fract() == 0.0 && (0.0..=TWO_53).contains(n) => Some(*n as u64),
+        Value::Int(i) => Some(*i as u64),
+        Value::UInt(u) => Some(*u),
+        Value::String(s) => parse_int(s.as_bytes()).and_then(|v| u64::try_from(v).ok()),
+        _ => None,
+    };
+    got.ok_or_else(|| {
+        let msg =
+            format!("can not convert {} {value} to a 64 bit unsigned integer", value.type_name());
+        Error::value(path, msg)
+    })
+}
+
+/// An integer written in decimal or `0x` hex, with an optional sign and `_` separators.
+fn parse_int(text: &[u8]) -> Option<i128> {
+    let text = std::str::from_utf8(text).ok()?;
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (radix, digits) = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        Some(hex) => (16, hex),
+        None => (10, digits),
+    };
+    let digits = digits.replace('_', "");
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
+        return None;
+    }
+    let magnitude = i128::from(u64::from_str_radix(&digits, radix).ok()?);
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// The address a value stands for as a `:ptr` (spec §2.3).
+pub fn pointer_of(value: &Value, path: &Path) -> Result<Pointer> {
+    match value {
+        Value::Nil => Ok(Pointer::NULL),
+        Value::Pointer(p) => Ok(*p),
+        Value::Buffer(b) => Ok(b.data_ptr()),
+        Value::String(s) | Value::Keyword(s) | Value::Symbol(s) => {
+            Ok(Pointer::from_ptr(s.as_ptr()))
+        }
+        Value::Int(_) | Value::UInt(_) => Err(Error::value(
+            path,
+            format!("expected string, symbol, keyword or buffer, got {value}"),
+        )),
+        _ => Err(Error::value(path, format!("expected ffi pointer convertible type, got {value}"))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// native image -> Value
+
+/// Reads a value of `ty` from its native image (`ty.size()` bytes).
+///
+/// # Errors
+/// A type with a `:string` in it: decoding one follows a pointer, which only
+/// [`decode_following_pointers`] may do.
+pub fn decode(ty: &Type, bytes: &[u8]) -> Result<Value> {
+    if ty.contains_string() {
+        return Err(Error::Type(format!(
+            "reading {ty} follows a char* pointer: use the unsafe pointer read instead"
+        )));
+    }
+    // SAFETY: without a `:string` in the type, decoding dereferences nothing.
+    Ok(unsafe { decode_following_pointers(ty, bytes) })
+}
+
+/// Reads a value of `ty` from its native image; a `:string` in it is a `char *` that is
+/// followed and copied (NULL gives nil).
+///
+/// # Safety
+/// Every `:string` slot in the image must be NULL or point to a readable NUL-terminated
+/// string.
+pub unsafe fn decode_following_pointers(ty: &Type, bytes: &[u8]) -> Value {
+    match ty {
+        Type::Prim(p) => {
+            let mut word = [0u8; 8];
+            word[..p.size()].copy_from_slice(&bytes[..p.size()]);
+            // SAFETY: the caller vouches for `:string` slots.
+            unsafe { decode_prim_bits(*p, u64::from_le_bytes(word)) }
+        }
+        Type::Struct(s) => Value::Tuple(
+            s.fields()
+                .iter()
+                .map(|f| {
+                    let image = &bytes[f.offset..f.offset + f.ty.size()];
+                    // SAFETY: forwarded from the caller.
+                    unsafe { decode_following_pointers(&f.ty, image) }
+                })
+                .collect(),
+        ),
+        Type::Array(a) => {
+            let step = a.elem.size();
+            Value::Array(
+                (0..a.len)
+                    // SAFETY: forwarded from the caller.
+                    .map(|i| unsafe {
+                        decode_following_pointers(&a.elem, &bytes[i * step..(i + 1) * step])
+                    })
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// The value of a primitive from its image in the low bytes of `bits`.
+///
+/// # Safety
+/// For `:string`, `bits` must be 0 or the address of a readable NUL-terminated string.
+pub unsafe fn decode_prim_bits(p: Prim, bits: u64) -> Value {
+    match p {
+        Prim::Void => Value::Nil,
+        Prim::Bool => Value::Bool(bits as u8 != 0),
+        Prim::F32 => Value::Number(f32::from_bits(bits as u32).into()),
+        Prim::F64 => Value::Number(f64::from_bits(bits)),
+        Prim::I8 => Value::Number((bits as i8).into()),
+        Prim::U8 => Value::Number((bits as u8).into()),
+        Prim::I16 => Value::Number((bits as i16).into()),
+        Prim::U16 => Value::Number((bits as u16).into()),
+        Prim::I32 => Value::Number((bits as i32).into()),
+        Prim::U32 => Value::Number((bits as u32).into()),
+        Prim::I64 => Value::Int(bits as i64),
+        Prim::U64 => Value::UInt(bits),
+        Prim::Ptr if bits == 0 => Value::Nil,
+        Prim::Ptr => Value::Pointer(Pointer::from_addr(bits as usize)),
+        Prim::String if bits == 0 => Value::Nil,
+        Prim::String => {
+            // SAFETY: the caller guarantees a readable NUL-terminated string here.
+            let c = unsafe { std::ffi::CStr::from_ptr(bits as usize as *const std::ffi::c_char) };
+            Value::String(Str::new(c.to_bytes()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(p: Prim, v: Value) -> Result<u64> {
+        encode_prim_bits(p, &v, &Path::default())
+    }
+
+    #[test]
+    fn narrow_integers_truncate_like_a_c_cast() {
+        assert_eq!(enc(Prim::I8, Value::Number(300.0)).unwrap() as i8, 44);
+        assert_eq!(enc(Prim::I16, Value::Number(40000.0)).unwrap() as i16, -25536);
+        assert_eq!(enc(Prim::U16, Value::Number(70000.0)).unwrap() as u16, 4464);
+        assert_eq!(enc(Prim::U32, Value::Number(4294967296.0)).unwrap() as u32, 0);
+        assert_eq!(enc(Prim::U64, Value::Int(-1)).unwrap(), u64::MAX);
+        assert_eq!(enc(Prim::I64, Value::string("-9223372036854775808")).unwrap(), 1 << 63);
+        assert_eq!(enc(Prim::U64, Value::string("0xff")).unwrap(), 255);
+    }
+
+    #[test]
+    fn getter_errors_use_janets_words() {
+        let msg = |p, v| enc(p, v).unwrap_err().to_string();
+        assert!(msg(Prim::I32, Value::Number(2147483648.0))
+            .ends_with("expected 32 bit signed integer, got 2147483648"));
+        assert!(msg(Prim::I32, Value::Int(1)).ends_with("expected 32 bit signed integer, got 1"));
+        assert!(msg(Prim::U32, Value::Number(-1.0))
+            .ends_with("can not convert number -1 to a 64 bit unsigned integer"));
+        assert!(msg(Prim::U64, Value::Number(9007199254740994.0)).contains("can not convert"));
+        assert!(msg(Prim::I64, Value::Number(1.5))
+            .ends_with("can not convert number 1.5 to 64 bit signed integer"));
+        assert!(msg(Prim::F64, Value::Int(1)).ends_with("expected number, got 1"));
+        assert!(msg(Prim::Bool, Value::Nil).ends_with("expected boolean, got nil"));
+        assert!(msg(Prim::Void, Value::Number(1.0)).ends_with("expected nil, got 1"));
+        assert!(msg(Prim::String, Value::keyword("a")).ends_with("expected string, got :a"));
+        assert!(msg(Prim::String, Value::string("a\0b")).ends_with("bytes contain embedded 0s"));
+        assert!(msg(Prim::Ptr, Value::Number(1.0))
+            .ends_with("expected ffi pointer convertible type, got 1"));
+        assert!(msg(Prim::Ptr, Value::UInt(1))
+            .ends_with("expected string, symbol, keyword or buffer, got 1"));
+    }
+
+    #[test]
+    fn bool_byte_reads_nonzero_as_true_and_null_string_as_nil() {
+        // SAFETY: no string is decoded from a non-null address.
+        unsafe {
+            assert_eq!(decode_prim_bits(Prim::Bool, 2), Value::Bool(true));
+            assert_eq!(decode_prim_bits(Prim::Bool, 0x100), Value::Bool(false));
+            assert_eq!(decode_prim_bits(Prim::String, 0), Value::Nil);
+            assert_eq!(decode_prim_bits(Prim::Ptr, 0), Value::Nil);
+        }
+    }
+}
