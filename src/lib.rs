@@ -20,6 +20,11 @@ pub mod thunk;
 pub mod types;
 pub mod value;
 
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use error::{Error, Path, Result};
 pub use library::Native;
 pub use signature::{Abi, Signature};
