@@ -240,3 +240,32 @@ impl crate::plan::RegisterNames for Names {
         format!("xmm{n}")
     }
 }
+
+/// Helpers shared by the two conventions' plan tests.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use crate::plan::{Extension, Location, Part};
+    use crate::types::{Member, Prim, Type};
+
+    pub fn st(fields: &[Type]) -> Type {
+        let members: Vec<Member> = fields.iter().cloned().map(Member::Field).collect();
+        Type::structure(&members).unwrap()
+    }
+
+    pub fn p(prim: Prim) -> Type {
+        Type::Prim(prim)
+    }
+
+    pub fn part(offset: u32, size: u8, dest: Location) -> Part {
+        Part { offset, size, dest, ext: Extension::None, float: false }
+    }
+
+    pub fn fpart(offset: u32, size: u8, dest: Location) -> Part {
+        Part { float: true, ..part(offset, size, dest) }
+    }
+
+    pub fn ext(mut part: Part, ext: Extension) -> Part {
+        part.ext = ext;
+        part
+    }
+}

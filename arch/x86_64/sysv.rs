@@ -197,3 +197,160 @@ impl AbiImpl for SysV {
         &NAMES
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::x86_64::test_util::*;
+    use crate::types::Member;
+    use Location::{Fpr, Gpr, Stack};
+    use Prim::*;
+
+    fn plan(ret: Type, params: Vec<Type>) -> CallPlan {
+        SysV.classify(&Signature::new(Abi::SysV64, ret, params)).unwrap()
+    }
+
+    fn direct(plan: &CallPlan, i: usize) -> &[Part] {
+        match &plan.args[i] {
+            ArgPlan::Direct(parts) => parts,
+            other => panic!("argument {i} is {other:?}"),
+        }
+    }
+
+    /// The psABI's own example (§3.2.3, "Parameter Passing Example"), without its long
+    /// double and __m256 arguments, which jitcall has no types for:
+    /// `void func(int e, int f, structparm s, int g, int h, double m, double n, int i,
+    /// int j, int k)` with `structparm = { int a, b; double d; }`.
+    #[test]
+    fn psabi_parameter_passing_example() {
+        let structparm = st(&[p(I32), p(I32), p(F64)]);
+        let int = || p(I32);
+        let plan = plan(
+            Type::VOID,
+            vec![int(), int(), structparm, int(), int(), p(F64), p(F64), int(), int(), int()],
+        );
+        let sext = |n| ext(part(0, 4, n), Extension::Sign);
+        assert_eq!(direct(&plan, 0), [sext(Gpr(0))]); // e: rdi
+        assert_eq!(direct(&plan, 1), [sext(Gpr(1))]); // f: rsi
+        assert_eq!(direct(&plan, 2), [part(0, 8, Gpr(2)), fpart(8, 8, Fpr(0))]); // s: rdx, xmm0
+        assert_eq!(direct(&plan, 3), [sext(Gpr(3))]); // g: rcx
+        assert_eq!(direct(&plan, 4), [sext(Gpr(4))]); // h: r8
+        assert_eq!(direct(&plan, 5), [fpart(0, 8, Fpr(1))]); // m: xmm1
+        assert_eq!(direct(&plan, 6), [fpart(0, 8, Fpr(2))]); // n: xmm2
+        assert_eq!(direct(&plan, 7), [sext(Gpr(5))]); // i: r9
+        assert_eq!(direct(&plan, 8), [sext(Stack(0))]); // j
+        assert_eq!(direct(&plan, 9), [sext(Stack(8))]); // k
+        assert_eq!((plan.stack_bytes, plan.vector_count), (16, Some(3)));
+    }
+
+    #[test]
+    fn each_eightbyte_is_classified_on_its_own() {
+        // struct { int a[3]; }: both eightbytes INTEGER (Janet gets this one wrong).
+        let ia3 = st(&[Type::array(p(I32), 3).unwrap()]);
+        assert_eq!(
+            direct(&plan(Type::VOID, vec![ia3]), 0),
+            [part(0, 8, Gpr(0)), part(8, 4, Gpr(1))]
+        );
+        // struct { float x; int y; double z; }: INTEGER (merged), then SSE.
+        let mixed = st(&[p(F32), p(I32), p(F64)]);
+        assert_eq!(
+            direct(&plan(Type::VOID, vec![mixed]), 0),
+            [part(0, 8, Gpr(0)), fpart(8, 8, Fpr(0))]
+        );
+        // struct { float a, b; }: one SSE eightbyte, in one register.
+        let ff = st(&[p(F32), p(F32)]);
+        assert_eq!(direct(&plan(Type::VOID, vec![ff]), 0), [fpart(0, 8, Fpr(0))]);
+    }
+
+    #[test]
+    fn all_float_structs_come_back_in_xmm0_and_xmm1() {
+        let dd = st(&[p(F64), p(F64)]);
+        assert_eq!(
+            plan(dd, vec![]).ret,
+            RetPlan::Direct(vec![fpart(0, 8, Fpr(0)), fpart(8, 8, Fpr(1))])
+        );
+        let ffff = st(&[p(F32), p(F32), p(F32), p(F32)]);
+        assert_eq!(
+            plan(ffff, vec![]).ret,
+            RetPlan::Direct(vec![fpart(0, 8, Fpr(0)), fpart(8, 8, Fpr(1))])
+        );
+        let df = st(&[p(F64), p(F32)]);
+        assert_eq!(
+            plan(df, vec![]).ret,
+            RetPlan::Direct(vec![fpart(0, 8, Fpr(0)), fpart(8, 8, Fpr(1))])
+        );
+        let id = st(&[p(I32), p(F64)]);
+        assert_eq!(
+            plan(id, vec![]).ret,
+            RetPlan::Direct(vec![part(0, 8, Gpr(0)), fpart(8, 8, Fpr(0))])
+        );
+        let di = st(&[p(F64), p(I64)]);
+        assert_eq!(
+            plan(di, vec![]).ret,
+            RetPlan::Direct(vec![fpart(0, 8, Fpr(0)), part(8, 8, Gpr(0))])
+        );
+    }
+
+    #[test]
+    fn memory_results_pass_a_hidden_pointer_in_rdi() {
+        let big = st(&[p(I64), p(I64), p(I64)]);
+        let plan = plan(big, vec![p(I64)]);
+        assert_eq!(plan.ret, RetPlan::Indirect { pointer: Gpr(0) });
+        assert_eq!(direct(&plan, 0), [part(0, 8, Gpr(1))]);
+    }
+
+    #[test]
+    fn memory_arguments_are_copied_onto_the_stack() {
+        let big = st(&[p(I64), p(I64), p(I32)]);
+        let plan = plan(Type::VOID, vec![p(I8), big, p(U16)]);
+        assert_eq!(
+            direct(&plan, 1),
+            [part(0, 8, Stack(0)), part(8, 8, Stack(8)), part(16, 8, Stack(16))]
+        );
+        assert_eq!(direct(&plan, 2), [ext(part(0, 2, Gpr(1)), Extension::Zero)]);
+        assert_eq!(plan.stack_bytes, 24);
+    }
+
+    #[test]
+    fn a_packed_struct_with_an_unaligned_field_is_memory() {
+        let packed =
+            Type::structure(&[Member::Field(p(I8)), Member::Pack, Member::Field(p(I32))]).unwrap();
+        assert_eq!(direct(&plan(Type::VOID, vec![packed]), 0), [part(0, 5, Stack(0))]);
+        // Packed but aligned all the same: registers as usual.
+        let aligned =
+            Type::structure(&[Member::Field(p(I32)), Member::PackAll, Member::Field(p(I32))])
+                .unwrap();
+        assert_eq!(direct(&plan(Type::VOID, vec![aligned]), 0), [part(0, 8, Gpr(0))]);
+    }
+
+    #[test]
+    fn a_pair_that_does_not_fit_goes_wholly_to_the_stack_and_later_arguments_use_registers() {
+        let pair = st(&[p(I64), p(I64)]);
+        let ints: Vec<Type> = (0..5).map(|_| p(I64)).collect();
+        let mut params = ints;
+        params.push(pair.clone()); // needs two GPRs, one is left
+        params.push(p(I64)); // takes the last one, r9
+        let plan = plan(Type::VOID, params);
+        assert_eq!(direct(&plan, 5), [part(0, 8, Stack(0)), part(8, 8, Stack(8))]);
+        assert_eq!(direct(&plan, 6), [part(0, 8, Gpr(5))]);
+    }
+
+    #[test]
+    fn vector_registers_run_out_after_eight() {
+        let params: Vec<Type> = (0..10).map(|_| p(F64)).collect();
+        let plan = plan(p(F64), params);
+        assert_eq!(direct(&plan, 7), [fpart(0, 8, Fpr(7))]);
+        // On the stack a double is just 8 bytes to copy.
+        assert_eq!(direct(&plan, 8), [part(0, 8, Stack(0))]);
+        assert_eq!(direct(&plan, 9), [part(0, 8, Stack(8))]);
+        assert_eq!(plan.vector_count, Some(8));
+    }
+
+    #[test]
+    fn narrow_integers_and_bool_are_extended() {
+        let plan = plan(Type::VOID, vec![p(I8), p(U8), p(I16), p(U16), p(Bool), p(U32)]);
+        let exts: Vec<Extension> = (0..6).map(|i| direct(&plan, i)[0].ext).collect();
+        use Extension::*;
+        assert_eq!(exts, [Sign, Zero, Sign, Zero, Zero, Zero]);
+    }
+}

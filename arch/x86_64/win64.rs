@@ -111,3 +111,60 @@ impl AbiImpl for Win64 {
         &NAMES
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::x86_64::test_util::*;
+    use crate::types::Prim::*;
+    use Location::{Fpr, Gpr, Stack};
+
+    fn plan(ret: Type, params: Vec<Type>) -> CallPlan {
+        Win64.classify(&Signature::new(Abi::Win64, ret, params)).unwrap()
+    }
+
+    #[test]
+    fn registers_are_chosen_by_position() {
+        // f(int a, double b, int c, double d, int e): rcx, xmm1, r8, xmm3, stack.
+        let plan = plan(Type::VOID, vec![p(I32), p(F64), p(I32), p(F64), p(I32)]);
+        let sext = |l| ext(part(0, 4, l), Extension::Sign);
+        assert_eq!(plan.args[0], ArgPlan::Direct(vec![sext(Gpr(0))]));
+        assert_eq!(plan.args[1], ArgPlan::Direct(vec![fpart(0, 8, Fpr(1))]));
+        assert_eq!(plan.args[2], ArgPlan::Direct(vec![sext(Gpr(2))]));
+        assert_eq!(plan.args[3], ArgPlan::Direct(vec![fpart(0, 8, Fpr(3))]));
+        assert_eq!(plan.args[4], ArgPlan::Direct(vec![sext(Stack(0))]));
+        assert_eq!((plan.stack_bytes, plan.shadow_space, plan.vector_count), (8, 32, None));
+    }
+
+    #[test]
+    fn aggregates_of_1_2_4_8_bytes_go_by_value_in_general_registers() {
+        let f = st(&[p(F32)]);
+        let dd8 = st(&[p(F32), p(F32)]);
+        let c3 = st(&[p(I8), p(I8), p(I8)]);
+        let d16 = st(&[p(F64), p(F64)]);
+        let plan = plan(Type::VOID, vec![f, dd8, c3, d16]);
+        assert_eq!(plan.args[0], ArgPlan::Direct(vec![part(0, 4, Gpr(0))]));
+        assert_eq!(plan.args[1], ArgPlan::Direct(vec![part(0, 8, Gpr(1))]));
+        assert_eq!(plan.args[2], ArgPlan::Indirect { pointer: Gpr(2) });
+        assert_eq!(plan.args[3], ArgPlan::Indirect { pointer: Gpr(3) });
+    }
+
+    #[test]
+    fn by_reference_arguments_past_the_fourth_pass_their_address_on_the_stack() {
+        let big = st(&[p(I64), p(I64), p(I64)]);
+        let plan = plan(Type::VOID, vec![p(I64), p(I64), p(I64), p(I64), big]);
+        assert_eq!(plan.args[4], ArgPlan::Indirect { pointer: Stack(0) });
+    }
+
+    #[test]
+    fn results() {
+        // A 4-byte all-float struct comes back in rax, not xmm0.
+        assert_eq!(plan(st(&[p(F32)]), vec![]).ret, RetPlan::Direct(vec![part(0, 4, Gpr(0))]));
+        assert_eq!(plan(p(F32), vec![]).ret, RetPlan::Direct(vec![fpart(0, 4, Fpr(0))]));
+        // 16 bytes: a hidden pointer in rcx, and the arguments move one position along.
+        let plan = plan(st(&[p(F64), p(F64)]), vec![p(F64), p(I32)]);
+        assert_eq!(plan.ret, RetPlan::Indirect { pointer: Gpr(0) });
+        assert_eq!(plan.args[0], ArgPlan::Direct(vec![fpart(0, 8, Fpr(1))]));
+        assert_eq!(plan.args[1], ArgPlan::Direct(vec![ext(part(0, 4, Gpr(2)), Extension::Sign)]));
+    }
+}
