@@ -160,3 +160,36 @@ fn signatures_are_cached() {
     assert_eq!(a.code(), b.code());
     assert_eq!(a.plan(), b.plan());
 }
+
+#[repr(C)]
+#[derive(Debug, PartialEq, Clone, Copy)]
+struct Mixed {
+    a: i8,
+    b: f64,
+    c: u16,
+}
+
+extern "C" fn combine(x: Mixed, scale: f32, y: Mixed) -> Mixed {
+    Mixed { a: x.a.wrapping_add(y.a), b: (x.b + y.b) * f64::from(scale), c: x.c ^ y.c }
+}
+
+/// The typed path: native images in, a native image out, no `Value`s.
+#[test]
+fn call_native_passes_images_as_they_are() {
+    let mixed = ty("[:int8 :double :uint16]");
+    let sig = ffi::signature(host(), mixed.clone(), vec![mixed.clone(), ty(":float"), mixed]).unwrap();
+    let x = Mixed { a: -100, b: 1.25, c: 0xBEEF };
+    let y = Mixed { a: 27, b: 2.5, c: 0x0F0F };
+    let scale = 2.0f32;
+    let mut out = Mixed { a: 0, b: 0.0, c: 0 };
+    let args = [
+        (&x as *const Mixed).cast::<u8>(),
+        (&scale as *const f32).cast::<u8>(),
+        (&y as *const Mixed).cast::<u8>(),
+    ];
+    let target = jitcall::Pointer::from_ptr(combine as *const ());
+    // SAFETY: `combine` has exactly this signature in the host's C convention, and each
+    // pointer refers to a live value of its parameter's C type.
+    unsafe { sig.call_native(target, &args, (&mut out as *mut Mixed).cast()) }.unwrap();
+    assert_eq!(out, combine(x, scale, y));
+}
