@@ -2,6 +2,7 @@
 //! a [`CallPlan`] and from a plan to machine code. Nothing here executes or touches
 //! memory protections; every ABI compiles and is tested on every host.
 
+pub mod aarch64;
 pub mod x86_64;
 
 use crate::error::{Error, Result};
@@ -35,7 +36,7 @@ pub fn for_abi(abi: Abi) -> Result<&'static dyn AbiImpl> {
     match abi {
         Abi::SysV64 => Ok(&x86_64::sysv::SysV),
         Abi::Win64 => Ok(&x86_64::win64::Win64),
-        Abi::Aapcs64 => Err(Error::Abi("the aapcs64 engine is not built yet".into())),
+        Abi::Aapcs64 => Ok(&aarch64::aapcs::Aapcs64),
     }
 }
 

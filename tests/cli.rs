@@ -5,9 +5,21 @@ use std::process::{Command, Output};
 
 use jitcall::{ffi, syntax, Type};
 
-/// Runs the built `jitcall` binary with `args`.
+/// Runs the built `jitcall` binary with `args`. Under an emulator (a test process run by
+/// qemu-user cannot exec a foreign binary itself), `JITCALL_TEST_RUNNER` names the
+/// emulator command, e.g. `qemu-aarch64 -L /`.
 fn jitcall(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jitcall"))
+    let runner = std::env::var("JITCALL_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    let mut command = match words.next() {
+        Some(emulator) => {
+            let mut c = Command::new(emulator);
+            c.args(words).arg(env!("CARGO_BIN_EXE_jitcall"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_jitcall")),
+    };
+    command
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run jitcall {args:?}: {e}"))

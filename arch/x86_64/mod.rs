@@ -110,7 +110,7 @@ pub fn emit_thunk(plan: &CallPlan, arg_gprs: &[Reg], code: &mut CodeBuffer) -> R
     let frame = (plan.shadow_space + plan.stack_bytes).next_multiple_of(16);
     // Touch each new page in order, so that a guard-page-grown stack (Windows) grows.
     let mut reserved = 0;
-    while frame - reserved > PAGE {
+    while frame - reserved >= PAGE {
         out(sub_ri(Reg::Rsp, PAGE as i32));
         out(mov_rm(SCRATCH, Mem::new(Reg::Rsp, 0)));
         reserved += PAGE;

@@ -1,0 +1,217 @@
+//! AArch64: registers, encoders, and the thunk generator for AAPCS64 plans.
+
+pub mod aapcs;
+pub mod encode;
+
+use crate::error::{Error, Result};
+use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
+use encode::*;
+
+use super::CodeBuffer;
+
+/// The largest outgoing stack area a thunk builds (as on x86-64).
+pub const MAX_STACK_BYTES: u32 = 64 * 1024;
+const PAGE: u64 = 4096;
+
+// The thunk's own registers: callee-saved, so they survive the call.
+const BLOCK: X = X(19);
+const RESULT: X = X(20);
+const TARGET: X = X(21);
+const FP: X = X(29);
+const LR: X = X(30);
+// Scratch registers the thunk may clobber: x9-x15 and IP0 (x16) are temporaries.
+const SCRATCH: X = X(9);
+const ADDR: X = X(10);
+const IP0: X = X(16);
+
+/// Emits a call thunk for an AAPCS64 plan.
+///
+/// The thunk is entered as `extern "C" fn(target, block, ret)` (x0, x1, x2). Like the
+/// x86-64 one it builds the whole outgoing frame: reserves the stack area (16-byte
+/// aligned, touched page by page), copies stack arguments with narrow integers widened,
+/// loads x- and v-registers, passes the result address in x8 when the result is in
+/// memory, calls, and stores x0/x1 and v0-v3 into the return block.
+///
+/// # Errors
+/// A plan whose stack arguments exceed [`MAX_STACK_BYTES`].
+pub fn emit_thunk(plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
+    if plan.stack_bytes > MAX_STACK_BYTES {
+        return Err(Error::Abi(format!(
+            "the arguments need {} bytes of stack, more than the {MAX_STACK_BYTES} a call may use",
+            plan.stack_bytes
+        )));
+    }
+    let mut a = Asm { code };
+    let pair = |offset| PairImm7::new(offset).expect("frame offsets are small constants");
+
+    // Prologue: frame record, then the three registers the thunk keeps its pointers in.
+    a.put(stp_x_pre(FP, LR, SP, pair(-48)));
+    a.put(add_x_imm(FP, SP, imm12(0)));
+    a.put(stp_x(BLOCK, RESULT, SP, pair(16)));
+    a.store(LoadStore::StrX, TARGET.0, SP, 32);
+    a.put(mov_x(TARGET, X(0)));
+    a.put(mov_x(BLOCK, X(1)));
+    a.put(mov_x(RESULT, X(2)));
+    let frame = u64::from(plan.stack_bytes.next_multiple_of(16));
+    let mut reserved = 0;
+    while frame - reserved >= PAGE {
+        a.sub_sp(PAGE);
+        a.store(LoadStore::StrX, XZR.0, SP, 0); // touch each page in order
+        reserved += PAGE;
+    }
+    if frame > reserved {
+        a.sub_sp(frame - reserved);
+    }
+
+    for (arg, &base) in plan.args.iter().zip(&plan.block.offsets) {
+        let base = u64::from(base);
+        match arg {
+            ArgPlan::Direct(parts) => {
+                for part in parts {
+                    let src = base + u64::from(part.offset);
+                    match part.dest {
+                        Location::Gpr(n) => a.load(integer_load(part), n, BLOCK, src),
+                        Location::Fpr(n) if part.size == 4 => a.load(LoadStore::LdrS, n, BLOCK, src),
+                        Location::Fpr(n) => a.load(LoadStore::LdrD, n, BLOCK, src),
+                        Location::Stack(dest) => {
+                            a.load(integer_load(part), SCRATCH.0, BLOCK, src);
+                            a.store(LoadStore::StrX, SCRATCH.0, SP, dest.into());
+                        }
+                    }
+                }
+            }
+            ArgPlan::Indirect { pointer: Location::Gpr(n) } => a.add_imm(X(*n), BLOCK, base),
+            ArgPlan::Indirect { pointer: Location::Stack(dest) } => {
+                a.add_imm(SCRATCH, BLOCK, base);
+                a.store(LoadStore::StrX, SCRATCH.0, SP, (*dest).into());
+            }
+            ArgPlan::Indirect { pointer: Location::Fpr(_) } => {
+                return Err(Error::Abi("a by-reference argument's address cannot go in a vector register".into()));
+            }
+        }
+    }
+    if let RetPlan::Indirect { pointer: Location::Gpr(n) } = plan.ret {
+        a.put(mov_x(X(n), RESULT));
+    }
+    a.put(blr(TARGET));
+
+    if let RetPlan::Direct(parts) = &plan.ret {
+        for part in parts {
+            let dest = u64::from(part.offset);
+            match part.dest {
+                Location::Gpr(n) => a.store(LoadStore::StrX, n, RESULT, dest),
+                Location::Fpr(n) if part.size == 4 => a.store(LoadStore::StrS, n, RESULT, dest),
+                Location::Fpr(n) => a.store(LoadStore::StrD, n, RESULT, dest),
+                Location::Stack(_) => {}
+            }
+        }
+    }
+
+    // Epilogue: sp back to the frame record, restore, return.
+    a.put(add_x_imm(SP, FP, imm12(0)));
+    a.put(ldp_x(BLOCK, RESULT, SP, pair(16)));
+    a.load(LoadStore::LdrX, TARGET.0, SP, 32);
+    a.put(ldp_x_post(FP, LR, SP, pair(48)));
+    a.put(ret());
+    Ok(())
+}
+
+/// The load that widens a piece of an argument into a whole x-register as the plan says.
+/// Pieces of 3, 5, 6 or 7 bytes load 8: the argument block pads every image with zeros.
+fn integer_load(part: &Part) -> LoadStore {
+    match (part.size, part.ext) {
+        (1, Extension::Sign) => LoadStore::LdrsbX,
+        (2, Extension::Sign) => LoadStore::LdrshX,
+        (4, Extension::Sign) => LoadStore::LdrswX,
+        (1, _) => LoadStore::LdrbW,
+        (2, _) => LoadStore::LdrhW,
+        (4, _) => LoadStore::LdrW,
+        _ => LoadStore::LdrX,
+    }
+}
+
+fn imm12(v: u64) -> Imm12 {
+    Imm12::new(v).expect("a constant below 4096")
+}
+
+/// Emission helpers that fall back to computing an address when an offset is out of an
+/// instruction's range.
+struct Asm<'a> {
+    code: &'a mut CodeBuffer,
+}
+
+impl Asm<'_> {
+    fn put(&mut self, word: u32) {
+        self.code.put4(word);
+    }
+
+    /// `rd = value`, with movz and as many movk as needed.
+    fn mov_imm(&mut self, rd: X, value: u64) {
+        self.put(movz_x(rd, value as u16, 0));
+        for hw in 1..4u8 {
+            let half = (value >> (16 * hw)) as u16;
+            if half != 0 {
+                self.put(movk_x(rd, half, hw));
+            }
+        }
+    }
+
+    /// `rd = rn + offset` (rn may be SP).
+    fn add_imm(&mut self, rd: X, rn: X, offset: u64) {
+        match Imm12::new(offset) {
+            Some(imm) => self.put(add_x_imm(rd, rn, imm)),
+            None => {
+                self.mov_imm(IP0, offset);
+                self.put(add_x_reg(rd, rn, IP0));
+            }
+        }
+    }
+
+    fn sub_sp(&mut self, bytes: u64) {
+        match Imm12::new(bytes) {
+            Some(imm) => self.put(sub_x_imm(SP, SP, imm)),
+            None => {
+                self.mov_imm(IP0, bytes);
+                self.put(sub_x_reg(SP, SP, IP0));
+            }
+        }
+    }
+
+    /// A load or store of `rt` at `[rn + offset]`.
+    fn access(&mut self, op: LoadStore, rt: u8, rn: X, offset: u64) {
+        match ScaledImm12::new(offset, op.bytes()) {
+            Some(imm) => self.put(ldst_uimm(op, rt, rn, imm)),
+            None => {
+                self.add_imm(ADDR, rn, offset);
+                self.put(ldst_uimm(op, rt, ADDR, ScaledImm12::new(0, 1).expect("zero fits")));
+            }
+        }
+    }
+
+    fn load(&mut self, op: LoadStore, rt: u8, rn: X, offset: u64) {
+        self.access(op, rt, rn, offset);
+    }
+
+    fn store(&mut self, op: LoadStore, rt: u8, rn: X, offset: u64) {
+        self.access(op, rt, rn, offset);
+    }
+}
+
+/// Register names for printing AAPCS64 plans.
+#[derive(Debug)]
+pub struct Names;
+
+impl crate::plan::RegisterNames for Names {
+    fn arg_gpr(&self, n: u8) -> &'static str {
+        const X: [&str; 9] = ["x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8"];
+        X.get(n as usize).copied().unwrap_or("?")
+    }
+
+    fn ret_gpr(&self, n: u8) -> &'static str {
+        self.arg_gpr(n)
+    }
+
+    fn fpr(&self, n: u8) -> String {
+        format!("v{n}")
+    }
+}
