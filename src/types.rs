@@ -179,9 +179,7 @@ pub struct StructType {
     size: usize,
     align: usize,
     depth: usize,
-    /// True when a field sits at an offset that is not a multiple of its alignment, here
-    /// or in a nested aggregate (only `:pack` / `:pack-all` can cause that).
-    has_unaligned_field: bool,
+    misaligned_at: MisalignMask,
 }
 
 /// An array type `@[T n]`; `@[T]` has length 0 (a flexible array member).
@@ -191,6 +189,36 @@ pub struct ArrayType {
     pub len: usize,
     size: usize,
     depth: usize,
+    misaligned_at: MisalignMask,
+}
+
+/// Bit `b` is set when placing the type at an offset congruent to `b` modulo 8 puts some
+/// primitive inside it at an offset that is not a multiple of its alignment. Only
+/// `:pack` / `:pack-all` make that possible; the SysV classifier needs it for absolute
+/// positions (gcc: a misaligned scalar anywhere makes the aggregate MEMORY).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+struct MisalignMask(u8);
+
+impl MisalignMask {
+    fn of(ty: &Type) -> MisalignMask {
+        match ty {
+            Type::Prim(p) if p.align() == 0 => MisalignMask(0),
+            Type::Prim(p) => {
+                MisalignMask((0..8).fold(0, |m, b| m | (u8::from(b % p.align() != 0) << b)))
+            }
+            Type::Struct(s) => s.misaligned_at,
+            Type::Array(a) => a.misaligned_at,
+        }
+    }
+
+    /// The mask of `inner` placed at `offset` within the type being built.
+    fn shifted(inner: MisalignMask, offset: usize) -> MisalignMask {
+        MisalignMask((0..8).fold(0, |m, b| m | (u8::from(inner.at((b + offset) % 8)) << b)))
+    }
+
+    fn at(self, b: usize) -> bool {
+        self.0 & (1 << b) != 0
+    }
 }
 
 /// One element of a struct description: a field type, or a packing marker.
@@ -256,13 +284,10 @@ impl Type {
         matches!(self, Type::Prim(Prim::Void))
     }
 
-    /// True when some field, here or nested, is not at a multiple of its alignment.
+    /// True when some primitive inside (at any depth) is not at a multiple of its
+    /// alignment from the start of this type.
     pub fn has_unaligned_field(&self) -> bool {
-        match self {
-            Type::Prim(_) => false,
-            Type::Struct(s) => s.has_unaligned_field,
-            Type::Array(a) => a.elem.has_unaligned_field(),
-        }
+        MisalignMask::of(self).at(0)
     }
 
     /// An array of `len` elements of `elem`.
@@ -274,12 +299,17 @@ impl Type {
             return Err(Error::Type(format!("bad array element type {elem}")));
         }
         let depth = nested_depth(&elem)?;
+        // Element offsets repeat modulo 8 after at most 8 elements.
+        let elem_mask = MisalignMask::of(&elem);
+        let misaligned_at = (0..len.min(8)).fold(MisalignMask(0), |m, i| {
+            MisalignMask(m.0 | MisalignMask::shifted(elem_mask, i * elem.size() % 8).0)
+        });
         let size = elem
             .size()
             .checked_mul(len)
             .filter(|&s| s <= MAX_SIZE)
             .ok_or_else(|| Error::Type(format!("array type {elem} x {len} is too large")))?;
-        Ok(Type::Array(Arc::new(ArrayType { elem, len, size, depth })))
+        Ok(Type::Array(Arc::new(ArrayType { elem, len, size, depth, misaligned_at })))
     }
 
     /// A struct built from fields and packing markers by Janet's rules (spec §1.3).
@@ -317,7 +347,7 @@ impl StructType {
         let mut fields = Vec::new();
         let mut size: usize = 0;
         let mut align: usize = 1;
-        let mut has_unaligned_field = false;
+        let mut misaligned_at = MisalignMask(0);
         let mut pack_next = false;
         let mut depth = 1;
         for member in members {
@@ -342,7 +372,7 @@ impl StructType {
                 align = align.max(a);
                 round_up(size, a).ok_or_else(|| too_large(members))?
             };
-            has_unaligned_field |= offset % a != 0 || ty.has_unaligned_field();
+            misaligned_at.0 |= MisalignMask::shifted(MisalignMask::of(&ty), offset % 8).0;
             size = offset
                 .checked_add(s)
                 .filter(|&s| s <= MAX_SIZE)
@@ -353,7 +383,7 @@ impl StructType {
             return Err(Error::Type("invalid empty struct".into()));
         }
         let size = round_up(size, align).ok_or_else(|| too_large(members))?;
-        Ok(StructType { fields, size, align, depth, has_unaligned_field })
+        Ok(StructType { fields, size, align, depth, misaligned_at })
     }
 
     pub fn fields(&self) -> &[Field] {
@@ -473,6 +503,22 @@ mod tests {
         let inner = st(&[f(Prim::I8), Member::Pack, f(Prim::I32)]);
         let outer = st(&[f(Prim::I32), Member::Field(inner)]);
         assert!(outer.has_unaligned_field());
+    }
+
+    #[test]
+    fn a_packed_struct_inside_a_packed_struct_can_misalign_its_fields() {
+        // [:pack :uint32 :uchar [:pack [:int32] :pack-all]]: the int32 lands at offset 5.
+        let int_box = st(&[f(Prim::I32)]);
+        let inner = st(&[Member::Field(int_box), Member::PackAll]);
+        assert!(!inner.has_unaligned_field());
+        let outer =
+            st(&[Member::Pack, f(Prim::U32), f(Prim::U8), Member::Pack, Member::Field(inner)]);
+        assert_eq!((outer.size(), outer.align()), (9, 1));
+        assert!(outer.has_unaligned_field());
+        // Arrays: the second element of @[[:pack :u8 :pack :u16] 2]... is at offset 3.
+        let pair = st(&[f(Prim::U16), Member::PackAll, f(Prim::U8)]);
+        assert!(!pair.has_unaligned_field());
+        assert!(Type::array(pair, 2).unwrap().has_unaligned_field());
     }
 
     #[test]

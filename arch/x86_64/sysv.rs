@@ -316,6 +316,18 @@ mod tests {
         let packed =
             Type::structure(&[Member::Field(p(I8)), Member::Pack, Member::Field(p(I32))]).unwrap();
         assert_eq!(direct(&plan(Type::VOID, vec![packed]), 0), [part(0, 5, Stack(0))]);
+        // A misaligned scalar anywhere counts, even inside a nested struct that is itself
+        // packed to alignment 1 (gcc checks each scalar's absolute offset).
+        let boxed = Type::structure(&[Member::Field(st(&[p(I32)])), Member::PackAll]).unwrap();
+        let outer = Type::structure(&[
+            Member::Pack,
+            Member::Field(p(U32)),
+            Member::Field(p(U8)),
+            Member::Pack,
+            Member::Field(boxed),
+        ])
+        .unwrap();
+        assert_eq!(plan(outer, vec![]).ret, RetPlan::Indirect { pointer: Gpr(0) });
         // Packed but aligned all the same: registers as usual.
         let aligned =
             Type::structure(&[Member::Field(p(I32)), Member::PackAll, Member::Field(p(I32))])
