@@ -302,7 +302,7 @@ impl Type {
         // Element offsets repeat modulo 8 after at most 8 elements.
         let elem_mask = MisalignMask::of(&elem);
         let misaligned_at = (0..len.min(8)).fold(MisalignMask(0), |m, i| {
-            MisalignMask(m.0 | MisalignMask::shifted(elem_mask, i * elem.size() % 8).0)
+            MisalignMask(m.0 | MisalignMask::shifted(elem_mask, i * (elem.size() % 8) % 8).0)
         });
         let size = elem
             .size()
