@@ -157,10 +157,6 @@ impl StructTy {
         self.pack_all_at.is_some()
     }
 
-    pub fn is_packed(&self, field: &Field) -> bool {
-        self.pack_all() || field.pack_marker
-    }
-
     /// Janet type text: `[:u8 :pack :int @[:float 3] :pack-all]`.
     pub fn janet(&self) -> String {
         let mut parts = Vec::new();
@@ -228,16 +224,14 @@ impl Ty {
         out
     }
 
-    /// True when some field, here or nested, is not at a multiple of its alignment.
+    /// True when some primitive inside is not at a multiple of its size, counting from
+    /// the start of the outermost value (as the SysV classifier of GCC and clang does: a
+    /// packed inner struct at an odd offset misaligns its fields even when the inner
+    /// struct itself, of alignment 1, is "aligned").
     pub fn misaligned(&self) -> bool {
-        match self {
-            Ty::Prim(..) => false,
-            Ty::Struct(s) => s
-                .fields
-                .iter()
-                .any(|f| f.offset % f.ty.align() != 0 || f.ty.misaligned()),
-            Ty::Array(elem, _) => elem.misaligned(),
-        }
+        let mut any = false;
+        self.leaves(0, &mut |p, offset| any |= offset % p.size() != 0);
+        any
     }
 
     pub fn has_array(&self) -> bool {

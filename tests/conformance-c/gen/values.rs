@@ -20,7 +20,7 @@ pub enum Val {
     /// Any integer type, held wide enough for both `i64` and `u64`.
     Int(Prim, i128),
     Float(Prim, f64),
-    /// A `:ptr` (or a `:size` would be an `Int`); 0 is NULL.
+    /// A `:ptr` / `:pointer` address; 0 is NULL.
     Ptr(u64),
     Struct(Vec<Val>),
     Array(Vec<Val>),
@@ -100,7 +100,9 @@ impl<'a> ValueGen<'a> {
     }
 
     fn bits(&self, n: usize, offset: usize) -> u64 {
-        (0..n).fold(0, |acc, k| acc | u64::from(byte_code(self.arg, offset + k, self.salt)) << (8 * k))
+        (0..n).fold(0, |acc, k| {
+            acc | u64::from(byte_code(self.arg, offset + k, self.salt)) << (8 * k)
+        })
     }
 }
 

@@ -1,0 +1,7 @@
+//! The conformance-case generator, split by concern.
+
+pub mod cases;
+pub mod emit;
+pub mod model;
+pub mod rng;
+pub mod values;

@@ -1,0 +1,95 @@
+//! C callees for jitcall's conformance tests, compiled by `build.rs` and linked statically.
+//!
+//! Why a separate crate: the tests also run cross-compiled under wine and qemu, where the
+//! test process cannot start a C compiler; a build script can, for the target.
+//!
+//! - [`CASES`]: the generated cases, for every calling convention this target can build
+//!   callees in. Each callee compares every argument it gets with the expected values,
+//!   records the first mismatch (see [`conf_fail`]) and returns the expected result.
+//! - [`HAND_WRITTEN`]: Janet's `examples/ffi/so.c` callees and the defect checks, by C
+//!   name (`name_alt` on x86-64: the same function in the other x86-64 convention).
+//!
+//! The `extern "C"` declarations below are all `fn()`: they exist only to take the
+//! functions' addresses. The real signatures are in the table and in the C source.
+
+use std::os::raw::{c_double, c_int};
+
+/// One generated callee and how to call it, all as Janet text.
+#[derive(Debug)]
+pub struct Case {
+    /// Index in [`CASES`]; a mismatch in argument `i` is reported as `id * 100 + i + 1`.
+    pub id: usize,
+    /// The C function's name.
+    pub name: &'static str,
+    /// The calling convention: `sysv64`, `win64` or `aapcs64`.
+    pub abi: &'static str,
+    /// The result type, as Janet type text (`:void`, `:u16`, `[:float @[:char 5]]`).
+    pub ret: &'static str,
+    /// The parameter types, as Janet type text.
+    pub params: &'static [&'static str],
+    /// The arguments, as Janet value text. A non-NULL pointer is written `(ptr 0x...)`,
+    /// which the caller turns into a pointer value; NULL is `nil`.
+    pub args: &'static [&'static str],
+    /// The result the callee returns, as Janet value text (`nil` for void), with
+    /// pointers written as in `args`.
+    pub expected: &'static str,
+    /// The callee (its real signature is `ret(params)` in convention `abi`).
+    pub func: unsafe extern "C" fn(),
+}
+
+include!(concat!(env!("OUT_DIR"), "/cases.rs"));
+
+extern "C" {
+    fn jitcall_conf_fail_get() -> c_int;
+    fn jitcall_conf_last_get() -> c_int;
+    fn jitcall_conf_reset();
+    fn jc_so_last_double_get() -> c_double;
+    fn jc_so_last_int_get() -> c_int;
+    fn jc_so_void_calls_get() -> c_int;
+}
+
+/// The first mismatch a generated callee saw since [`conf_reset`]: `id * 100 + argument
+/// index + 1`, or 0 when every argument arrived intact.
+///
+/// The callees write process-wide globals: callers that run cases on several threads must
+/// serialise them.
+pub fn conf_fail() -> i32 {
+    // SAFETY: a C function without arguments that reads an int.
+    unsafe { jitcall_conf_fail_get() }
+}
+
+/// The id of the last generated callee that ran (-1 after [`conf_reset`]).
+pub fn conf_last() -> i32 {
+    // SAFETY: as in `conf_fail`.
+    unsafe { jitcall_conf_last_get() }
+}
+
+/// Clears [`conf_fail`] and [`conf_last`].
+pub fn conf_reset() {
+    // SAFETY: a C function without arguments that writes two ints.
+    unsafe { jitcall_conf_reset() }
+}
+
+/// The double that `intint_fn`, `intintint_fn` or `void_fn_2` last received (Janet's
+/// example printed it).
+pub fn so_last_double() -> f64 {
+    // SAFETY: a C function without arguments that reads a double.
+    unsafe { jc_so_last_double_get() }
+}
+
+/// The int that `void_ret_fn` last received.
+pub fn so_last_int() -> i32 {
+    // SAFETY: as in `so_last_double`.
+    unsafe { jc_so_last_int_get() }
+}
+
+/// How many times `void_fn` has run.
+pub fn so_void_calls() -> i32 {
+    // SAFETY: as in `so_last_double`.
+    unsafe { jc_so_void_calls_get() }
+}
+
+/// The address of a hand-written callee (`"int_fn"`, `"int_fn_alt"`, ...).
+pub fn hand_written(name: &str) -> Option<*const ()> {
+    HAND_WRITTEN.iter().find(|(n, _)| *n == name).map(|&(_, f)| f as *const ())
+}
