@@ -24,8 +24,49 @@ pub trait AbiImpl: Sync {
     /// A plan past the thunk generator's limits (an enormous stack area).
     fn emit_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()>;
 
+    /// Emits the convention's callback handler: the code every trampoline stub of this
+    /// convention jumps to (see [`trampoline`]).
+    fn emit_callback_handler(&self, code: &mut CodeBuffer) -> Result<()>;
+
     /// Names of the convention's registers, for printing plans.
     fn names(&self) -> &dyn RegisterNames;
+}
+
+/// The contract between trampoline code (emitted here) and the dispatcher (in
+/// `src/callback.rs`).
+///
+/// A trampoline page pair is a code page followed by a data page. The code page starts
+/// with one handler per convention the ISA has, then holds 16-byte *stubs*; stub `i`
+/// finds data slot `i` (at `DATA_SLOT_BYTES * i` into the data page), puts the slot's
+/// address in a scratch register (r11 on x86-64, x16 on AArch64), and jumps to the
+/// handler whose address is the slot's first word. The handler saves the argument
+/// registers into a [`frame`] on its stack and calls the dispatcher whose address is the
+/// slot's second word, as `dispatch(slot, frame, stack_args)` (System V on x86-64, AAPCS64
+/// on AArch64); then it loads the result registers from the frame and returns.
+pub mod trampoline {
+    /// Bytes of one data slot: handler address, dispatcher address, callback context, spare.
+    pub const DATA_SLOT_BYTES: usize = 32;
+    /// Offset of the dispatcher's address in a data slot.
+    pub const SLOT_DISPATCHER: i32 = 8;
+    /// Bytes of one stub.
+    pub const STUB_BYTES: usize = 16;
+    /// Stubs start here in the code page; the handlers come first.
+    pub const STUBS_START: usize = 1024;
+
+    /// The register save area a handler builds (all offsets in bytes).
+    pub mod frame {
+        /// Argument general registers by plan index (x86-64 SysV: rdi, rsi, rdx, rcx, r8,
+        /// r9; Win64: rcx, rdx, r8, r9; AAPCS64: x0-x8, x8 being the result address).
+        pub const GPRS: usize = 0;
+        /// Argument vector registers by index, the low 8 bytes of each.
+        pub const FPRS: usize = 72;
+        /// Result general registers (rax, rdx / x0, x1).
+        pub const RET_GPRS: usize = 136;
+        /// Result vector registers (xmm0, xmm1 / v0-v3), the low 8 bytes of each.
+        pub const RET_FPRS: usize = 152;
+        /// The whole area, a multiple of 16.
+        pub const SIZE: usize = 192;
+    }
 }
 
 /// The implementation of a convention.
@@ -56,8 +97,10 @@ pub fn check_signature(sig: &Signature) -> Result<BlockLayout> {
     if !sig.ret.is_void() {
         check_by_value(&sig.ret, "the return type")?;
     }
+    // Thunks address the block with signed 32-bit displacements.
     BlockLayout::new(&sig.params)
-        .ok_or_else(|| Error::Abi("the arguments are too large to pass".into()))
+        .filter(|block| block.size <= i32::MAX as u32)
+        .ok_or_else(|| Error::Abi("the arguments are too large to pass (over 2 GiB)".into()))
 }
 
 fn check_by_value(ty: &Type, what: &str) -> Result<()> {

@@ -48,6 +48,8 @@ pub enum Error {
     Syntax { offset: usize, message: String },
     /// A system call failed.
     Os { op: &'static str, source: io::Error },
+    /// A callback failed or panicked; its C caller got a zero result.
+    Callback(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -61,7 +63,11 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Type(m) | Error::Memory(m) | Error::Library(m) | Error::Abi(m) => f.write_str(m),
+            Error::Type(m)
+            | Error::Memory(m)
+            | Error::Library(m)
+            | Error::Abi(m)
+            | Error::Callback(m) => f.write_str(m),
             Error::Value { path, message } => write!(f, "{path}, {message}"),
             Error::Arity { expected, got } => {
                 write!(f, "arity mismatch, expected {expected}, got {got}")

@@ -4,8 +4,10 @@
 
 use std::ffi::c_void;
 
+use crate::callback::Callback;
 use crate::error::{Error, Path, Result};
 use crate::library::Native;
+use crate::memory::Code;
 use crate::signature::{Abi, Signature};
 use crate::thunk::CompiledSignature;
 use crate::types::{Member, Prim, Type, MAX_DEPTH};
@@ -259,4 +261,57 @@ pub fn calling_conventions() -> Vec<Abi> {
     let mut abis: Vec<Abi> = Abi::ALL.into_iter().filter(|a| a.runs_on_host()).collect();
     abis.sort_by_key(|a| Some(*a) != Abi::host());
     abis
+}
+
+/// A C-callable closure of any signature: `func` receives the arguments as values and
+/// returns the result. See [`Callback`] for lifetime and error rules.
+///
+/// # Errors
+/// A convention this host cannot run, or a signature it cannot express.
+pub fn callback(
+    abi: Abi,
+    ret: Type,
+    params: Vec<Type>,
+    func: impl Fn(&[Value]) -> Result<Value> + Send + Sync + 'static,
+) -> Result<Callback> {
+    Callback::new(Signature::new(abi, ret, params), func)
+}
+
+/// `ffi/trampoline`: Janet's fixed `void f(void *ctx, void *userdata)` callback; see
+/// [`crate::callback::trampoline`].
+///
+/// # Errors
+/// A convention this host cannot run.
+pub fn trampoline(abi: Abi) -> Result<Pointer> {
+    crate::callback::trampoline(abi)
+}
+
+/// `ffi/jitfn`: machine code copied into executable memory (W^X, the instruction cache
+/// flushed), to be called with [`call`] or passed as a pointer.
+///
+/// # Errors
+/// Empty code, or no memory.
+pub fn jitfn(bytes: &[u8]) -> Result<JitFn> {
+    if bytes.is_empty() {
+        return Err(Error::Memory("ffi/jitfn needs at least one byte of machine code".into()));
+    }
+    Ok(JitFn { code: Code::new_sealed(bytes)? })
+}
+
+/// Machine code in executable memory, valid while this value lives.
+#[derive(Debug, Clone)]
+pub struct JitFn {
+    code: Code,
+}
+
+impl JitFn {
+    /// The code's address: pass it to [`call`] or as a `:ptr` argument.
+    pub fn pointer(&self) -> Pointer {
+        Pointer::from_addr(self.code.addr())
+    }
+
+    /// A copy of the code's bytes (Janet's byte view of a jitfn).
+    pub fn bytes(&self) -> Vec<u8> {
+        self.code.to_vec()
+    }
 }

@@ -9,6 +9,7 @@
 #[path = "../arch/mod.rs"]
 pub mod arch;
 
+pub mod callback;
 pub mod error;
 pub mod ffi;
 pub mod library;
@@ -25,6 +26,7 @@ pub mod value;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+pub use callback::{Callback, Function};
 pub use error::{Error, Path, Result};
 pub use library::Native;
 pub use signature::{Abi, Signature};

@@ -188,7 +188,7 @@ fn to_io(e: region::Error) -> std::io::Error {
 /// coherent; AArch64 needs the data cache cleaned to the point of unification and the
 /// instruction cache invalidated, line by line (Arm ARM, "Instruction cache maintenance").
 #[cfg(target_arch = "aarch64")]
-fn flush_instruction_cache(start: usize, len: usize) {
+pub(crate) fn flush_instruction_cache(start: usize, len: usize) {
     use std::arch::asm;
     let ctr: u64;
     // SAFETY: CTR_EL0 is readable from user space on Linux and the BSDs.
@@ -215,4 +215,4 @@ fn flush_instruction_cache(start: usize, len: usize) {
 }
 
 #[cfg(not(target_arch = "aarch64"))]
-fn flush_instruction_cache(_start: usize, _len: usize) {}
+pub(crate) fn flush_instruction_cache(_start: usize, _len: usize) {}

@@ -306,6 +306,7 @@ fn print_into(value: &Value, out: &mut String, depth: usize) {
         Value::Tuple(items) => sequence("(", items, ")", out, depth),
         Value::Array(items) => sequence("@[", items, "]", out, depth),
         Value::Pointer(p) => out.push_str(&format!("{p:?}")),
+        Value::Function(f) => out.push_str(&format!("<function {:#x}>", f.userdata().addr())),
     }
 }
 

@@ -11,6 +11,7 @@ use std::ffi::c_void;
 use std::sync::{Arc, RwLock};
 
 use crate::arch::{self, CodeBuffer};
+use crate::callback::CallGuard;
 use crate::error::{Error, Path, Result};
 use crate::memory::Code;
 use crate::plan::CallPlan;
@@ -86,8 +87,9 @@ impl CompiledSignature {
     /// returned) before anything is called; then the result is converted back.
     ///
     /// # Errors
-    /// A wrong argument count ("arity mismatch"), or a value that does not convert (the
-    /// error names the argument and the field inside it).
+    /// A wrong argument count ("arity mismatch"), a value that does not convert (the
+    /// error names the argument and the field inside it), or the error of a callback that
+    /// failed while the function ran (the callback returned a zero result to C).
     ///
     /// # Safety
     /// `target` must be a function with this signature under this convention, and calling
@@ -161,10 +163,12 @@ impl CompiledSignature {
         // SAFETY: `entry` is this signature's thunk, sealed executable, and thunks are
         // entered with the `ThunkFn` convention (see `arch`).
         let thunk: ThunkFn = unsafe { std::mem::transmute::<*const u8, ThunkFn>(entry) };
+        let guard = CallGuard::enter();
         // SAFETY: the thunk reads only the plan's ranges of `block`, writes only the
         // plan's ranges of `ret`, and calls `target`, which the caller vouches for.
         unsafe { thunk(target.as_ptr(), block, ret) };
-        Ok(())
+        // A callback that failed during the call gave C a zero result: report its error.
+        guard.finish()
     }
 }
 

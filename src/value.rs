@@ -35,6 +35,9 @@ pub enum Value {
     Array(Vec<Value>),
     /// A raw native address.
     Pointer(Pointer),
+    /// A callable: what Janet's `ffi/trampoline` passes as userdata (see
+    /// [`crate::callback::Function`]).
+    Function(crate::callback::Function),
 }
 
 /// A raw native address. It is only a number: making or holding one is safe, and every
@@ -264,6 +267,7 @@ impl PartialEq for Value {
             (Buffer(a), Buffer(b)) => a.same_as(b) || a.to_vec() == b.to_vec(),
             (Tuple(a), Tuple(b)) | (Array(a), Array(b)) => a == b,
             (Pointer(a), Pointer(b)) => a == b,
+            (Function(a), Function(b)) => a.same_as(b),
             (a, b) => match (a.exact_integer(), b.exact_integer()) {
                 (Some(x), Some(y)) => x == y,
                 _ => matches!((a, b), (Number(x), Number(y)) if x == y),
@@ -306,6 +310,7 @@ impl Value {
             Value::Tuple(_) => "tuple",
             Value::Array(_) => "array",
             Value::Pointer(_) => "pointer",
+            Value::Function(_) => "function",
         }
     }
 
@@ -493,6 +498,9 @@ pub fn pointer_of(value: &Value, path: &Path) -> Result<Pointer> {
         Value::String(s) | Value::Keyword(s) | Value::Symbol(s) => {
             Ok(Pointer::from_ptr(s.as_ptr()))
         }
+        // The function's address, valid while the function (any clone) lives; Janet's
+        // trampoline receives it as userdata.
+        Value::Function(f) => Ok(f.userdata()),
         Value::Int(_) | Value::UInt(_) => Err(Error::value(
             path,
             format!("expected string, symbol, keyword or buffer, got {value}"),

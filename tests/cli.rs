@@ -19,10 +19,7 @@ fn jitcall(args: &[&str]) -> Output {
         }
         None => Command::new(env!("CARGO_BIN_EXE_jitcall")),
     };
-    command
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run jitcall {args:?}: {e}"))
+    command.args(args).output().unwrap_or_else(|e| panic!("cannot run jitcall {args:?}: {e}"))
 }
 
 /// The stdout of a run that must succeed, with nothing on stderr.

@@ -179,7 +179,8 @@ extern "C" fn combine(x: Mixed, scale: f32, y: Mixed) -> Mixed {
 #[test]
 fn call_native_passes_images_as_they_are() {
     let mixed = ty("[:int8 :double :uint16]");
-    let sig = ffi::signature(host(), mixed.clone(), vec![mixed.clone(), ty(":float"), mixed]).unwrap();
+    let sig =
+        ffi::signature(host(), mixed.clone(), vec![mixed.clone(), ty(":float"), mixed]).unwrap();
     let x = Mixed { a: -100, b: 1.25, c: 0xBEEF };
     let y = Mixed { a: 27, b: 2.5, c: 0x0F0F };
     let scale = 2.0f32;

@@ -117,12 +117,24 @@ impl Allocator {
                     Location::Stack(self.stack(8, 8))
                 };
                 let float = matches!(dest, Location::Fpr(_));
-                ArgPlan::Direct(vec![Part { offset: 0, size: size as u8, dest, ext: Extension::None, float }])
+                ArgPlan::Direct(vec![Part {
+                    offset: 0,
+                    size: size as u8,
+                    dest,
+                    ext: Extension::None,
+                    float,
+                }])
             }
             Type::Prim(p) => {
                 // C.7, else C.14/C.15.
                 let dest = self.integer_slot();
-                ArgPlan::Direct(vec![Part { offset: 0, size: size as u8, dest, ext: extension(*p), float: false }])
+                ArgPlan::Direct(vec![Part {
+                    offset: 0,
+                    size: size as u8,
+                    dest,
+                    ext: extension(*p),
+                    float: false,
+                }])
             }
             _ => match hfa(ty) {
                 Some((base, count)) if self.nsrn as usize + count <= FPRS as usize => {
@@ -213,6 +225,11 @@ impl AbiImpl for Aapcs64 {
 
     fn emit_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
         super::emit_thunk(plan, code)
+    }
+
+    fn emit_callback_handler(&self, code: &mut CodeBuffer) -> Result<()> {
+        super::emit_callback_handler(code);
+        Ok(())
     }
 
     fn names(&self) -> &dyn crate::plan::RegisterNames {

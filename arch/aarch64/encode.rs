@@ -225,3 +225,26 @@ pub fn ret() -> u32 {
 pub fn b_ne(offset: BranchImm19) -> u32 {
     0x5400_0001 | (offset.0 << 5)
 }
+
+/// `adr xd, #offset` (PC-relative, within ±1 MiB)
+pub fn adr(rd: X, offset: AdrImm21) -> u32 {
+    let (lo, hi) = (offset.0 & 3, offset.0 >> 2);
+    0x1000_0000 | (lo << 29) | (hi << 5) | u32::from(rd.0)
+}
+
+/// A signed 21-bit byte offset (ADR).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct AdrImm21(u32);
+
+impl AdrImm21 {
+    pub fn new(byte_offset: i64) -> Option<AdrImm21> {
+        (-(1 << 20)..(1 << 20))
+            .contains(&byte_offset)
+            .then_some(AdrImm21(byte_offset as u32 & 0x1F_FFFF))
+    }
+}
+
+/// `brk #imm16` (padding that traps if ever executed)
+pub fn brk(imm16: u16) -> u32 {
+    0xD420_0000 | (u32::from(imm16) << 5)
+}

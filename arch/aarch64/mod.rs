@@ -71,7 +71,9 @@ pub fn emit_thunk(plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
                     let src = base + u64::from(part.offset);
                     match part.dest {
                         Location::Gpr(n) => a.load(integer_load(part), n, BLOCK, src),
-                        Location::Fpr(n) if part.size == 4 => a.load(LoadStore::LdrS, n, BLOCK, src),
+                        Location::Fpr(n) if part.size == 4 => {
+                            a.load(LoadStore::LdrS, n, BLOCK, src)
+                        }
                         Location::Fpr(n) => a.load(LoadStore::LdrD, n, BLOCK, src),
                         Location::Stack(dest) => {
                             a.load(integer_load(part), SCRATCH.0, BLOCK, src);
@@ -86,7 +88,9 @@ pub fn emit_thunk(plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
                 a.store(LoadStore::StrX, SCRATCH.0, SP, (*dest).into());
             }
             ArgPlan::Indirect { pointer: Location::Fpr(_) } => {
-                return Err(Error::Abi("a by-reference argument's address cannot go in a vector register".into()));
+                return Err(Error::Abi(
+                    "a by-reference argument's address cannot go in a vector register".into(),
+                ));
             }
         }
     }
@@ -214,4 +218,57 @@ impl crate::plan::RegisterNames for Names {
     fn fpr(&self, n: u8) -> String {
         format!("v{n}")
     }
+}
+
+/// The register holding the slot address when a stub jumps to a handler (IP0).
+const SLOT: X = X(16);
+
+/// Emits one trampoline stub: `adr x16, slot; ldr x17, [x16]; br x17`, padded to
+/// `STUB_BYTES`. `slot_from_stub` is the data slot's offset from the stub's first byte.
+///
+/// # Errors
+/// A slot more than 1 MiB away (ADR's range).
+pub fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) -> Result<()> {
+    use crate::arch::trampoline::STUB_BYTES;
+    let offset = AdrImm21::new(slot_from_stub)
+        .ok_or_else(|| Error::Abi("trampoline data slot out of ADR range".into()))?;
+    let start = code.offset();
+    code.put4(adr(SLOT, offset));
+    code.put4(ldst_uimm(LoadStore::LdrX, 17, SLOT, ScaledImm12::new(0, 8).expect("zero fits")));
+    code.put4(br(X(17)));
+    while code.offset() < start + STUB_BYTES {
+        code.put4(brk(0));
+    }
+    Ok(())
+}
+
+/// Emits the AAPCS64 callback handler (see `crate::arch::trampoline`): entered from a
+/// stub with x16 = the data slot and the caller's arguments untouched. The dispatcher is
+/// an AAPCS64 function, so it preserves x19-x28 and d8-d15 itself.
+pub fn emit_callback_handler(code: &mut CodeBuffer) {
+    use crate::arch::trampoline::{frame, SLOT_DISPATCHER};
+    let mut a = Asm { code };
+    let pair = |offset| PairImm7::new(offset).expect("frame offsets are small constants");
+    a.put(stp_x_pre(FP, LR, SP, pair(-16)));
+    a.put(add_x_imm(FP, SP, imm12(0)));
+    a.sub_sp(frame::SIZE as u64);
+    for n in (0..8u8).step_by(2) {
+        a.put(stp_x(X(n), X(n + 1), SP, pair((frame::GPRS + 8 * n as usize) as i64)));
+    }
+    a.store(LoadStore::StrX, 8, SP, (frame::GPRS + 64) as u64); // x8: the result address
+    for n in 0..8u8 {
+        a.store(LoadStore::StrD, n, SP, (frame::FPRS + 8 * n as usize) as u64);
+    }
+    a.put(mov_x(X(0), SLOT));
+    a.put(add_x_imm(X(1), SP, imm12(0)));
+    a.put(add_x_imm(X(2), FP, imm12(16))); // the caller's stack arguments: sp at entry
+    a.load(LoadStore::LdrX, SCRATCH.0, SLOT, SLOT_DISPATCHER as u64);
+    a.put(blr(SCRATCH));
+    a.put(ldp_x(X(0), X(1), SP, pair(frame::RET_GPRS as i64)));
+    for n in 0..4u8 {
+        a.load(LoadStore::LdrD, n, SP, (frame::RET_FPRS + 8 * n as usize) as u64);
+    }
+    a.put(add_x_imm(SP, FP, imm12(0)));
+    a.put(ldp_x_post(FP, LR, SP, pair(16)));
+    a.put(ret());
 }

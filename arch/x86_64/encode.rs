@@ -74,14 +74,9 @@ fn modrm_mem(reg: u8, mem: Mem) -> ([u8; 6], usize) {
 
 /// `[rex] opcode... modrm [sib] disp32` for a register and a memory operand.
 fn reg_mem(rex: u8, opcode: &[u8], reg: u8, mem: Mem) -> Inst {
+    // A REX byte with no bits set is left out (`rex` is 0x40 when only extensions matter).
     let rex = rex | rex_rb(reg, mem.base.num());
-    let inst = if rex != REX && rex != 0 || rex == REX_W {
-        Inst::new(&[rex])
-    } else if rex == REX {
-        Inst::new(&[])
-    } else {
-        Inst::new(&[rex])
-    };
+    let inst = if rex == REX { Inst::new(&[]) } else { Inst::new(&[rex]) };
     let (m, n) = modrm_mem(reg, mem);
     inst.push(opcode).push(&m[..n])
 }
@@ -233,4 +228,35 @@ pub fn movss_mx(mem: Mem, src: Xmm) -> Inst {
 /// `movsd qword [m], xmm`
 pub fn movsd_mx(mem: Mem, src: Xmm) -> Inst {
     prefixed_reg_mem(0xF2, &[0x0F, 0x11], src.num(), mem)
+}
+
+/// `lea r64, [rip + disp32]` (disp counts from the end of this 7-byte instruction)
+pub fn lea_rip(dst: Reg, disp: i32) -> Inst {
+    let d = dst.num();
+    Inst::new(&[REX_W | ((d >> 3) << 2), 0x8D, ((d & 7) << 3) | 0b101]).push(&disp.to_le_bytes())
+}
+
+/// `jmp qword [m]`
+pub fn jmp_m(mem: Mem) -> Inst {
+    reg_mem(REX, &[0xFF], 4, mem)
+}
+
+/// `call qword [m]`
+pub fn call_m(mem: Mem) -> Inst {
+    reg_mem(REX, &[0xFF], 2, mem)
+}
+
+/// `movups xmmword [m], xmm` (all 128 bits, no alignment needed)
+pub fn movups_mx(mem: Mem, src: Xmm) -> Inst {
+    reg_mem(REX, &[0x0F, 0x11], src.num(), mem)
+}
+
+/// `movups xmm, xmmword [m]`
+pub fn movups_xm(dst: Xmm, mem: Mem) -> Inst {
+    reg_mem(REX, &[0x0F, 0x10], dst.num(), mem)
+}
+
+/// `int3` (padding that traps if ever executed)
+pub fn int3() -> Inst {
+    Inst::new(&[0xCC])
 }

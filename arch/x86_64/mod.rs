@@ -241,6 +241,80 @@ impl crate::plan::RegisterNames for Names {
     }
 }
 
+/// The register holding the slot address when a stub jumps to a handler.
+const SLOT: Reg = Reg::R11;
+
+/// Emits one trampoline stub: `lea r11, [rip + slot]; jmp [r11]`, padded to
+/// `STUB_BYTES`. `slot_from_stub` is the data slot's offset from the stub's first byte.
+pub fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i32) {
+    use crate::arch::trampoline::STUB_BYTES;
+    let start = code.offset();
+    let lea = lea_rip(SLOT, slot_from_stub - 7);
+    code.put(lea.bytes());
+    code.put(jmp_m(Mem::new(SLOT, 0)).bytes());
+    while code.offset() < start + STUB_BYTES {
+        code.put(int3().bytes());
+    }
+}
+
+/// What differs between the two conventions' callback handlers.
+pub(crate) struct HandlerShape {
+    /// The argument registers, in plan order.
+    pub arg_gprs: &'static [Reg],
+    pub arg_fprs: u8,
+    /// Bytes between the return address and the first stack argument (Win64's shadow
+    /// space).
+    pub stack_args_skip: i32,
+    /// Registers the caller expects preserved that a System V dispatcher may clobber
+    /// (Win64: rsi, rdi and xmm6-xmm15).
+    pub preserve_gprs: &'static [Reg],
+    pub preserve_xmms: std::ops::Range<u8>,
+}
+
+/// Emits a callback handler (see `crate::arch::trampoline`). It is entered from a stub
+/// with r11 = the data slot, and the caller's arguments untouched.
+pub(crate) fn emit_callback_handler(shape: &HandlerShape, code: &mut CodeBuffer) {
+    use crate::arch::trampoline::{frame, SLOT_DISPATCHER};
+    let mut out = |inst: Inst| code.put(inst.bytes());
+    let preserved_gprs = 8 * shape.preserve_gprs.len();
+    let xmm_area = frame::SIZE + preserved_gprs.next_multiple_of(16);
+    let frame_bytes = xmm_area + 16 * shape.preserve_xmms.len();
+    let at = |offset: usize| Mem::new(Reg::Rsp, offset as i32);
+
+    out(push_r(Reg::Rbp));
+    out(mov_rr(Reg::Rbp, Reg::Rsp));
+    out(sub_ri(Reg::Rsp, frame_bytes as i32)); // rsp stays 16-aligned: frame_bytes % 16 == 0
+    for (i, &r) in shape.arg_gprs.iter().enumerate() {
+        out(mov_mr(at(frame::GPRS + 8 * i), r));
+    }
+    for n in 0..shape.arg_fprs {
+        out(movsd_mx(at(frame::FPRS + 8 * n as usize), Xmm(n)));
+    }
+    for (i, &r) in shape.preserve_gprs.iter().enumerate() {
+        out(mov_mr(at(frame::SIZE + 8 * i), r));
+    }
+    for (i, n) in shape.preserve_xmms.clone().enumerate() {
+        out(movups_mx(at(xmm_area + 16 * i), Xmm(n)));
+    }
+    out(mov_rr(Reg::Rdi, SLOT));
+    out(mov_rr(Reg::Rsi, Reg::Rsp));
+    out(lea_rm(Reg::Rdx, Mem::new(Reg::Rbp, 16 + shape.stack_args_skip)));
+    out(call_m(Mem::new(SLOT, SLOT_DISPATCHER)));
+    for (i, &r) in shape.preserve_gprs.iter().enumerate() {
+        out(mov_rm(r, at(frame::SIZE + 8 * i)));
+    }
+    for (i, n) in shape.preserve_xmms.clone().enumerate() {
+        out(movups_xm(Xmm(n), at(xmm_area + 16 * i)));
+    }
+    out(mov_rm(Reg::Rax, at(frame::RET_GPRS)));
+    out(mov_rm(Reg::Rdx, at(frame::RET_GPRS + 8)));
+    out(movsd_xm(Xmm(0), at(frame::RET_FPRS)));
+    out(movsd_xm(Xmm(1), at(frame::RET_FPRS + 8)));
+    out(mov_rr(Reg::Rsp, Reg::Rbp));
+    out(pop_r(Reg::Rbp));
+    out(ret());
+}
+
 /// Helpers shared by the two conventions' plan tests.
 #[cfg(test)]
 pub(crate) mod test_util {

@@ -192,6 +192,18 @@ impl AbiImpl for SysV {
         super::emit_thunk(plan, &ARG_GPRS, code)
     }
 
+    fn emit_callback_handler(&self, code: &mut CodeBuffer) -> Result<()> {
+        let shape = super::HandlerShape {
+            arg_gprs: &ARG_GPRS,
+            arg_fprs: ARG_FPRS,
+            stack_args_skip: 0,
+            preserve_gprs: &[],
+            preserve_xmms: 0..0,
+        };
+        super::emit_callback_handler(&shape, code);
+        Ok(())
+    }
+
     fn names(&self) -> &dyn crate::plan::RegisterNames {
         const NAMES: Names = Names { arg_gprs: &ARG_GPRS };
         &NAMES

@@ -106,6 +106,20 @@ impl AbiImpl for Win64 {
         super::emit_thunk(plan, &ARG_GPRS, code)
     }
 
+    fn emit_callback_handler(&self, code: &mut CodeBuffer) -> Result<()> {
+        // The handler calls a System V dispatcher, which may clobber registers that Win64
+        // callers expect preserved: rsi, rdi and xmm6-xmm15.
+        let shape = super::HandlerShape {
+            arg_gprs: &ARG_GPRS,
+            arg_fprs: 4,
+            stack_args_skip: SHADOW_SPACE as i32,
+            preserve_gprs: &[Reg::Rsi, Reg::Rdi],
+            preserve_xmms: 6..16,
+        };
+        super::emit_callback_handler(&shape, code);
+        Ok(())
+    }
+
     fn names(&self) -> &dyn crate::plan::RegisterNames {
         const NAMES: Names = Names { arg_gprs: &ARG_GPRS };
         &NAMES
