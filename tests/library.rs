@@ -59,8 +59,9 @@ fn c_functions_of_several_shapes() {
         call("strtod", ":double", &[":string", ":ptr"], &[Value::string("-0.375"), Value::Nil]);
     assert_eq!(strtod, Value::Number(-0.375));
     assert_eq!(call("toupper", ":int", &[":int"], &[Value::Number(97.0)]), Value::Number(65.0));
+    // msvcrt.dll spells strtoll `_strtoi64`.
     let strtoll = call(
-        "strtoll",
+        if cfg!(windows) { "_strtoi64" } else { "strtoll" },
         ":int64",
         &[":string", ":ptr", ":int"],
         &[Value::string("-9223372036854775807"), Value::Nil, Value::Number(10.0)],
