@@ -315,3 +315,20 @@ impl JitFn {
         self.code.to_vec()
     }
 }
+
+/// `ffi/context`: a library for bindings to resolve symbols in, opened now or (lazy) on
+/// first use; see [`crate::context`] and [`crate::defbind!`].
+///
+/// # Errors
+/// An eager context whose library does not open.
+///
+/// # Safety
+/// Opening the library runs its initialisers.
+pub unsafe fn context(
+    path: Option<&str>,
+    lazy: bool,
+    map_symbols: Option<crate::context::SymbolMap>,
+) -> Result<std::sync::Arc<crate::context::Context>> {
+    // SAFETY: forwarded from the caller.
+    unsafe { crate::context::Context::new(path, lazy, map_symbols) }.map(std::sync::Arc::new)
+}

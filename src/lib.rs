@@ -10,6 +10,7 @@
 pub mod arch;
 
 pub mod callback;
+pub mod context;
 pub mod error;
 pub mod ffi;
 pub mod library;

@@ -1,0 +1,97 @@
+//! `ffi::context` and `defbind!`: eager and lazy libraries, symbol mapping, typed calls.
+
+use std::sync::Arc;
+
+use jitcall::context::Context;
+use jitcall::{ffi, Abi};
+
+/// The C library: the running program on Unix, msvcrt.dll on Windows.
+const C_LIBRARY: Option<&str> = if cfg!(windows) { Some("msvcrt.dll") } else { None };
+
+jitcall::defbind! {
+    /// Functions of the C library.
+    struct Libc {
+        fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut u8;
+        fn abs(x: i32) -> i32;
+        fn atof(text: *const u8) -> f64;
+        fn toupper(c: i32) -> i32;
+    }
+}
+
+jitcall::defbind! {
+    struct Missing {
+        fn abs(x: i32) -> i32;
+        fn jitcall_no_such_function(x: i32) -> i32;
+    }
+}
+
+jitcall::defbind! {
+    struct Prefixed {
+        fn my_abs(x: i32) -> i32;
+    }
+}
+
+fn context(lazy: bool) -> Arc<Context> {
+    // SAFETY: the C runtime is already loaded in every test process.
+    unsafe { ffi::context(C_LIBRARY, lazy, None) }.unwrap()
+}
+
+/// Janet's FFI suite, item 1: `(ffi/defbind memcpy :ptr [dest :ptr src :ptr n :size])`.
+#[test]
+fn memcpy_through_an_eager_binding() {
+    // SAFETY: the declarations above are the C library's signatures.
+    let libc = unsafe { Libc::bind(&context(false)) }.unwrap();
+    let mut dest = *b"aaaa";
+    let src = *b"bbbb";
+    let returned = libc.memcpy(dest.as_mut_ptr(), src.as_ptr(), 4).unwrap();
+    assert_eq!(&dest, b"bbbb");
+    assert_eq!(returned, dest.as_mut_ptr());
+    assert_eq!(libc.abs(-42).unwrap(), 42);
+    assert_eq!(libc.atof(c"-2.5".as_ptr().cast()).unwrap(), -2.5);
+    assert_eq!(libc.toupper(i32::from(b'q')).unwrap(), i32::from(b'Q'));
+}
+
+#[test]
+fn an_eager_binding_reports_the_missing_symbol() {
+    // SAFETY: abs is declared with its true signature; the other one does not exist.
+    let err = unsafe { Missing::bind(&context(false)) }.err().expect("a missing symbol");
+    assert_eq!(err.to_string(), "failed to find ffi symbol jitcall_no_such_function");
+}
+
+#[test]
+fn a_lazy_binding_resolves_on_first_use() {
+    // SAFETY: as above.
+    let missing = unsafe { Missing::bind_lazy(context(true)) };
+    assert_eq!(missing.abs(-3).unwrap(), 3);
+    let err = missing.jitcall_no_such_function(1).unwrap_err();
+    assert_eq!(err.to_string(), "failed to find ffi symbol jitcall_no_such_function");
+}
+
+#[test]
+fn a_lazy_context_opens_its_library_on_first_use() {
+    let path = Some("/nonexistent/libjitcall-none.so");
+    // SAFETY: the library does not exist, so nothing is loaded.
+    let lazy = unsafe { ffi::context(path, true, None) }.unwrap();
+    assert!(lazy.is_lazy());
+    // SAFETY: nothing is called: the library does not open.
+    let bound = unsafe { Libc::bind_lazy(lazy) };
+    assert!(bound.abs(1).is_err());
+    // SAFETY: as above.
+    assert!(unsafe { ffi::context(path, false, None) }.is_err());
+}
+
+#[test]
+fn symbol_names_are_mapped() {
+    assert_eq!(context(false).symbol_name("int-fn"), "int_fn");
+    let strip = Box::new(|name: &str| name.trim_start_matches("my_").to_string());
+    // SAFETY: as in `context`.
+    let ctx = unsafe { ffi::context(C_LIBRARY, false, Some(strip)) }.unwrap();
+    // SAFETY: my_abs maps to abs, whose signature it is.
+    let prefixed = unsafe { Prefixed::bind(&ctx) }.unwrap();
+    assert_eq!(prefixed.my_abs(-9).unwrap(), 9);
+}
+
+#[test]
+fn the_default_convention_is_the_hosts() {
+    assert_eq!(ffi::calling_conventions().first().copied(), Abi::host());
+}
