@@ -1,7 +1,9 @@
 //! AArch64 AAPCS64 (`:aapcs64`), the Linux and BSD rules.
 //!
 //! Per the "Procedure Call Standard for the Arm 64-bit Architecture", §6.8 "Parameter
-//! passing" (stages A to C) and §6.9 "Result return":
+//! passing" (stages A to C) and §6.9 "Result return". Rule numbers below are those of the
+//! editions before SVE; current editions number the same general-register and composite
+//! rules C.9 and C.12-C.15.
 //! - integers and pointers in x0-x7 (NGRN), float and double in v0-v7 (NSRN), then the
 //!   stack (NSAA), in 8-byte slots aligned to max(8, the type's alignment).
 //! - a homogeneous floating-point aggregate (HFA: 1 to 4 members of one float type, after

@@ -1,0 +1,345 @@
+//! Golden listings of whole AArch64 call thunks under AAPCS64.
+//!
+//! Each case is a signature written in Janet type syntax. It is classified by
+//! `Abi::Aapcs64`, its thunk emitted, and the words disassembled with yaxpeax-arm into a
+//! listing (offset, instruction word, text, one instruction a line) headed by the plan as
+//! [`CallPlan::describe`] prints it. The listing is compared with
+//! `tests/golden/aarch64/<case>.txt`.
+//!
+//! After a deliberate change to the thunk generator, rewrite the files with
+//! `JITCALL_BLESS=1 cargo test --test aarch64_thunks`, then read the diff: every changed
+//! listing is a changed calling sequence and must be checked against AAPCS64 by hand.
+//!
+//! Beside the golden comparison, [`thunk_invariants`] checks what every AAPCS64 thunk
+//! must do whatever its signature: the frame record saved and restored, x19-x21 preserved,
+//! the stack 16-byte aligned at the call, and no word that fails to decode.
+//!
+//! [`CallPlan::describe`]: jitcall::plan::CallPlan::describe
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use jitcall::arch::{for_abi, CodeBuffer};
+use jitcall::types::Type;
+use jitcall::{ffi, syntax, Abi, Signature};
+use yaxpeax_arch::{Decoder, U8Reader};
+use yaxpeax_arm::armv8::a64::InstDecoder;
+
+/// A signature: a name for the golden file, the return type and the parameter types.
+struct Case {
+    name: &'static str,
+    ret: &'static str,
+    params: Vec<String>,
+}
+
+fn case(name: &'static str, ret: &'static str, params: &[&str]) -> Case {
+    Case { name, ret, params: params.iter().map(|p| p.to_string()).collect() }
+}
+
+/// `n` copies of `ty`.
+fn many(n: usize, ty: &str) -> Vec<String> {
+    vec![ty.to_string(); n]
+}
+
+const FF: &str = "[:float :float]";
+const FFFF: &str = "[:float :float :float :float]";
+const D4: &str = "[@[:double 4]]";
+const I64X3: &str = "[:int64 :int64 :int64]";
+
+fn cases() -> Vec<Case> {
+    vec![
+        case("int_int_int", ":int", &[":int", ":int"]),
+        // NGRN and NSRN count separately: d0, w0 (sign-extended to x0), d1.
+        case("double_double_int_double", ":double", &[":double", ":int", ":double"]),
+        // x0-x7, then two 8-byte stack slots (16 bytes, already 16-aligned).
+        Case { name: "ten_int64", ret: ":int64", params: many(10, ":int64") },
+        // An HFA of two floats: one member per register, s0 and s1, both ways.
+        case("hfa_ff_ff", FF, &[FF]),
+        // An HFA result of four floats comes back in s0-s3.
+        case("hfa_ffff_ret", FFFF, &[":int"]),
+        // Six doubles take d0-d5; the 4-double HFA needs four more, so it goes on the stack
+        // by value (32 bytes at stack+0), NSRN becomes 8, and the double after it goes to
+        // stack+32 although d6 and d7 are free.
+        Case {
+            name: "hfa_d4_spills",
+            ret: ":double",
+            params: [many(6, ":double"), vec![D4.into(), ":double".into()]].concat(),
+        },
+        // 12 bytes, not an HFA: two x-registers (8 bytes, then 4 of the second dword).
+        case("struct12_two_xregs", ":int", &["[:int32 :float :int32]", ":int"]),
+        // 24 bytes: the argument by reference (its address in x0), the result through x8.
+        case("struct24_by_ref", I64X3, &[I64X3, ":int"]),
+        // Narrow integers, widened by signedness; the narrow result is stored whole.
+        case(
+            "narrow_ints",
+            ":int8",
+            &[":int8", ":uint8", ":int16", ":uint16", ":int32", ":uint32", ":bool"],
+        ),
+        // Seven integers leave x7 alone: the 16-byte struct needs two, so it goes on the
+        // stack and NGRN becomes 8: the int64 after it goes on the stack too (unlike SysV).
+        Case {
+            name: "struct16_no_room",
+            ret: ":void",
+            params: [many(7, ":int64"), vec!["[:int64 :int64]".into(), ":int64".into()]].concat(),
+        },
+        // 514 stack arguments (4112 bytes): the thunk moves sp down a page at a time and
+        // touches each page. The last two arguments sit past 4095 bytes into the block,
+        // beyond the reach of ldrsb/ldrb's scaled offset, so their address is computed.
+        Case {
+            name: "big_frame",
+            ret: ":void",
+            params: [many(520, ":int64"), vec![":int8".into(), ":uint8".into()]].concat(),
+        },
+        // A 70000-byte struct goes by reference; the int8 after it sits 70000 bytes into
+        // the block, past 16 bits, so its address takes movz and movk.
+        case("far_block_offset", ":int", &["[@[:uint8 70000]]", ":int8"]),
+        // Past MAX_STACK_BYTES (64 KiB of stack arguments): the generator refuses.
+        Case { name: "too_much_stack", ret: ":void", params: many(8 + 8193, ":int64") },
+        case("void_void", ":void", &[]),
+    ]
+}
+
+fn ty(text: &str) -> Type {
+    let value = syntax::read(text).unwrap_or_else(|e| panic!("reading {text}: {e}"));
+    ffi::native_type(&value).unwrap_or_else(|e| panic!("type {text}: {e}"))
+}
+
+/// The parameter list with runs of one type shortened: `:int64 x520 :int8`.
+fn params_text(params: &[String]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < params.len() {
+        let run = params[i..].iter().take_while(|p| **p == params[i]).count();
+        out.push(if run > 2 { format!("{} x{run}", params[i]) } else { params[i].clone() });
+        if run <= 2 {
+            i += 1;
+        } else {
+            i += run;
+        }
+    }
+    out.join(" ")
+}
+
+/// The plan and the disassembled thunk of one case, or the error the classifier or the
+/// generator gave (which is golden too).
+fn listing(case: &Case) -> String {
+    let abi = Abi::Aapcs64;
+    let sig = Signature::new(abi, ty(case.ret), case.params.iter().map(|p| ty(p)).collect());
+    let mut out = String::new();
+    writeln!(out, "; {} ({}) under {abi}", case.ret, params_text(&case.params)).unwrap();
+    let engine = for_abi(abi).expect("the AAPCS64 engine");
+    let plan = match engine.classify(&sig) {
+        Ok(plan) => plan,
+        Err(e) => {
+            writeln!(out, "; classify: error: {e}").unwrap();
+            return out;
+        }
+    };
+    let described = plan.describe(engine.names());
+    let lines: Vec<&str> = described.lines().collect();
+    // Hundreds of arguments: the first and last few lines of the plan are enough.
+    let shown: Vec<String> = if lines.len() > 2 * PLAN_ENDS + 1 {
+        let mut v: Vec<String> = lines[..PLAN_ENDS].iter().map(|s| s.to_string()).collect();
+        v.push(format!("... ({} more lines)", lines.len() - 2 * PLAN_ENDS));
+        v.extend(lines[lines.len() - PLAN_ENDS..].iter().map(|s| s.to_string()));
+        v
+    } else {
+        lines.iter().map(|s| s.to_string()).collect()
+    };
+    for line in shown {
+        writeln!(out, "; {}", shorten(&line)).unwrap();
+    }
+    let mut code = CodeBuffer::new();
+    if let Err(e) = engine.emit_thunk(&plan, &mut code) {
+        writeln!(out, "; emit: error: {e}").unwrap();
+        return out;
+    }
+    out.push_str(&disassemble(code.bytes()));
+    out
+}
+
+const PLAN_ENDS: usize = 12;
+
+/// A plan line cut after [`MAX_PLAN_LINE`] characters at a part boundary.
+fn shorten(line: &str) -> String {
+    if line.len() <= MAX_PLAN_LINE {
+        return line.to_string();
+    }
+    let cut = line[..MAX_PLAN_LINE].rfind("; ").unwrap_or(MAX_PLAN_LINE);
+    let parts = line.matches("; ").count() + 1;
+    format!("{}; ... ({parts} parts in all)", &line[..cut])
+}
+
+const MAX_PLAN_LINE: usize = 150;
+
+fn words(bytes: &[u8]) -> Vec<u32> {
+    assert_eq!(bytes.len() % 4, 0, "a thunk is whole instruction words");
+    bytes.chunks_exact(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect()
+}
+
+fn decode(word: u32) -> String {
+    let bytes = word.to_le_bytes();
+    let mut reader = U8Reader::new(&bytes[..]);
+    match InstDecoder::default().decode(&mut reader) {
+        Ok(inst) => inst.to_string(),
+        Err(e) => panic!("{word:08x} does not decode: {e:?}"),
+    }
+}
+
+/// One line per instruction: offset, word, yaxpeax-arm text. Panics on undecodable words.
+fn disassemble(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for (i, word) in words(bytes).into_iter().enumerate() {
+        writeln!(out, "{:04x}  {word:08x}  {}", 4 * i, decode(word)).unwrap();
+    }
+    out
+}
+
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/aarch64")
+}
+
+fn blessing() -> bool {
+    std::env::var("JITCALL_BLESS").is_ok_and(|v| v == "1")
+}
+
+#[test]
+fn thunk_listings_match_golden_files() {
+    let dir = golden_dir();
+    if blessing() {
+        std::fs::create_dir_all(&dir).unwrap();
+    }
+    let mut failures = Vec::new();
+    for case in cases() {
+        let got = listing(&case);
+        let path = dir.join(format!("{}.txt", case.name));
+        if blessing() {
+            std::fs::write(&path, &got).unwrap();
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(want) if want == got => {}
+            Ok(want) => failures.push(format!(
+                "{} differs from the generated listing:\n{}",
+                path.display(),
+                diff(&want, &got)
+            )),
+            Err(e) => failures.push(format!("{}: {e}", path.display())),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n(if the change is intended, rerun with JITCALL_BLESS=1 and review the new \
+         listings by hand)",
+        failures.join("\n\n")
+    );
+}
+
+/// Line-by-line comparison, enough to see which instructions changed.
+fn diff(want: &str, got: &str) -> String {
+    let (want, got): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
+    let mut out = String::new();
+    for i in 0..want.len().max(got.len()) {
+        match (want.get(i), got.get(i)) {
+            (Some(w), Some(g)) if w == g => {}
+            (w, g) => {
+                if let Some(w) = w {
+                    writeln!(out, "  -{w}").unwrap();
+                }
+                if let Some(g) = g {
+                    writeln!(out, "  +{g}").unwrap();
+                }
+            }
+        }
+    }
+    out
+}
+
+/// No golden file is left over from a case that no longer exists.
+#[test]
+fn no_stale_golden_files() {
+    if blessing() {
+        return;
+    }
+    let expected: Vec<String> = cases().iter().map(|c| format!("{}.txt", c.name)).collect();
+    let Ok(entries) = std::fs::read_dir(golden_dir()) else {
+        panic!("{} is missing: run with JITCALL_BLESS=1", golden_dir().display());
+    };
+    for entry in entries {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(expected.contains(&name), "{name} belongs to no case");
+    }
+}
+
+/// What every thunk does whatever the signature, checked on the decoded text of every
+/// case that emits: the prologue and epilogue exactly, sp moved only by 16-byte-multiple
+/// amounts between them, and x19-x21 written only by the prologue's moves.
+#[test]
+fn thunk_invariants() {
+    const PROLOGUE: [&str; 7] = [
+        "stp x29, x30, [sp, #-0x30]!",
+        "mov x29, sp",
+        "stp x19, x20, [sp, #0x10]",
+        "str x21, [sp, #0x20]",
+        "mov x21, x0",
+        "mov x19, x1",
+        "mov x20, x2",
+    ];
+    const EPILOGUE: [&str; 5] = [
+        "mov sp, x29",
+        "ldp x19, x20, [sp, #0x10]",
+        "ldr x21, [sp, #0x20]",
+        "ldp x29, x30, [sp], #0x30",
+        "ret",
+    ];
+    for case in cases() {
+        let abi = Abi::Aapcs64;
+        let sig = Signature::new(abi, ty(case.ret), case.params.iter().map(|p| ty(p)).collect());
+        let engine = for_abi(abi).unwrap();
+        let Ok(plan) = engine.classify(&sig) else { continue };
+        let mut code = CodeBuffer::new();
+        if engine.emit_thunk(&plan, &mut code).is_err() {
+            continue;
+        }
+        let text: Vec<String> = words(code.bytes()).into_iter().map(decode).collect();
+        let name = case.name;
+        assert!(text.len() > PROLOGUE.len() + EPILOGUE.len(), "{name}: too short");
+        assert_eq!(text[..PROLOGUE.len()], PROLOGUE, "{name}: prologue");
+        assert_eq!(text[text.len() - EPILOGUE.len()..], EPILOGUE, "{name}: epilogue");
+        let body = &text[PROLOGUE.len()..text.len() - EPILOGUE.len()];
+        assert_eq!(body.iter().filter(|t| *t == "blr x21").count(), 1, "{name}: one call");
+
+        // sp only goes down, by immediates or by x16 after movz/movk, to 16-byte multiples,
+        // and the total is the plan's stack area rounded up to 16.
+        let mut x16: u64 = 0;
+        let mut moved: u64 = 0;
+        for t in body {
+            if let Some(v) = t.strip_prefix("mov x16, #") {
+                x16 = u64::from_str_radix(v.trim_start_matches("0x"), 16).unwrap();
+            } else if let Some(v) = t.strip_prefix("movk x16, #") {
+                let (v, shift) = v.split_once(", lsl #").unwrap_or((v, "0"));
+                let v = u64::from_str_radix(v.trim_start_matches("0x"), 16).unwrap();
+                let shift: u32 = shift.parse().unwrap();
+                x16 = (x16 & !(0xffff << shift)) | (v << shift);
+            } else if t == "sub sp, sp, x16" {
+                moved += x16;
+            } else if let Some(v) = t.strip_prefix("sub sp, sp, #") {
+                moved += u64::from_str_radix(v.trim_start_matches("0x"), 16).unwrap();
+            } else {
+                assert!(!t.starts_with("add sp") && !t.starts_with("mov sp"), "{name}: {t}");
+                assert!(!t.contains("]!") && !t.contains("], #"), "{name}: writeback {t}");
+            }
+            // The thunk's own registers are never overwritten in the body.
+            for reg in ["x19", "x20", "x21", "x29", "x30"] {
+                let written = t.split_once(' ').is_some_and(|(mnemonic, ops)| {
+                    !mnemonic.starts_with("str")
+                        && !mnemonic.starts_with("blr")
+                        && ops.starts_with(&format!("{reg},"))
+                });
+                assert!(!written, "{name}: {t} writes {reg}");
+            }
+        }
+        assert_eq!(moved, u64::from(plan.stack_bytes.next_multiple_of(16)), "{name}: sp");
+        assert_eq!(moved % 16, 0, "{name}: sp is 16-byte aligned at the call");
+    }
+}
