@@ -24,6 +24,13 @@ pub trait AbiImpl: Sync {
     /// A plan past the thunk generator's limits (an enormous stack area).
     fn emit_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()>;
 
+    /// Emits a call thunk that reads arguments through an array of pointers and stores
+    /// the result at its exact width into the caller's memory (see [`ArgSource::Pointers`]).
+    ///
+    /// # Errors
+    /// As [`AbiImpl::emit_thunk`], and a plan that [`pointers_fit`] rejects.
+    fn emit_pointer_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()>;
+
     /// Emits the convention's callback handler: the code every trampoline stub of this
     /// convention jumps to (see [`trampoline`]).
     fn emit_callback_handler(&self, code: &mut CodeBuffer) -> Result<()>;
@@ -67,6 +74,33 @@ pub mod trampoline {
         /// The whole area, a multiple of 16.
         pub const SIZE: usize = 192;
     }
+}
+
+/// Where a thunk reads its arguments and writes its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgSource {
+    /// The argument block: each image at its block offset, zero-padded to 16 bytes, and a
+    /// return block that result registers are stored into whole.
+    Block,
+    /// An array of pointers to each argument's native image, read at exact widths, and the
+    /// caller's result memory, written at exact widths: no copies on the way.
+    Pointers,
+}
+
+/// True when a plan can use [`ArgSource::Pointers`]: every piece is 1, 2, 4 or 8 bytes (so
+/// exact-width loads never read past a value) and no argument is passed by reference
+/// (those need a copy the callee may write).
+pub fn pointers_fit(plan: &CallPlan) -> bool {
+    let exact = |parts: &[crate::plan::Part]| parts.iter().all(|p| matches!(p.size, 1 | 2 | 4 | 8));
+    let args = plan.args.iter().all(|a| match a {
+        crate::plan::ArgPlan::Direct(parts) => exact(parts),
+        crate::plan::ArgPlan::Indirect { .. } => false,
+    });
+    let ret = match &plan.ret {
+        crate::plan::RetPlan::Direct(parts) => exact(parts),
+        _ => true,
+    };
+    args && ret
 }
 
 /// The implementation of a convention.

@@ -41,46 +41,65 @@ thread_local! {
     /// How many jitcall calls are running on this thread (a callback's error goes to the
     /// innermost one).
     static CALL_DEPTH: Cell<usize> = const { Cell::new(0) };
-    /// The first error raised by a callback during the innermost call.
-    static PENDING: RefCell<Option<Error>> = const { RefCell::new(None) };
+    /// Whether `PENDING` holds an error: the one thing every call checks.
+    static HAS_PENDING: Cell<bool> = const { Cell::new(false) };
+    /// The first error a callback raised, with the call depth it was raised at.
+    static PENDING: RefCell<Option<(usize, Error)>> = const { RefCell::new(None) };
 }
 
-/// Marks a foreign call as running on this thread; dropping it returns any error a
-/// callback raised meanwhile through [`CallGuard::finish`].
+/// Marks a foreign call as running on this thread, for as long as it lives.
 pub(crate) struct CallGuard {
-    outer_error: Option<Error>,
+    depth: usize,
 }
 
 impl CallGuard {
+    #[inline]
     pub(crate) fn enter() -> CallGuard {
-        CALL_DEPTH.with(|d| d.set(d.get() + 1));
-        // An outer call's pending error waits until this inner call is over.
-        CallGuard { outer_error: PENDING.with(|p| p.borrow_mut().take()) }
+        let depth = CALL_DEPTH.with(|d| d.get() + 1);
+        CALL_DEPTH.with(|d| d.set(depth));
+        CallGuard { depth }
     }
 
-    /// The error a callback raised during this call, if any.
-    pub(crate) fn finish(mut self) -> Result<()> {
-        let raised = PENDING.with(|p| p.borrow_mut().take());
-        PENDING.with(|p| *p.borrow_mut() = self.outer_error.take());
-        raised.map_or(Ok(()), Err)
+    /// The error a callback raised during this call (or a call nested in it), if any.
+    #[inline]
+    pub(crate) fn finish(self) -> Result<()> {
+        if !HAS_PENDING.with(Cell::get) {
+            return Ok(());
+        }
+        PENDING.with(|p| {
+            let mut pending = p.borrow_mut();
+            match pending.take() {
+                Some((depth, error)) if depth >= self.depth => {
+                    HAS_PENDING.with(|h| h.set(false));
+                    Err(error)
+                }
+                other => {
+                    *pending = other; // an outer call's error: it waits for that call
+                    Ok(())
+                }
+            }
+        })
     }
 }
 
 impl Drop for CallGuard {
+    #[inline]
     fn drop(&mut self) {
-        CALL_DEPTH.with(|d| d.set(d.get() - 1));
+        CALL_DEPTH.with(|d| d.set(self.depth - 1));
     }
 }
 
 fn raise(error: Error) {
-    if CALL_DEPTH.with(Cell::get) == 0 {
+    let depth = CALL_DEPTH.with(Cell::get);
+    if depth == 0 {
         eprintln!("jitcall: error in a callback called outside any jitcall call: {error}");
         return;
     }
     PENDING.with(|p| {
         let mut pending = p.borrow_mut();
         if pending.is_none() {
-            *pending = Some(error);
+            *pending = Some((depth, error));
+            HAS_PENDING.with(|h| h.set(true));
         }
     });
 }

@@ -37,7 +37,10 @@ pub struct CompiledSignature {
 struct Compiled {
     sig: Signature,
     plan: CallPlan,
+    /// The thunk that reads the argument block.
     code: Code,
+    /// The thunk that reads through a pointer array, when the plan allows one.
+    pointer_code: Option<Code>,
 }
 
 static CACHE: RwLock<Option<HashMap<Signature, CompiledSignature>>> = RwLock::new(None);
@@ -63,8 +66,15 @@ impl CompiledSignature {
         let mut code = CodeBuffer::new();
         abi.emit_thunk(&plan, &mut code)?;
         let code = Code::stage(code.bytes())?;
-        let compiled =
-            CompiledSignature { inner: Arc::new(Compiled { sig: sig.clone(), plan, code }) };
+        let pointer_code = if arch::pointers_fit(&plan) {
+            let mut code = CodeBuffer::new();
+            abi.emit_pointer_thunk(&plan, &mut code)?;
+            Some(Code::stage(code.bytes())?)
+        } else {
+            None
+        };
+        let inner = Compiled { sig: sig.clone(), plan, code, pointer_code };
+        let compiled = CompiledSignature { inner: Arc::new(inner) };
         let mut cache = CACHE.write().unwrap_or_else(|p| p.into_inner());
         // Another thread may have compiled the same signature meanwhile: keep the first.
         Ok(cache.get_or_insert_with(HashMap::new).entry(sig).or_insert(compiled).clone())
@@ -126,15 +136,23 @@ impl CompiledSignature {
     /// As [`CompiledSignature::call`]; besides, `args` must hold one pointer per parameter,
     /// each readable for the parameter's size, and `ret` must be writable for the result's
     /// size.
+    #[inline]
     pub unsafe fn call_native(
         &self,
         target: Pointer,
         args: &[*const u8],
         ret: *mut u8,
     ) -> Result<()> {
-        let Compiled { sig, plan, .. } = &*self.inner;
+        let Compiled { sig, plan, pointer_code, .. } = &*self.inner;
         if args.len() != sig.params.len() {
             return Err(Error::Arity { expected: sig.params.len(), got: args.len() });
+        }
+        if let Some(code) = pointer_code {
+            // The fast path: the thunk reads each argument through its pointer and writes
+            // the result straight into `ret`.
+            // SAFETY: the caller guarantees what this function's contract says; the thunk
+            // reads exactly each parameter's bytes and writes exactly the result's.
+            return unsafe { run(code, target, args.as_ptr().cast_mut().cast(), ret) };
         }
         let mut block = AlignedBytes::zeroed(plan.block.size as usize);
         for ((ty, &arg), &offset) in sig.params.iter().zip(args).zip(&plan.block.offsets) {
@@ -159,17 +177,28 @@ impl CompiledSignature {
     /// # Safety
     /// `block` and `ret` are this plan's blocks, filled in; the caller vouches for `target`.
     unsafe fn invoke(&self, target: Pointer, block: *mut u8, ret: *mut u8) -> Result<()> {
-        let entry = self.inner.code.entry()?;
-        // SAFETY: `entry` is this signature's thunk, sealed executable, and thunks are
-        // entered with the `ThunkFn` convention (see `arch`).
-        let thunk: ThunkFn = unsafe { std::mem::transmute::<*const u8, ThunkFn>(entry) };
-        let guard = CallGuard::enter();
-        // SAFETY: the thunk reads only the plan's ranges of `block`, writes only the
-        // plan's ranges of `ret`, and calls `target`, which the caller vouches for.
-        unsafe { thunk(target.as_ptr(), block, ret) };
-        // A callback that failed during the call gave C a zero result: report its error.
-        guard.finish()
+        // SAFETY: forwarded from the caller.
+        unsafe { run(&self.inner.code, target, block, ret) }
     }
+}
+
+/// Runs a thunk and returns any error a callback raised meanwhile (that callback gave C a
+/// zero result).
+///
+/// # Safety
+/// `args` and `ret` are what this thunk reads and writes (a block or a pointer array, a
+/// return block or the caller's memory), and the caller vouches for `target`.
+#[inline]
+unsafe fn run(code: &Code, target: Pointer, args: *mut u8, ret: *mut u8) -> Result<()> {
+    let entry = code.entry()?;
+    // SAFETY: `entry` is a thunk, sealed executable, and thunks are entered with the
+    // `ThunkFn` convention (see `arch`).
+    let thunk: ThunkFn = unsafe { std::mem::transmute::<*const u8, ThunkFn>(entry) };
+    let guard = CallGuard::enter();
+    // SAFETY: the thunk reads only its plan's argument bytes and writes only its result
+    // bytes, and calls `target`, which the caller vouches for.
+    unsafe { thunk(target.as_ptr(), args, ret) };
+    guard.finish()
 }
 
 fn cache_read() -> std::sync::RwLockReadGuard<'static, Option<HashMap<Signature, CompiledSignature>>>

@@ -77,7 +77,15 @@ fn native_type(text: &str) -> jitcall::Type {
 }
 
 /// Runs one case; `Err` says what went wrong.
-fn run(case: &Case, abi: Abi) -> Result<(), String> {
+/// The two ways in: dynamic values (through the argument block), or native images
+/// (`call_native`, through the pointer thunk where the plan allows one).
+#[derive(Clone, Copy, Debug)]
+enum CallPath {
+    Values,
+    Native,
+}
+
+fn run(case: &Case, abi: Abi, path: CallPath) -> Result<(), String> {
     let ret = native_type(case.ret);
     let params = case.params.iter().map(|t| native_type(t)).collect();
     let sig = ffi::signature(abi, ret, params).map_err(|e| format!("signature: {e}"))?;
@@ -86,9 +94,34 @@ fn run(case: &Case, abi: Abi) -> Result<(), String> {
 
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     conf_reset();
-    // SAFETY: `case.func` is a C function of exactly this signature and convention (the
-    // table and the C source come from one generator), and it only reads its arguments.
-    let got = unsafe { ffi::call(Pointer::from_ptr(case.func as *const ()), &sig, &args) };
+    let target = Pointer::from_ptr(case.func as *const ());
+    let got = match path {
+        // SAFETY: `case.func` is a C function of exactly this signature and convention
+        // (the table and the C source come from one generator); it only reads its
+        // arguments.
+        CallPath::Values => unsafe { ffi::call(target, &sig, &args) },
+        CallPath::Native => {
+            // Each argument's image in an allocation of exactly its size, so that a
+            // thunk reading past a value would read memory that is not the value's.
+            let params = &sig.signature().params;
+            let images: Vec<Box<[u8]>> = params
+                .iter()
+                .zip(&args)
+                .map(|(ty, arg)| {
+                    let image = ffi::write(ty, arg, None, None).expect("the case's values convert");
+                    image.to_vec().into_boxed_slice()
+                })
+                .collect();
+            let pointers: Vec<*const u8> = images.iter().map(|image| image.as_ptr()).collect();
+            let ret_ty = &sig.signature().ret;
+            let mut result = vec![0u8; ret_ty.size()].into_boxed_slice();
+            // SAFETY: as above; every pointer refers to a whole image of its parameter,
+            // and `result` has exactly the result's size.
+            unsafe { sig.call_native(target, &pointers, result.as_mut_ptr()) }
+                // SAFETY: the generated results hold no `:string`.
+                .map(|()| unsafe { ffi::read_ptr(ret_ty, Pointer::from_ptr(result.as_ptr()), 0) })
+        }
+    };
     let (fail, last) = (conf_fail(), conf_last());
     drop(_serial);
 
@@ -140,8 +173,10 @@ fn run_convention(abi: Abi) {
         if trace {
             eprint!("{}", describe(case, "calling"));
         }
-        if let Err(problem) = run(case, abi) {
-            failures.push(describe(case, &problem));
+        for path in [CallPath::Values, CallPath::Native] {
+            if let Err(problem) = run(case, abi, path) {
+                failures.push(describe(case, &format!("{path:?}: {problem}")));
+            }
         }
     }
     println!("{}: {} cases checked, {} failed", abi.name(), cases.len(), failures.len());

@@ -17,7 +17,7 @@
 //!   (sign or zero) to 64 bits, as Apple's variant requires of callers.
 
 use super::Names;
-use crate::arch::{check_signature, AbiImpl, CodeBuffer};
+use crate::arch::{check_signature, AbiImpl, ArgSource, CodeBuffer};
 use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
@@ -226,7 +226,11 @@ impl AbiImpl for Aapcs64 {
     }
 
     fn emit_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
-        super::emit_thunk(plan, code)
+        super::emit_thunk(plan, ArgSource::Block, code)
+    }
+
+    fn emit_pointer_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
+        super::emit_thunk(plan, ArgSource::Pointers, code)
     }
 
     fn emit_callback_handler(&self, code: &mut CodeBuffer) -> Result<()> {

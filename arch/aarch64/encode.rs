@@ -90,6 +90,12 @@ pub enum LoadStore {
     LdrsbX,
     /// `str x`
     StrX,
+    /// `str w`
+    StrW,
+    /// `strh w`
+    StrhW,
+    /// `strb w`
+    StrbW,
     /// `ldr s`
     LdrS,
     /// `ldr d`
@@ -112,6 +118,9 @@ impl LoadStore {
             LoadStore::LdrshX => 0x1E6,
             LoadStore::LdrsbX => 0x0E6,
             LoadStore::StrX => 0x3E4,
+            LoadStore::StrW => 0x2E4,
+            LoadStore::StrhW => 0x1E4,
+            LoadStore::StrbW => 0x0E4,
             LoadStore::LdrS => 0x2F5,
             LoadStore::LdrD => 0x3F5,
             LoadStore::StrS => 0x2F4,
@@ -123,9 +132,13 @@ impl LoadStore {
     pub fn bytes(self) -> u64 {
         match self {
             LoadStore::LdrX | LoadStore::StrX | LoadStore::LdrD | LoadStore::StrD => 8,
-            LoadStore::LdrW | LoadStore::LdrswX | LoadStore::LdrS | LoadStore::StrS => 4,
-            LoadStore::LdrhW | LoadStore::LdrshX => 2,
-            LoadStore::LdrbW | LoadStore::LdrsbX => 1,
+            LoadStore::LdrW
+            | LoadStore::LdrswX
+            | LoadStore::LdrS
+            | LoadStore::StrS
+            | LoadStore::StrW => 4,
+            LoadStore::LdrhW | LoadStore::LdrshX | LoadStore::StrhW => 2,
+            LoadStore::LdrbW | LoadStore::LdrsbX | LoadStore::StrbW => 1,
         }
     }
 }

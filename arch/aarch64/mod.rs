@@ -3,6 +3,7 @@
 pub mod aapcs;
 pub mod encode;
 
+use crate::arch::{pointers_fit, ArgSource};
 use crate::error::{Error, Result};
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use encode::*;
@@ -22,6 +23,8 @@ const LR: X = X(30);
 // Scratch registers the thunk may clobber: x9-x15 and IP0 (x16) are temporaries.
 const SCRATCH: X = X(9);
 const ADDR: X = X(10);
+/// The current argument's pointer, with [`ArgSource::Pointers`].
+const ARG: X = X(11);
 const IP0: X = X(16);
 
 /// Emits a call thunk for an AAPCS64 plan.
@@ -34,7 +37,13 @@ const IP0: X = X(16);
 ///
 /// # Errors
 /// A plan whose stack arguments exceed [`MAX_STACK_BYTES`].
-pub fn emit_thunk(plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
+///
+/// With [`ArgSource::Pointers`], x1 is an array of pointers to each argument's image and
+/// x2 the caller's result memory, written at exact widths.
+pub fn emit_thunk(plan: &CallPlan, source: ArgSource, code: &mut CodeBuffer) -> Result<()> {
+    if source == ArgSource::Pointers && !pointers_fit(plan) {
+        return Err(Error::Abi("this plan needs the argument block".into()));
+    }
     if plan.stack_bytes > MAX_STACK_BYTES {
         return Err(Error::Abi(format!(
             "the arguments need {} bytes of stack, more than the {MAX_STACK_BYTES} a call may use",
@@ -63,28 +72,35 @@ pub fn emit_thunk(plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
         a.sub_sp(frame - reserved);
     }
 
-    for (arg, &base) in plan.args.iter().zip(&plan.block.offsets) {
-        let base = u64::from(base);
+    for (i, arg) in plan.args.iter().enumerate() {
+        // Where argument i's image starts: in the block, or behind its pointer.
+        let (image, base) = match source {
+            ArgSource::Block => (BLOCK, u64::from(plan.block.offsets[i])),
+            ArgSource::Pointers => {
+                a.load(LoadStore::LdrX, ARG.0, BLOCK, 8 * i as u64);
+                (ARG, 0)
+            }
+        };
         match arg {
             ArgPlan::Direct(parts) => {
                 for part in parts {
                     let src = base + u64::from(part.offset);
                     match part.dest {
-                        Location::Gpr(n) => a.load(integer_load(part), n, BLOCK, src),
+                        Location::Gpr(n) => a.load(integer_load(part), n, image, src),
                         Location::Fpr(n) if part.size == 4 => {
-                            a.load(LoadStore::LdrS, n, BLOCK, src)
+                            a.load(LoadStore::LdrS, n, image, src)
                         }
-                        Location::Fpr(n) => a.load(LoadStore::LdrD, n, BLOCK, src),
+                        Location::Fpr(n) => a.load(LoadStore::LdrD, n, image, src),
                         Location::Stack(dest) => {
-                            a.load(integer_load(part), SCRATCH.0, BLOCK, src);
+                            a.load(integer_load(part), SCRATCH.0, image, src);
                             a.store(LoadStore::StrX, SCRATCH.0, SP, dest.into());
                         }
                     }
                 }
             }
-            ArgPlan::Indirect { pointer: Location::Gpr(n) } => a.add_imm(X(*n), BLOCK, base),
+            ArgPlan::Indirect { pointer: Location::Gpr(n) } => a.add_imm(X(*n), image, base),
             ArgPlan::Indirect { pointer: Location::Stack(dest) } => {
-                a.add_imm(SCRATCH, BLOCK, base);
+                a.add_imm(SCRATCH, image, base);
                 a.store(LoadStore::StrX, SCRATCH.0, SP, (*dest).into());
             }
             ArgPlan::Indirect { pointer: Location::Fpr(_) } => {
@@ -103,6 +119,16 @@ pub fn emit_thunk(plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
         for part in parts {
             let dest = u64::from(part.offset);
             match part.dest {
+                // The caller's memory takes exactly the result's bytes.
+                Location::Gpr(n) if source == ArgSource::Pointers => {
+                    let op = match part.size {
+                        1 => LoadStore::StrbW,
+                        2 => LoadStore::StrhW,
+                        4 => LoadStore::StrW,
+                        _ => LoadStore::StrX,
+                    };
+                    a.store(op, n, RESULT, dest);
+                }
                 Location::Gpr(n) => a.store(LoadStore::StrX, n, RESULT, dest),
                 Location::Fpr(n) if part.size == 4 => a.store(LoadStore::StrS, n, RESULT, dest),
                 Location::Fpr(n) => a.store(LoadStore::StrD, n, RESULT, dest),

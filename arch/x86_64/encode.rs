@@ -260,3 +260,19 @@ pub fn movups_xm(dst: Xmm, mem: Mem) -> Inst {
 pub fn int3() -> Inst {
     Inst::new(&[0xCC])
 }
+
+/// `mov dword [m], r32`
+pub fn mov_m32r(mem: Mem, src: Reg) -> Inst {
+    reg_mem(REX, &[0x89], src.num(), mem)
+}
+
+/// `mov word [m], r16`
+pub fn mov_m16r(mem: Mem, src: Reg) -> Inst {
+    let inner = reg_mem(REX, &[0x89], src.num(), mem);
+    Inst::new(&[0x66]).push(inner.bytes())
+}
+
+/// `mov byte [m], r8` (for rax/rcx/rdx/rbx only: al, cl, dl, bl)
+pub fn mov_m8r(mem: Mem, src: Reg) -> Inst {
+    reg_mem(REX, &[0x88], src.num(), mem)
+}

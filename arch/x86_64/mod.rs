@@ -8,6 +8,7 @@ pub mod encode;
 pub mod sysv;
 pub mod win64;
 
+use crate::arch::{pointers_fit, ArgSource};
 use crate::error::{Error, Result};
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use encode::*;
@@ -80,15 +81,24 @@ const SCRATCH: Reg = Reg::Rax;
 /// Emits a call thunk for `plan`, whose argument registers are `arg_gprs`.
 ///
 /// The thunk is entered with the System V convention (Rust calls it as
-/// `extern "sysv64" fn(target, block, ret)` on every x86-64 host):
-/// rdi = the function to call, rsi = the argument block, rdx = the return block. It builds
-/// the whole outgoing frame itself: aligns the stack, reserves shadow space, copies stack
-/// arguments (widening narrow integers), loads registers, sets `%al`, calls, and stores the
-/// result registers into the return block.
+/// `extern "sysv64" fn(target, args, ret)` on every x86-64 host): rdi = the function to
+/// call, rsi = the argument block or pointer array, rdx = the return block or the
+/// caller's result memory (see [`ArgSource`]). It builds the whole outgoing frame itself:
+/// aligns the stack, reserves shadow space, copies stack arguments (widening narrow
+/// integers), loads registers, sets `%al`, calls, and stores the result registers.
 ///
 /// # Errors
-/// A plan whose stack arguments exceed [`MAX_STACK_BYTES`].
-pub fn emit_thunk(plan: &CallPlan, arg_gprs: &[Reg], code: &mut CodeBuffer) -> Result<()> {
+/// A plan whose stack arguments exceed [`MAX_STACK_BYTES`]; for [`ArgSource::Pointers`],
+/// a plan that [`pointers_fit`] rejects.
+pub fn emit_thunk(
+    plan: &CallPlan,
+    arg_gprs: &[Reg],
+    source: ArgSource,
+    code: &mut CodeBuffer,
+) -> Result<()> {
+    if source == ArgSource::Pointers && !pointers_fit(plan) {
+        return Err(Error::Abi("this plan needs the argument block".into()));
+    }
     if plan.stack_bytes > MAX_STACK_BYTES {
         return Err(Error::Abi(format!(
             "the arguments need {} bytes of stack, more than the {MAX_STACK_BYTES} a call may use",
@@ -119,10 +129,21 @@ pub fn emit_thunk(plan: &CallPlan, arg_gprs: &[Reg], code: &mut CodeBuffer) -> R
         out(sub_ri(Reg::Rsp, (frame - reserved) as i32));
     }
 
+    // Where argument i's image starts: in the block, or behind its pointer (loaded into
+    // `via` first).
+    let image = |out: &mut dyn FnMut(Inst), i: usize, via: Reg| match source {
+        ArgSource::Block => Mem::new(BLOCK, plan.block.offsets[i] as i32),
+        ArgSource::Pointers => {
+            out(mov_rm(via, Mem::new(BLOCK, 8 * i as i32)));
+            Mem::new(via, 0)
+        }
+    };
+    let at = |m: Mem, offset: u32| Mem::new(m.base, m.disp + offset as i32);
+
     // Stack arguments first: the copies may use rsi, rdi and rcx, which are argument
     // registers.
     let stack_slot = |offset: u32| Mem::new(Reg::Rsp, (plan.shadow_space + offset) as i32);
-    for (arg, &base) in plan.args.iter().zip(&plan.block.offsets) {
+    for (i, arg) in plan.args.iter().enumerate() {
         match arg {
             ArgPlan::Direct(parts) => {
                 let on_stack: Vec<(&Part, u32)> = parts
@@ -132,25 +153,34 @@ pub fn emit_thunk(plan: &CallPlan, arg_gprs: &[Reg], code: &mut CodeBuffer) -> R
                         _ => None,
                     })
                     .collect();
-                let bytes: u32 =
-                    on_stack.iter().map(|(p, _)| u32::from(p.size).next_multiple_of(8)).sum();
+                // The block pads images to whole eightbytes; a caller's value is copied at
+                // its exact size.
+                let bytes: u32 = match source {
+                    ArgSource::Block => {
+                        on_stack.iter().map(|(p, _)| u32::from(p.size).next_multiple_of(8)).sum()
+                    }
+                    ArgSource::Pointers => on_stack.iter().map(|(p, _)| u32::from(p.size)).sum(),
+                };
                 if let (Some(&(first, dest)), true) =
                     (on_stack.first(), bytes > REP_MOVSB_THRESHOLD)
                 {
                     // A large aggregate passed in memory: its pieces are contiguous.
-                    out(lea_rm(Reg::Rsi, Mem::new(BLOCK, (base + first.offset) as i32)));
+                    let src = image(&mut out, i, Reg::Rsi);
+                    out(lea_rm(Reg::Rsi, at(src, first.offset)));
                     out(lea_rm(Reg::Rdi, stack_slot(dest)));
                     out(mov_r32i(Reg::Rcx, bytes));
                     out(rep_movsb());
                     continue;
                 }
                 for (part, dest) in on_stack {
-                    out(load_integer(SCRATCH, Mem::new(BLOCK, (base + part.offset) as i32), part));
+                    let src = image(&mut out, i, SCRATCH);
+                    out(load_integer(SCRATCH, at(src, part.offset), part));
                     out(mov_mr(stack_slot(dest), SCRATCH));
                 }
             }
             ArgPlan::Indirect { pointer: Location::Stack(dest) } => {
-                out(lea_rm(SCRATCH, Mem::new(BLOCK, base as i32)));
+                let copy = image(&mut out, i, SCRATCH);
+                out(lea_rm(SCRATCH, copy));
                 out(mov_mr(stack_slot(*dest), SCRATCH));
             }
             ArgPlan::Indirect { .. } => {}
@@ -158,11 +188,14 @@ pub fn emit_thunk(plan: &CallPlan, arg_gprs: &[Reg], code: &mut CodeBuffer) -> R
     }
 
     // Then registers.
-    for (arg, &base) in plan.args.iter().zip(&plan.block.offsets) {
+    for (i, arg) in plan.args.iter().enumerate() {
         match arg {
             ArgPlan::Direct(parts) => {
                 for part in parts {
-                    let src = Mem::new(BLOCK, (base + part.offset) as i32);
+                    if matches!(part.dest, Location::Stack(_)) {
+                        continue;
+                    }
+                    let src = at(image(&mut out, i, SCRATCH), part.offset);
                     match part.dest {
                         Location::Gpr(n) => out(load_integer(arg_gprs[n as usize], src, part)),
                         Location::Fpr(n) if part.size == 4 => out(movss_xm(Xmm(n), src)),
@@ -172,7 +205,8 @@ pub fn emit_thunk(plan: &CallPlan, arg_gprs: &[Reg], code: &mut CodeBuffer) -> R
                 }
             }
             ArgPlan::Indirect { pointer: Location::Gpr(n) } => {
-                out(lea_rm(arg_gprs[*n as usize], Mem::new(BLOCK, base as i32)));
+                let copy = image(&mut out, i, SCRATCH);
+                out(lea_rm(arg_gprs[*n as usize], copy));
             }
             ArgPlan::Indirect { .. } => {}
         }
@@ -189,6 +223,16 @@ pub fn emit_thunk(plan: &CallPlan, arg_gprs: &[Reg], code: &mut CodeBuffer) -> R
         for part in parts {
             let dest = Mem::new(RESULT, part.offset as i32);
             match part.dest {
+                // The caller's memory takes exactly the result's bytes.
+                Location::Gpr(n) if source == ArgSource::Pointers => {
+                    let reg = RET_GPRS[n as usize];
+                    out(match part.size {
+                        1 => mov_m8r(dest, reg),
+                        2 => mov_m16r(dest, reg),
+                        4 => mov_m32r(dest, reg),
+                        _ => mov_mr(dest, reg),
+                    })
+                }
                 Location::Gpr(n) => out(mov_mr(dest, RET_GPRS[n as usize])),
                 Location::Fpr(n) if part.size == 4 => out(movss_mx(dest, Xmm(n))),
                 Location::Fpr(n) => out(movsd_mx(dest, Xmm(n))),

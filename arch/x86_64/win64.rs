@@ -15,7 +15,7 @@
 //!   has no variadic signatures).
 
 use super::{Names, Reg};
-use crate::arch::{check_signature, AbiImpl, CodeBuffer};
+use crate::arch::{check_signature, AbiImpl, ArgSource, CodeBuffer};
 use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
@@ -103,7 +103,11 @@ impl AbiImpl for Win64 {
     }
 
     fn emit_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
-        super::emit_thunk(plan, &ARG_GPRS, code)
+        super::emit_thunk(plan, &ARG_GPRS, ArgSource::Block, code)
+    }
+
+    fn emit_pointer_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
+        super::emit_thunk(plan, &ARG_GPRS, ArgSource::Pointers, code)
     }
 
     fn emit_callback_handler(&self, code: &mut CodeBuffer) -> Result<()> {
