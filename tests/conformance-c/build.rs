@@ -5,13 +5,16 @@
 //! the target's compiler here (gcc, x86_64-w64-mingw32-gcc or aarch64-linux-gnu-gcc).
 //!
 //! Output (in OUT_DIR): `conf_<abi>.c` per calling convention, and `cases.rs`, which
-//! `src/lib.rs` includes: the `CASES` table and the table of hand-written callees.
+//! `src/lib.rs` includes: the `CASES` table and the table of hand-written callees. For
+//! callbacks the other way round (C calling Rust closures), `cb_<abi>.c` per convention
+//! (the C drivers) and `callback_cases.rs`, the `CALLBACK_CASES` table.
 
 mod gen;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use gen::callbacks;
 use gen::cases::{Generator, CASES_PER_CONVENTION, SEED};
 use gen::emit::{c_file, rust_file, Convention, Named};
 
@@ -109,6 +112,23 @@ fn main() {
         write_if_changed(&path, &c_file(conv, &named[start..]));
         c_files.push(path);
     }
+
+    // Callbacks: the drivers call a pointer in each convention, and are themselves built
+    // in the default one.
+    let cb_defs: Vec<_> = conventions.iter().map(|_| callbacks::defs()).collect();
+    let mut cb_named = Vec::new();
+    for (conv, defs) in conventions.iter().zip(&cb_defs) {
+        let start = cb_named.len();
+        for (i, def) in defs.iter().enumerate() {
+            let id = cb_named.len();
+            let name = callbacks::driver_name(conv.abi, i);
+            cb_named.push(Named { id, name, abi: conv.abi, def });
+        }
+        let path = out_dir.join(format!("cb_{}.c", conv.abi));
+        write_if_changed(&path, &callbacks::c_file(conv, &cb_named[start..]));
+        c_files.push(path);
+    }
+    write_if_changed(&out_dir.join("callback_cases.rs"), &callbacks::rust_file(&cb_named));
 
     let alt = arch == "x86_64";
     let mut rust = rust_file(&named);

@@ -102,11 +102,20 @@ const RECIPES: &[Recipe] = &[
 pub struct Generator {
     rng: Rng,
     keywords: Vec<(&'static str, Prim)>,
+    /// The most arguments a signature gets ([`MAX_ARGS`] unless changed).
+    max_args: usize,
 }
 
 impl Generator {
     pub fn new(seed: u64) -> Generator {
-        Generator { rng: Rng::new(seed), keywords: all_keywords() }
+        Generator { rng: Rng::new(seed), keywords: all_keywords(), max_args: MAX_ARGS }
+    }
+
+    /// The same generator with at most `max_args` arguments per signature (at least 19:
+    /// the systematic part needs that many to run the registers out).
+    pub fn with_max_args(mut self, max_args: usize) -> Generator {
+        self.max_args = max_args.max(19);
+        self
     }
 
     /// All cases of one convention: the systematic ones, then random ones.
@@ -145,7 +154,8 @@ impl Generator {
             sigs.push((Some(s), params));
         }
         // Every argument count once, then a few more of the longest.
-        for n in (0..=MAX_ARGS).chain([MAX_ARGS; 3]) {
+        let max_args = self.max_args;
+        for n in (0..=max_args).chain([max_args; 3]) {
             let params = (0..n).map(|_| self.param()).collect();
             sigs.push((self.any_result(), params));
         }
@@ -172,14 +182,14 @@ impl Generator {
         CaseDef { ret, params, args, result }
     }
 
-    /// Mostly short lists, some long ones (0 to 40).
+    /// Mostly short lists, some long ones (0 to `max_args`).
     fn arg_count(&mut self) -> usize {
         match self.rng.below(100) {
             0..=2 => 0,
             3..=35 => self.rng.range(1, 4),
             36..=65 => self.rng.range(5, 10),
             66..=87 => self.rng.range(11, 20),
-            _ => self.rng.range(21, MAX_ARGS),
+            _ => self.rng.range(21, self.max_args),
         }
     }
 
@@ -196,7 +206,7 @@ impl Generator {
         for _ in 0..self.rng.range(0, 6) {
             params.push(self.param());
         }
-        params.truncate(MAX_ARGS);
+        params.truncate(self.max_args);
         params
     }
 

@@ -1,5 +1,6 @@
 //! The conformance-case generator, split by concern.
 
+pub mod callbacks;
 pub mod cases;
 pub mod emit;
 pub mod model;

@@ -6,6 +6,9 @@
 //! - [`CASES`]: the generated cases, for every calling convention this target can build
 //!   callees in. Each callee compares every argument it gets with the expected values,
 //!   records the first mismatch (see [`conf_fail`]) and returns the expected result.
+//! - [`CALLBACK_CASES`]: generated callback signatures, the other way round: a C driver
+//!   calls a function pointer (a jitcall callback) with known arguments and checks the
+//!   result it gets back.
 //! - [`HAND_WRITTEN`]: Janet's `examples/ffi/so.c` callees and the defect checks, by C
 //!   name (`name_alt` on x86-64: the same function in the other x86-64 convention).
 //!
@@ -38,6 +41,36 @@ pub struct Case {
 }
 
 include!(concat!(env!("OUT_DIR"), "/cases.rs"));
+
+/// One generated callback signature: C calls a closure of this signature and convention.
+///
+/// The driver, compiled in the C compiler's default convention, is
+/// `int driver(RET (*fp)(ARGS...))`: it calls `fp` (in convention `abi`) with `args` and
+/// returns 0 when `fp` returned `result` exactly, or `k + 1` when leaf `k` of the result
+/// (its primitives in memory order, as the result value flattens) differed.
+#[derive(Debug)]
+pub struct CallbackCase {
+    /// Index in [`CALLBACK_CASES`].
+    pub id: usize,
+    /// The C driver's name (`cbcall_<abi>_<n>`).
+    pub name: &'static str,
+    /// The callback's calling convention: `sysv64`, `win64` or `aapcs64`.
+    pub abi: &'static str,
+    /// The callback's result type, as Janet type text.
+    pub ret: &'static str,
+    /// The callback's parameter types, as Janet type text.
+    pub params: &'static [&'static str],
+    /// What the closure must receive, as Janet value text (structs as `(...)` tuples,
+    /// arrays as `@[...]`, non-NULL pointers as `(ptr 0x...)`, NULL as `nil`).
+    pub args: &'static [&'static str],
+    /// What the closure returns and the driver expects back, written as `args`
+    /// (`nil` for void).
+    pub result: &'static str,
+    /// The driver: `int(RET (*)(ARGS...))` in the default convention.
+    pub driver: unsafe extern "C" fn(),
+}
+
+include!(concat!(env!("OUT_DIR"), "/callback_cases.rs"));
 
 extern "C" {
     fn jitcall_conf_fail_get() -> c_int;

@@ -1,0 +1,361 @@
+//! The generated conformance suite the other way round: C calls Rust closures.
+//!
+//! For every callback case of `jitcall-conformance-c` (480 per calling convention) a
+//! closure of the case's signature and convention is made with `ffi::callback`; it
+//! compares every argument it receives with the expected values and returns the case's
+//! result. The case's C driver (compiled in the C compiler's default convention, called
+//! here through jitcall) calls the closure's code pointer with literal arguments and
+//! compares the result it gets back leaf by leaf, floats exactly. A case passes when the
+//! closure ran once, received every argument intact and the driver returned 0.
+//!
+//! A case that crashes takes the whole test process down before the report. To find it:
+//! `JITCALL_CONF_TRACE=1 cargo test --test callback_conformance -- --nocapture
+//! --test-threads=1` prints every case before calling it; `JITCALL_CONF_SKIP=name,name`
+//! leaves cases out and `JITCALL_CONF_ONLY=prefix` runs only the matching ones.
+
+use std::sync::{Arc, Mutex};
+
+use jitcall::{ffi, syntax, Abi, Pointer, Value};
+use jitcall_conformance_c::{CallbackCase, CALLBACK_CASES};
+
+/// How many failures to print in full.
+const SHOWN: usize = 20;
+
+/// The suite's minimum number of callback cases per convention.
+const MIN_CASES: usize = 320;
+
+/// The most arguments a callback case has, and so the argument counts that must appear.
+const MAX_ARGS: usize = 30;
+
+/// Set to print each case before it is called (says which case crashed the process).
+const TRACE_VAR: &str = "JITCALL_CONF_TRACE";
+/// Set to a case name (or a prefix) to run only the cases it matches.
+const ONLY_VAR: &str = "JITCALL_CONF_ONLY";
+/// Set to comma-separated case names to leave out (to get past a case that crashes).
+const SKIP_VAR: &str = "JITCALL_CONF_SKIP";
+
+/// True when this host can run code of `abi` (both x86-64 conventions on any x86-64).
+fn callable(abi: Abi) -> bool {
+    match abi {
+        Abi::SysV64 | Abi::Win64 => cfg!(target_arch = "x86_64"),
+        Abi::Aapcs64 => cfg!(all(target_arch = "aarch64", not(windows))),
+    }
+}
+
+/// Janet text that must read.
+fn read(text: &str) -> Value {
+    syntax::read(text).unwrap_or_else(|e| panic!("generated text {text:?} does not read: {e}"))
+}
+
+/// Turns every `(ptr N)` in a value into a pointer value (Janet syntax has none).
+fn with_pointers(value: Value) -> Value {
+    match value {
+        Value::Tuple(items) => match items.as_slice() {
+            [Value::Symbol(s), addr] if s.as_bytes() == b"ptr" => {
+                let addr = match *addr {
+                    Value::Number(n) => n as u64,
+                    Value::Int(i) => i as u64,
+                    Value::UInt(u) => u,
+                    ref other => panic!("bad pointer literal {other}"),
+                };
+                Value::Pointer(Pointer::from_addr(addr as usize))
+            }
+            _ => Value::Tuple(items.into_iter().map(with_pointers).collect()),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(with_pointers).collect()),
+        other => other,
+    }
+}
+
+fn value(text: &str) -> Value {
+    with_pointers(read(text))
+}
+
+fn native_type(text: &str) -> jitcall::Type {
+    ffi::native_type(&read(text))
+        .unwrap_or_else(|e| panic!("generated type {text:?} is not a type: {e}"))
+}
+
+/// The leaves of a value in memory order, with C-like paths (`r.f1[2]`), as the driver
+/// numbers them.
+fn leaves(v: &Value, path: String, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Tuple(items) => {
+            for (i, item) in items.iter().enumerate() {
+                leaves(item, format!("{path}.f{i}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                leaves(item, format!("{path}[{i}]"), out);
+            }
+        }
+        leaf => out.push((path, leaf.clone())),
+    }
+}
+
+/// Runs one case; `Err` says what went wrong.
+fn run(case: &'static CallbackCase, abi: Abi) -> Result<(), String> {
+    let ret = native_type(case.ret);
+    let params = case.params.iter().map(|t| native_type(t)).collect();
+    let expected_args: Vec<Value> = case.args.iter().map(|a| value(a)).collect();
+    let result = value(case.result);
+
+    // What the closure saw: how many calls, and every argument that arrived wrong.
+    let seen: Arc<Mutex<(usize, Vec<String>)>> = Arc::default();
+    let record = seen.clone();
+    let callback = ffi::callback(abi, ret, params, move |args| {
+        let mut seen = record.lock().unwrap_or_else(|p| p.into_inner());
+        seen.0 += 1;
+        if args.len() != expected_args.len() {
+            seen.1.push(format!(
+                "{}: the closure received {} arguments (expected {})",
+                case.name,
+                args.len(),
+                expected_args.len()
+            ));
+        }
+        for (i, (got, want)) in args.iter().zip(&expected_args).enumerate() {
+            if got != want {
+                seen.1.push(format!(
+                    "{}: argument {i} arrived as {} (expected {})",
+                    case.name,
+                    syntax::print(got),
+                    case.args[i]
+                ));
+            }
+        }
+        Ok(result.clone())
+    })
+    .map_err(|e| format!("callback: {e}"))?;
+
+    // The driver is plain C: the compiler's default convention, whatever the callback's.
+    let host = Abi::host().expect("a host with a C convention");
+    let driver_sig = ffi::signature(host, native_type(":int"), vec![native_type(":ptr")])
+        .map_err(|e| format!("driver signature: {e}"))?;
+    // SAFETY: `case.driver` is a C function `int(RET (*)(ARGS...))` in the default
+    // convention, and the callback has exactly the signature and convention of that
+    // pointer (the table and the C source come from one generator); it lives until after
+    // the call.
+    let code = unsafe {
+        ffi::call(
+            Pointer::from_ptr(case.driver as *const ()),
+            &driver_sig,
+            &[Value::Pointer(callback.code_ptr())],
+        )
+    };
+    drop(callback);
+
+    let mut problems = Vec::new();
+    match code {
+        Err(e) => problems.push(format!("the driver call failed: {e}")),
+        Ok(Value::Number(0.0)) => {}
+        Ok(Value::Number(n)) if n >= 1.0 => {
+            let mut flat = Vec::new();
+            leaves(&value(case.result), "r".into(), &mut flat);
+            let k = n as usize - 1;
+            let what = flat.get(k).map_or_else(
+                || format!("leaf {k}"),
+                |(path, v)| format!("leaf {k} ({path}, expected {})", syntax::print(v)),
+            );
+            problems.push(format!("C got a wrong result: {what} differed (driver returned {n})"));
+        }
+        Ok(other) => problems.push(format!("the driver returned {}", syntax::print(&other))),
+    }
+    let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+    if seen.0 != 1 {
+        problems.push(format!("the closure ran {} times (expected once)", seen.0));
+    }
+    problems.extend(seen.1.iter().cloned());
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+fn describe(case: &CallbackCase, problem: &str) -> String {
+    let mut s = format!("{} ({}): {problem}\n", case.name, case.abi);
+    s += &format!("    ret      {}\n", case.ret);
+    for (i, (t, a)) in case.params.iter().zip(case.args).enumerate() {
+        s += &format!("    arg {i:<4} {t}  =  {a}\n");
+    }
+    s += &format!("    result   {}\n", case.result);
+    s
+}
+
+fn run_convention(abi: Abi) {
+    let only = std::env::var(ONLY_VAR).unwrap_or_default();
+    let trace = std::env::var_os(TRACE_VAR).is_some();
+    let skip = std::env::var(SKIP_VAR).unwrap_or_default();
+    let skip: Vec<&str> = skip.split(',').filter(|s| !s.is_empty()).collect();
+    let cases: Vec<&'static CallbackCase> = CALLBACK_CASES
+        .iter()
+        .filter(|c| c.abi == abi.name() && c.name.starts_with(&only) && !skip.contains(&c.name))
+        .collect();
+    if !callable(abi) || cases.is_empty() {
+        println!("{}: not callable on this host or no drivers built: skipped", abi.name());
+        return;
+    }
+    let mut failures = Vec::new();
+    for case in &cases {
+        if trace {
+            eprint!("{}", describe(case, "calling"));
+        }
+        if let Err(problem) = run(case, abi) {
+            failures.push(describe(case, &problem));
+        }
+    }
+    println!("{}: {} callback cases checked, {} failed", abi.name(), cases.len(), failures.len());
+    assert!(
+        !only.is_empty() || !skip.is_empty() || cases.len() >= MIN_CASES,
+        "only {} callback cases for {}",
+        cases.len(),
+        abi.name()
+    );
+    if !failures.is_empty() {
+        let shown: Vec<_> = failures.iter().take(SHOWN).cloned().collect();
+        panic!(
+            "{} of {} {} callback cases failed; the first {}:\n\n{}",
+            failures.len(),
+            cases.len(),
+            abi.name(),
+            shown.len(),
+            shown.join("\n")
+        );
+    }
+}
+
+#[test]
+fn sysv64() {
+    run_convention(Abi::SysV64);
+}
+
+#[test]
+fn win64() {
+    run_convention(Abi::Win64);
+}
+
+#[test]
+fn aapcs64() {
+    run_convention(Abi::Aapcs64);
+}
+
+/// Every convention this host runs has its drivers built; on x86-64 that is both.
+#[test]
+fn every_callable_convention_has_cases() {
+    for abi in Abi::ALL.into_iter().filter(|&a| callable(a)) {
+        let n = CALLBACK_CASES.iter().filter(|c| c.abi == abi.name()).count();
+        assert!(n >= MIN_CASES, "{}: {n} callback cases", abi.name());
+    }
+}
+
+/// The generated mix covers what the suite is for: every keyword, every struct class and
+/// size, HFAs, packed and misaligned structs, arrays and nested structs in them, every
+/// argument count from 0 to 30, each as a parameter and (types) as a result, and void.
+#[test]
+fn the_mix_covers_every_class() {
+    use jitcall::types::Prim;
+    use std::collections::BTreeSet;
+
+    let Some(abi) = CALLBACK_CASES.first().map(|c| c.abi) else { return };
+    let cases: Vec<&CallbackCase> = CALLBACK_CASES.iter().filter(|c| c.abi == abi).collect();
+    let mut counts = BTreeSet::new();
+    let mut seen: [BTreeSet<String>; 2] = Default::default();
+    let mut memory_results = 0;
+    for case in &cases {
+        counts.insert(case.params.len());
+        let types = case.params.iter().map(|p| (0, *p)).chain([(1, case.ret)]);
+        for (slot, text) in types {
+            let t = native_type(text);
+            let set = &mut seen[slot];
+            if let Some(keyword) = text.strip_prefix(':') {
+                set.insert(format!("keyword {keyword}"));
+                continue;
+            }
+            if slot == 1 && t.size() > 16 {
+                memory_results += 1;
+            }
+            let mut prims = Vec::new();
+            t.for_each_leaf(0, &mut |p, _| prims.push(p));
+            let floats = prims.iter().filter(|p| p.is_float()).count();
+            let kind = match floats {
+                0 => "int",
+                n if n == prims.len() => "float",
+                _ => "mixed",
+            };
+            let class = match t.size() {
+                0..=8 => "<=8",
+                9..=16 => "9-16",
+                _ => ">16",
+            };
+            set.insert(format!("struct {class} {kind}"));
+            set.insert(format!("size {}", t.size()));
+            if floats == prims.len() && prims.len() <= 4 && prims.windows(2).all(|w| w[0] == w[1]) {
+                let p = if prims[0] == Prim::F32 { "float" } else { "double" };
+                set.insert(format!("hfa {} {p}", prims.len()));
+            }
+            if text.contains(":pack-all") {
+                set.insert("pack-all".into());
+            }
+            if text.contains(":pack ") {
+                set.insert("pack".into());
+            }
+            if t.has_unaligned_field() {
+                set.insert("misaligned".into());
+            }
+            if text.contains("@[") {
+                set.insert("array".into());
+            }
+            if has_nested_struct(&t) {
+                set.insert("nested".into());
+            }
+        }
+    }
+    let mut wanted: Vec<String> = Vec::new();
+    for k in ["bool", "int8", "s8", "char", "uint8", "u8", "byte", "uchar", "int16", "s16"] {
+        wanted.push(format!("keyword {k}"));
+    }
+    for k in ["short", "uint16", "u16", "ushort", "int32", "s32", "int", "uint32", "u32", "uint"] {
+        wanted.push(format!("keyword {k}"));
+    }
+    for k in ["int64", "s64", "uint64", "u64", "float", "r32", "double", "r64", "ptr", "pointer"] {
+        wanted.push(format!("keyword {k}"));
+    }
+    wanted.extend(["keyword size", "keyword ssize"].map(String::from));
+    for class in ["<=8", "9-16", ">16"] {
+        for kind in ["int", "float", "mixed"] {
+            wanted.push(format!("struct {class} {kind}"));
+        }
+    }
+    wanted.extend((1..=40).map(|n| format!("size {n}")));
+    for n in 1..=4 {
+        wanted.extend([format!("hfa {n} float"), format!("hfa {n} double")]);
+    }
+    for w in ["pack-all", "pack", "misaligned", "array", "nested"] {
+        wanted.push(w.into());
+    }
+    for (slot, name) in [(0, "parameters"), (1, "results")] {
+        let missing: Vec<_> = wanted.iter().filter(|w| !seen[slot].contains(*w)).collect();
+        assert!(missing.is_empty(), "{abi} callback {name} never have: {missing:?}");
+    }
+    assert!(seen[1].contains("keyword void"), "{abi}: no void callback result");
+    assert!(memory_results >= 20, "{abi}: only {memory_results} results over 16 bytes");
+    let missing: Vec<_> = (0..=MAX_ARGS).filter(|n| !counts.contains(n)).collect();
+    assert!(missing.is_empty(), "{abi}: no callback with these argument counts: {missing:?}");
+}
+
+/// True for a struct with a struct inside it (as a field, or as an array element).
+fn has_nested_struct(t: &jitcall::Type) -> bool {
+    fn contains_struct(t: &jitcall::Type) -> bool {
+        match t {
+            jitcall::Type::Prim(_) => false,
+            jitcall::Type::Struct(_) => true,
+            jitcall::Type::Array(a) => contains_struct(&a.elem),
+        }
+    }
+    match t {
+        jitcall::Type::Struct(s) => s.fields().iter().any(|f| contains_struct(&f.ty)),
+        _ => false,
+    }
+}
