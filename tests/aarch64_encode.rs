@@ -20,8 +20,10 @@ use yaxpeax_arm::armv8::a64::InstDecoder;
 
 use LoadStore::*;
 
-const LOAD_STORES: [LoadStore; 12] =
-    [LdrX, LdrW, LdrhW, LdrbW, LdrswX, LdrshX, LdrsbX, StrX, LdrS, LdrD, StrS, StrD];
+const LOAD_STORES: [LoadStore; 15] = [
+    LdrX, LdrW, LdrhW, LdrbW, LdrswX, LdrshX, LdrsbX, StrX, StrW, StrhW, StrbW, LdrS, LdrD, StrS,
+    StrD,
+];
 
 fn s(offset: u64, access_bytes: u64) -> ScaledImm12 {
     ScaledImm12::new(offset, access_bytes).expect("a valid scaled offset")
@@ -77,6 +79,15 @@ fn golden_rows() -> Vec<(u32, &'static str, &'static str)> {
         (ldst_uimm(StrX, 9, SP, s(8, 8)), "F90007E9", "str x9, [sp, #0x8]"),
         (ldst_uimm(StrX, 30, X(29), s(32760, 8)), "F93FFFBE", "str x30, [x29, #0x7ff8]"),
         (ldst_uimm(StrX, 0, X(20), s(0, 8)), "F9000280", "str x0, [x20]"),
+        (ldst_uimm(StrW, 3, X(20), s(4, 4)), "B9000683", "str w3, [x20, #0x4]"),
+        (ldst_uimm(StrW, 0, SP, s(0, 4)), "B90003E0", "str w0, [sp]"),
+        (ldst_uimm(StrhW, 1, X(20), s(6, 2)), "79000E81", "strh w1, [x20, #0x6]"),
+        (ldst_uimm(StrhW, 30, X(29), s(8190, 2)), "793FFFBE", "strh w30, [x29, #0x1ffe]"),
+        (ldst_uimm(StrbW, 2, X(20), s(3, 1)), "39000E82", "strb w2, [x20, #0x3]"),
+        (ldst_uimm(StrbW, 0, SP, s(4095, 1)), "393FFFE0", "strb w0, [sp, #0xfff]"),
+        (adr(X(16), AdrImm21::new(4096).unwrap()), "10008010", "adr x16, $+0x1000"),
+        (adr(X(16), AdrImm21::new(-8).unwrap()), "10FFFFD0", "adr x16, $-0x8"),
+        (brk(0), "D4200000", "brk #0x0"),
         (ldst_uimm(LdrS, 0, X(19), s(4, 4)), "BD400660", "ldr s0, [x19, #0x4]"),
         (ldst_uimm(LdrS, 31, X(19), s(16380, 4)), "BD7FFE7F", "ldr s31, [x19, #0x3ffc]"),
         (ldst_uimm(LdrD, 31, X(19), s(8, 8)), "FD40067F", "ldr d31, [x19, #0x8]"),
@@ -210,7 +221,7 @@ fn range_checks() {
     }
     // Each LoadStore's scale is its access size.
     let scales: Vec<u64> = LOAD_STORES.iter().map(|op| op.bytes()).collect();
-    assert_eq!(scales, [8, 4, 2, 1, 4, 2, 1, 8, 4, 8, 4, 8]);
+    assert_eq!(scales, [8, 4, 2, 1, 4, 2, 1, 8, 4, 2, 1, 4, 8, 4, 8]);
 
     // PairImm7: multiples of 8 from -512 to 504.
     for ok in [-512, -8, 0, 8, 504] {
@@ -265,6 +276,9 @@ fn mnemonic_and_register(op: LoadStore, rt: u8) -> (&'static str, String) {
         LdrshX => ("ldrsh", format!("x{rt}")),
         LdrsbX => ("ldrsb", format!("x{rt}")),
         StrX => ("str", format!("x{rt}")),
+        StrW => ("str", format!("w{rt}")),
+        StrhW => ("strh", format!("w{rt}")),
+        StrbW => ("strb", format!("w{rt}")),
         LdrS => ("ldr", format!("s{rt}")),
         LdrD => ("ldr", format!("d{rt}")),
         StrS => ("str", format!("s{rt}")),
