@@ -1,0 +1,101 @@
+//! `jitcall-bench [--quick]`: one line per case,
+//! `CASE direct=NS typed=NS value=NS libffi=NS` (nanoseconds per call, each the median of
+//! several calibrated runs), then `build new=NS cached=NS`. Notes go to stderr.
+
+use std::hint::black_box;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use jitcall_bench::build::{build, cached_signature, fresh_signature};
+use jitcall_bench::cases::*;
+use jitcall_bench::timing::{
+    calibrate, median, nanos, ns_per_call, ns_per_call_batched, run, Plan,
+};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let plan = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["--quick"] => Plan { runs: 7, run_time: Duration::from_millis(25) },
+        [] => Plan { runs: 15, run_time: Duration::from_millis(100) },
+        _ => {
+            eprintln!("usage: jitcall-bench [--quick]   (criterion: cargo bench -p jitcall-bench)");
+            return ExitCode::from(2);
+        }
+    };
+    let start = Instant::now();
+    let rows = [
+        row(plan, &IntInt::new()),
+        row(plan, &DoubleIntDouble::new()),
+        row(plan, &Int64x6::new()),
+        row(plan, &Mixed10::new()),
+        row(plan, &DdDdDd::new()),
+        row(plan, &BigRet::new()),
+        row(plan, &CallbackRoundTrip::new()),
+    ];
+    if rows.iter().any(Result::is_err) {
+        return ExitCode::FAILURE;
+    }
+
+    let cached = cached_signature();
+    let new = ns_per_call_batched(plan, fresh_signature, |sig| drop(black_box(build(sig))));
+    let hit = ns_per_call_batched(plan, || cached.clone(), |sig| drop(black_box(build(sig))));
+    println!("build new={new:.1} cached={hit:.1}");
+
+    let cif = int_int_cif();
+    let jit_new = ns_per_call(plan, || drop(black_box(new_jit_callback())));
+    let ffi_new = ns_per_call(plan, || drop(black_box(new_libffi_closure(&cif))));
+    eprintln!(
+        "note: callback value= repeats typed= (a jitcall Callback always hands its closure \
+         Values: there is no separate typed callback path). Making and dropping one: \
+         jitcall Callback {jit_new:.1} ns, libffi closure {ffi_new:.1} ns."
+    );
+    eprintln!(
+        "note: build new = ffi::signature of a never-seen int(P, P, P, struct{{P, P, P}}); \
+         cached = ffi::signature of mixed10's signature again; the argument types are made \
+         outside the timing. {} runs of ~{} ms per number; total {:.1} s.",
+        plan.runs,
+        plan.run_time.as_millis(),
+        start.elapsed().as_secs_f64()
+    );
+    ExitCode::SUCCESS
+}
+
+/// Checks a case, measures its four paths (their runs interleaved) and prints its line.
+fn row<C: Case>(plan: Plan, case: &C) -> Result<(), ()> {
+    if let Err(message) = check(case) {
+        eprintln!("error: {message}");
+        return Err(());
+    }
+    let mut direct = || {
+        black_box(case.direct());
+    };
+    let mut typed = || {
+        black_box(case.typed());
+    };
+    let mut value = || {
+        black_box(case.value());
+    };
+    let mut libffi = || {
+        black_box(case.libffi());
+    };
+    let iters = [
+        calibrate(plan.run_time, |n| run(&mut direct, n)),
+        calibrate(plan.run_time, |n| run(&mut typed, n)),
+        if C::HAS_VALUE_PATH { calibrate(plan.run_time, |n| run(&mut value, n)) } else { 0 },
+        calibrate(plan.run_time, |n| run(&mut libffi, n)),
+    ];
+    let mut samples: [Vec<f64>; 4] = Default::default();
+    for _ in 0..plan.runs {
+        samples[0].push(nanos(run(&mut direct, iters[0]), iters[0]));
+        samples[1].push(nanos(run(&mut typed, iters[1]), iters[1]));
+        if C::HAS_VALUE_PATH {
+            samples[2].push(nanos(run(&mut value, iters[2]), iters[2]));
+        }
+        samples[3].push(nanos(run(&mut libffi, iters[3]), iters[3]));
+    }
+    let [direct, typed, value, libffi] =
+        samples.map(|s| if s.is_empty() { f64::NAN } else { median(s) });
+    let value = if C::HAS_VALUE_PATH { value } else { typed };
+    println!("{} direct={direct:.1} typed={typed:.1} value={value:.1} libffi={libffi:.1}", C::NAME);
+    Ok(())
+}
