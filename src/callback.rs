@@ -20,7 +20,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use crate::arch::trampoline::{frame, DATA_SLOT_BYTES, STUBS_START, STUB_BYTES};
@@ -47,14 +47,22 @@ thread_local! {
     static PENDING: RefCell<Option<(usize, Error)>> = const { RefCell::new(None) };
 }
 
+/// Set once the process has a callback: until then no call can see a callback's error,
+/// and calls skip the bookkeeping.
+static CALLBACKS_EXIST: AtomicBool = AtomicBool::new(false);
+
 /// Marks a foreign call as running on this thread, for as long as it lives.
 pub(crate) struct CallGuard {
+    /// 0 when no callback existed as the call began.
     depth: usize,
 }
 
 impl CallGuard {
     #[inline]
     pub(crate) fn enter() -> CallGuard {
+        if !CALLBACKS_EXIST.load(Ordering::Acquire) {
+            return CallGuard { depth: 0 };
+        }
         let depth = CALL_DEPTH.with(|d| d.get() + 1);
         CALL_DEPTH.with(|d| d.set(depth));
         CallGuard { depth }
@@ -63,7 +71,7 @@ impl CallGuard {
     /// The error a callback raised during this call (or a call nested in it), if any.
     #[inline]
     pub(crate) fn finish(self) -> Result<()> {
-        if !HAS_PENDING.with(Cell::get) {
+        if self.depth == 0 || !HAS_PENDING.with(Cell::get) {
             return Ok(());
         }
         PENDING.with(|p| {
@@ -85,7 +93,9 @@ impl CallGuard {
 impl Drop for CallGuard {
     #[inline]
     fn drop(&mut self) {
-        CALL_DEPTH.with(|d| d.set(self.depth - 1));
+        if self.depth > 0 {
+            CALL_DEPTH.with(|d| d.set(self.depth - 1));
+        }
     }
 }
 
@@ -293,6 +303,9 @@ impl Callback {
         let plan = arch::for_abi(sig.abi)?.classify(&sig)?;
         let context = Arc::new(Context { sig, plan, func: Box::new(func) });
         let slot = Slot::claim()?;
+        // From now on, calls keep track of errors raised in callbacks. (A call already
+        // running cannot reach this callback: its pointer did not exist when it began.)
+        CALLBACKS_EXIST.store(true, Ordering::Release);
         let handler = slot
             .page
             .handlers
@@ -354,35 +367,72 @@ unsafe fn dispatch_body(slot: *const AtomicUsize, frame: *mut u8, stack: *const 
     // SAFETY: a filled slot points to the context of a live `Callback` (cleared before
     // the context is freed).
     let context = unsafe { &*context };
+    // The argument list is reused across calls on this thread (a nested callback finds
+    // it taken and makes its own).
+    let mut args = ARGS.take();
     // Nothing may unwind out of here into the foreign caller.
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: forwarded from the caller.
-        let args = unsafe { read_args(context, frame, stack) };
+        unsafe { read_args(context, frame, stack, &mut args) };
         let result = (context.func)(&args)?;
-        let mut image = vec![0u8; context.sig.ret.size().next_multiple_of(8).max(16)];
-        let size = context.sig.ret.size();
-        value::encode(&context.sig.ret, &result, &mut image[..size], &mut Path::default())
-            .map_err(|e| Error::Callback(format!("the callback's result does not convert: {e}")))?;
-        Ok::<_, Error>(image)
+        // SAFETY: forwarded from the caller (for the result address of a memory result).
+        unsafe { write_result(context, frame, &result) }
     }));
-    let image = match outcome {
-        Ok(Ok(image)) => image,
-        Ok(Err(e)) => {
-            raise(e);
-            vec![0u8; context.sig.ret.size().next_multiple_of(8).max(16)]
-        }
+    args.clear();
+    ARGS.set(args);
+    let error = match outcome {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e,
         Err(panic) => {
             let message = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic".into());
-            raise(Error::Callback(format!("callback panicked: {message}")));
-            vec![0u8; context.sig.ret.size().next_multiple_of(8).max(16)]
+            Error::Callback(format!("callback panicked: {message}"))
         }
     };
-    // SAFETY: forwarded from the caller (for the result address of a memory result).
-    unsafe { write_result(context, frame, &image) };
+    raise(error);
+    // The C caller gets a zero result.
+    frame[frame::RET_GPRS..].fill(0);
+    if let RetPlan::Indirect { pointer } = context.plan.ret {
+        let at = location_addr(pointer, frame, std::ptr::null());
+        // SAFETY: the caller passed its result memory's address in this register.
+        let dest = unsafe { (at as *const *mut u8).read_unaligned() };
+        // SAFETY: that memory holds a whole value of the result type.
+        unsafe { std::ptr::write_bytes(dest, 0, context.sig.ret.size()) };
+        frame[frame::RET_GPRS..frame::RET_GPRS + 8].copy_from_slice(&(dest as u64).to_le_bytes());
+    }
+}
+
+thread_local! {
+    static ARGS: Cell<Vec<Value>> = const { Cell::new(Vec::new()) };
+}
+
+/// Bytes for a value's image: on the stack when it is small.
+enum Image {
+    Inline([u64; 8]),
+    Heap(Vec<u8>),
+}
+
+impl Image {
+    fn zeroed(size: usize) -> Image {
+        if size <= 64 {
+            Image::Inline([0; 8])
+        } else {
+            Image::Heap(vec![0; size])
+        }
+    }
+
+    fn bytes(&mut self, size: usize) -> &mut [u8] {
+        match self {
+            // SAFETY: 64 initialized bytes; `size` <= 64 for the inline form.
+            Image::Inline(words) => unsafe {
+                std::slice::from_raw_parts_mut(words.as_mut_ptr().cast(), size)
+            },
+            Image::Heap(v) => &mut v[..size],
+        }
+    }
 }
 
 /// The address where a location's bytes were saved.
@@ -396,37 +446,83 @@ fn location_addr(loc: Location, frame: &mut [u8], stack: *const u8) -> *const u8
 
 /// # Safety
 /// As [`dispatch_body`].
-unsafe fn read_args(context: &Context, frame: &mut [u8], stack: *const u8) -> Vec<Value> {
-    let mut args = Vec::with_capacity(context.sig.params.len());
+unsafe fn read_args(context: &Context, frame: &mut [u8], stack: *const u8, args: &mut Vec<Value>) {
     for (ty, plan) in context.sig.params.iter().zip(&context.plan.args) {
-        let mut image = vec![0u8; ty.size()];
-        match plan {
-            ArgPlan::Direct(parts) => {
-                for part in parts {
-                    let src = location_addr(part.dest, frame, stack);
-                    let dest = &mut image[part.offset as usize..][..part.size as usize];
-                    // SAFETY: registers were saved in the frame (8 bytes each); stack
-                    // pieces lie in the caller's argument area, as the plan places them.
-                    unsafe { std::ptr::copy_nonoverlapping(src, dest.as_mut_ptr(), dest.len()) };
+        let value = match (ty, plan) {
+            // A primitive in one piece: decode it where it was saved.
+            (Type::Prim(p), ArgPlan::Direct(parts)) if parts.len() == 1 => {
+                let src = location_addr(parts[0].dest, frame, stack);
+                let mut bits = [0u8; 8];
+                // SAFETY: a saved register has 8 bytes, a stack slot at least the size.
+                unsafe { std::ptr::copy_nonoverlapping(src, bits.as_mut_ptr(), p.size()) };
+                // SAFETY: a `:string` argument is a C string by the signature's contract.
+                unsafe { value::decode_prim_bits(*p, u64::from_le_bytes(bits)) }
+            }
+            _ => {
+                let mut image = Image::zeroed(ty.size());
+                let image = image.bytes(ty.size());
+                match plan {
+                    ArgPlan::Direct(parts) => {
+                        for part in parts {
+                            let src = location_addr(part.dest, frame, stack);
+                            let dest = &mut image[part.offset as usize..][..part.size as usize];
+                            // SAFETY: registers were saved in the frame (8 bytes each);
+                            // stack pieces lie in the caller's argument area, as the plan
+                            // places them.
+                            unsafe {
+                                std::ptr::copy_nonoverlapping(src, dest.as_mut_ptr(), dest.len())
+                            };
+                        }
+                    }
+                    ArgPlan::Indirect { pointer } => {
+                        let at = location_addr(*pointer, frame, stack);
+                        // SAFETY: the caller passed the address of its copy here.
+                        let copy = unsafe { (at as *const *const u8).read_unaligned() };
+                        // SAFETY: that copy holds a whole value of this type.
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(copy, image.as_mut_ptr(), image.len())
+                        };
+                    }
                 }
+                // SAFETY: a `:string` argument is a C string by the signature's contract.
+                unsafe { value::decode_following_pointers(ty, image) }
             }
-            ArgPlan::Indirect { pointer } => {
-                let at = location_addr(*pointer, frame, stack);
-                // SAFETY: the caller passed the address of its copy in this location.
-                let copy = unsafe { (at as *const *const u8).read_unaligned() };
-                // SAFETY: that copy holds a whole value of this type.
-                unsafe { std::ptr::copy_nonoverlapping(copy, image.as_mut_ptr(), image.len()) };
-            }
-        }
-        // SAFETY: a `:string` argument is a C string by the signature's contract.
-        args.push(unsafe { value::decode_following_pointers(ty, &image) });
+        };
+        args.push(value);
     }
-    args
 }
 
+/// Converts the closure's result into the result registers or the caller's memory.
+///
+/// # Errors
+/// A result that does not convert to the result type.
+///
 /// # Safety
 /// As [`dispatch_body`].
-unsafe fn write_result(context: &Context, frame: &mut [u8], image: &[u8]) {
+unsafe fn write_result(context: &Context, frame: &mut [u8], result: &Value) -> Result<()> {
+    let ret = &context.sig.ret;
+    let mismatch =
+        |e: Error| Error::Callback(format!("the callback's result does not convert: {e}"));
+    let path = Path::default();
+    if let (Type::Prim(p), RetPlan::Direct(parts)) = (ret, &context.plan.ret) {
+        // A primitive in one register: its bits, extended to the whole register.
+        let bits = value::encode_prim_bits(*p, result, &path).map_err(mismatch)?;
+        let mask = if p.size() >= 8 { u64::MAX } else { (1u64 << (8 * p.size())) - 1 };
+        let bits = extend(ret, bits & mask);
+        let at = match parts[0].dest {
+            Location::Fpr(n) => frame::RET_FPRS + 8 * n as usize,
+            Location::Gpr(n) => frame::RET_GPRS + 8 * n as usize,
+            Location::Stack(_) => return Ok(()),
+        };
+        frame[at..at + 8].copy_from_slice(&bits.to_le_bytes());
+        return Ok(());
+    }
+    if ret.is_void() {
+        return value::encode(ret, result, &mut [], &Path::default()).map_err(mismatch);
+    }
+    let mut image = Image::zeroed(ret.size().next_multiple_of(8));
+    let image = image.bytes(ret.size().next_multiple_of(8));
+    value::encode(ret, result, &mut image[..ret.size()], &Path::default()).map_err(mismatch)?;
     match &context.plan.ret {
         RetPlan::Void => {}
         RetPlan::Direct(parts) => {
@@ -434,13 +530,12 @@ unsafe fn write_result(context: &Context, frame: &mut [u8], image: &[u8]) {
                 let mut word = [0u8; 8];
                 word[..part.size as usize]
                     .copy_from_slice(&image[part.offset as usize..][..part.size as usize]);
-                let bits = extend(&context.sig.ret, u64::from_le_bytes(word));
                 let at = match part.dest {
                     Location::Gpr(n) => frame::RET_GPRS + 8 * n as usize,
                     Location::Fpr(n) => frame::RET_FPRS + 8 * n as usize,
                     Location::Stack(_) => continue,
                 };
-                frame[at..at + 8].copy_from_slice(&bits.to_le_bytes());
+                frame[at..at + 8].copy_from_slice(&word);
             }
         }
         RetPlan::Indirect { pointer } => {
@@ -448,12 +543,13 @@ unsafe fn write_result(context: &Context, frame: &mut [u8], image: &[u8]) {
             // SAFETY: the caller passed the result address in this register.
             let dest = unsafe { (at as *const *mut u8).read_unaligned() };
             // SAFETY: the caller's result memory holds a whole value of the result type.
-            unsafe { std::ptr::copy_nonoverlapping(image.as_ptr(), dest, context.sig.ret.size()) };
+            unsafe { std::ptr::copy_nonoverlapping(image.as_ptr(), dest, ret.size()) };
             // The x86-64 conventions also return the address in rax.
             frame[frame::RET_GPRS..frame::RET_GPRS + 8]
                 .copy_from_slice(&(dest as u64).to_le_bytes());
         }
     }
+    Ok(())
 }
 
 /// A narrow signed result sign-extended to the whole register (unsigned ones are already

@@ -58,6 +58,14 @@ impl Error {
     pub(crate) fn value(path: &Path, message: impl Into<String>) -> Error {
         Error::Value { path: path.clone(), message: message.into() }
     }
+
+    /// The same error, one aggregate level further out: field or element `index`.
+    pub(crate) fn within(mut self, index: usize) -> Error {
+        if let Error::Value { path, .. } = &mut self {
+            path.indices.insert(0, index);
+        }
+        self
+    }
 }
 
 impl fmt::Display for Error {

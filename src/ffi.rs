@@ -102,7 +102,7 @@ pub fn write(
     index: Option<usize>,
 ) -> Result<Buffer> {
     let mut image = vec![0u8; ty.size()];
-    value::encode(ty, value, &mut image, &mut Path::default())?;
+    value::encode(ty, value, &mut image, &Path::default())?;
     let buffer = buffer.cloned().unwrap_or_else(|| Buffer::with_capacity(image.len()));
     {
         let mut bytes = buffer.lock();

@@ -6,8 +6,11 @@
 //! cached per signature (convention included), so each signature is compiled once per
 //! process.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::c_void;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::arch::{self, CodeBuffer};
@@ -16,6 +19,7 @@ use crate::error::{Error, Path, Result};
 use crate::memory::Code;
 use crate::plan::CallPlan;
 use crate::signature::{Abi, Signature};
+use crate::types::Type;
 use crate::value::{self, Pointer, Value};
 
 cfg_if::cfg_if! {
@@ -38,12 +42,70 @@ struct Compiled {
     sig: Signature,
     plan: CallPlan,
     /// The thunk that reads the argument block.
-    code: Code,
+    code: Thunk,
     /// The thunk that reads through a pointer array, when the plan allows one.
-    pointer_code: Option<Code>,
+    pointer_code: Option<Thunk>,
 }
 
-static CACHE: RwLock<Option<HashMap<Signature, CompiledSignature>>> = RwLock::new(None);
+/// A thunk's code and, once it has been sealed, its entry address (so that a call reads
+/// one word instead of following the code's chunk).
+#[derive(Debug)]
+struct Thunk {
+    code: Code,
+    entry: AtomicUsize,
+}
+
+impl Thunk {
+    fn new(code: Code) -> Thunk {
+        Thunk { code, entry: AtomicUsize::new(0) }
+    }
+
+    #[inline]
+    fn entry(&self) -> Result<ThunkFn> {
+        let mut entry = self.entry.load(Ordering::Acquire);
+        if entry == 0 {
+            entry = self.code.entry()? as usize;
+            self.entry.store(entry, Ordering::Release);
+        }
+        // SAFETY: `entry` is this thunk's sealed, executable code, and thunks are entered
+        // with the `ThunkFn` convention (see `arch`).
+        Ok(unsafe { std::mem::transmute::<usize, ThunkFn>(entry) })
+    }
+}
+
+type Cache = HashMap<Signature, CompiledSignature, BuildHasherDefault<WordHasher>>;
+
+static CACHE: RwLock<Option<Cache>> = RwLock::new(None);
+
+thread_local! {
+    /// The signatures this thread has used: hits take no lock.
+    static LOCAL_CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+/// Hashes the few words a signature writes (the convention and each type's precomputed
+/// content hash) with one multiply-rotate step each.
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7C_C1_B7_27_22_0A_95);
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+}
 
 impl CompiledSignature {
     /// Classifies `sig` and compiles its thunk, or fetches it from the cache.
@@ -58,18 +120,23 @@ impl CompiledSignature {
                 sig.abi
             )));
         }
-        if let Some(found) = cache_read().as_ref().and_then(|c| c.get(&sig)) {
-            return Ok(found.clone());
+        // First this thread's own cache (no lock), then the process's.
+        if let Some(found) = LOCAL_CACHE.with(|c| c.borrow().get(&sig).cloned()) {
+            return Ok(found);
+        }
+        if let Some(found) = cache_read().as_ref().and_then(|c| c.get(&sig)).cloned() {
+            LOCAL_CACHE.with(|c| c.borrow_mut().insert(sig, found.clone()));
+            return Ok(found);
         }
         let abi = arch::for_abi(sig.abi)?;
         let plan = abi.classify(&sig)?;
         let mut code = CodeBuffer::new();
         abi.emit_thunk(&plan, &mut code)?;
-        let code = Code::stage(code.bytes())?;
+        let code = Thunk::new(Code::stage(code.bytes())?);
         let pointer_code = if arch::pointers_fit(&plan) {
             let mut code = CodeBuffer::new();
             abi.emit_pointer_thunk(&plan, &mut code)?;
-            Some(Code::stage(code.bytes())?)
+            Some(Thunk::new(Code::stage(code.bytes())?))
         } else {
             None
         };
@@ -77,7 +144,7 @@ impl CompiledSignature {
         let compiled = CompiledSignature { inner: Arc::new(inner) };
         let mut cache = CACHE.write().unwrap_or_else(|p| p.into_inner());
         // Another thread may have compiled the same signature meanwhile: keep the first.
-        Ok(cache.get_or_insert_with(HashMap::new).entry(sig).or_insert(compiled).clone())
+        Ok(cache.get_or_insert_with(Cache::default).entry(sig).or_insert(compiled).clone())
     }
 
     pub fn signature(&self) -> &Signature {
@@ -90,7 +157,7 @@ impl CompiledSignature {
 
     /// The thunk's machine code.
     pub fn code(&self) -> Vec<u8> {
-        self.inner.code.to_vec()
+        self.inner.code.code.to_vec()
     }
 
     /// Calls `target` with dynamic values: every argument is converted (and any error
@@ -110,22 +177,39 @@ impl CompiledSignature {
         if args.len() != sig.params.len() {
             return Err(Error::Arity { expected: sig.params.len(), got: args.len() });
         }
-        let mut block = AlignedBytes::zeroed(plan.block.size as usize);
+        let mut block = ArgBlock::zeroed(plan.block.size as usize);
         let mut path = Path::default();
+        let bytes = block.bytes_mut();
         for (i, ((ty, arg), &offset)) in
             sig.params.iter().zip(args).zip(&plan.block.offsets).enumerate()
         {
             path.argument = Some(i);
             let start = offset as usize;
-            value::encode(ty, arg, &mut block.bytes_mut()[start..start + ty.size()], &mut path)?;
+            match ty {
+                // A primitive's image is the low bytes of its bits; every image has 16
+                // bytes of room in the block and the thunk reads only the low ones.
+                Type::Prim(p) => {
+                    let bits = value::encode_prim_bits(*p, arg, &path)?;
+                    bytes[start..start + 8].copy_from_slice(&bits.to_le_bytes());
+                }
+                _ => value::encode(ty, arg, &mut bytes[start..start + ty.size()], &path)?,
+            }
         }
-        let mut ret = AlignedBytes::zeroed(plan.ret_block_size as usize);
+        let mut ret = RetBlock::zeroed(plan.ret_block_size as usize);
         // SAFETY: the block holds every argument's image where the plan says; the caller
         // vouches for the target and the arguments.
         unsafe { self.invoke(target, block.as_mut_ptr(), ret.as_mut_ptr())? };
-        // SAFETY: the caller vouches that a `:string` result is NULL or a C string.
-        Ok(unsafe {
-            value::decode_following_pointers(&sig.ret, &ret.bytes_mut()[..sig.ret.size()])
+        let ret = ret.bytes_mut();
+        Ok(match &sig.ret {
+            // SAFETY: the caller vouches that a `:string` result is NULL or a C string.
+            Type::Prim(p) => unsafe {
+                value::decode_prim_bits(
+                    *p,
+                    u64::from_le_bytes(ret[..8].try_into().expect("8 bytes")),
+                )
+            },
+            // SAFETY: as above.
+            ty => unsafe { value::decode_following_pointers(ty, &ret[..ty.size()]) },
         })
     }
 
@@ -143,18 +227,35 @@ impl CompiledSignature {
         args: &[*const u8],
         ret: *mut u8,
     ) -> Result<()> {
-        let Compiled { sig, plan, pointer_code, .. } = &*self.inner;
+        let Compiled { sig, pointer_code, .. } = &*self.inner;
         if args.len() != sig.params.len() {
             return Err(Error::Arity { expected: sig.params.len(), got: args.len() });
         }
-        if let Some(code) = pointer_code {
+        match pointer_code {
             // The fast path: the thunk reads each argument through its pointer and writes
             // the result straight into `ret`.
             // SAFETY: the caller guarantees what this function's contract says; the thunk
             // reads exactly each parameter's bytes and writes exactly the result's.
-            return unsafe { run(code, target, args.as_ptr().cast_mut().cast(), ret) };
+            Some(thunk) => unsafe { run(thunk, target, args.as_ptr().cast_mut().cast(), ret) },
+            // SAFETY: forwarded from the caller.
+            None => unsafe { self.call_native_via_block(target, args, ret) },
         }
-        let mut block = AlignedBytes::zeroed(plan.block.size as usize);
+    }
+
+    /// `call_native` for plans that need the argument block (pieces of odd sizes,
+    /// arguments by reference): out of line, so the fast path keeps a small frame.
+    ///
+    /// # Safety
+    /// As [`CompiledSignature::call_native`], with the argument count checked.
+    #[inline(never)]
+    unsafe fn call_native_via_block(
+        &self,
+        target: Pointer,
+        args: &[*const u8],
+        ret: *mut u8,
+    ) -> Result<()> {
+        let Compiled { sig, plan, .. } = &*self.inner;
+        let mut block = ArgBlock::zeroed(plan.block.size as usize);
         for ((ty, &arg), &offset) in sig.params.iter().zip(args).zip(&plan.block.offsets) {
             // SAFETY: the caller guarantees `ty.size()` readable bytes at `arg`; the block
             // has room for them at `offset`.
@@ -166,7 +267,7 @@ impl CompiledSignature {
                 )
             };
         }
-        let mut ret_block = AlignedBytes::zeroed(plan.ret_block_size as usize);
+        let mut ret_block = RetBlock::zeroed(plan.ret_block_size as usize);
         // SAFETY: as in `call`.
         unsafe { self.invoke(target, block.as_mut_ptr(), ret_block.as_mut_ptr())? };
         // SAFETY: the caller guarantees `ret` is writable for the result's size.
@@ -189,11 +290,8 @@ impl CompiledSignature {
 /// `args` and `ret` are what this thunk reads and writes (a block or a pointer array, a
 /// return block or the caller's memory), and the caller vouches for `target`.
 #[inline]
-unsafe fn run(code: &Code, target: Pointer, args: *mut u8, ret: *mut u8) -> Result<()> {
-    let entry = code.entry()?;
-    // SAFETY: `entry` is a thunk, sealed executable, and thunks are entered with the
-    // `ThunkFn` convention (see `arch`).
-    let thunk: ThunkFn = unsafe { std::mem::transmute::<*const u8, ThunkFn>(entry) };
+unsafe fn run(thunk: &Thunk, target: Pointer, args: *mut u8, ret: *mut u8) -> Result<()> {
+    let thunk = thunk.entry()?;
     let guard = CallGuard::enter();
     // SAFETY: the thunk reads only its plan's argument bytes and writes only its result
     // bytes, and calls `target`, which the caller vouches for.
@@ -201,45 +299,49 @@ unsafe fn run(code: &Code, target: Pointer, args: *mut u8, ret: *mut u8) -> Resu
     guard.finish()
 }
 
-fn cache_read() -> std::sync::RwLockReadGuard<'static, Option<HashMap<Signature, CompiledSignature>>>
-{
+fn cache_read() -> std::sync::RwLockReadGuard<'static, Option<Cache>> {
     CACHE.read().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Zeroed bytes aligned to 16, on the stack when small.
-#[allow(clippy::large_enum_variant)] // the inline variant is the point: no allocation per call
-enum AlignedBytes {
-    Inline([u128; 16]),
+/// Zeroed bytes aligned to 16: `N` 16-byte words on the stack when they suffice (zeroed
+/// whole with inline stores: no library call, and later loads forward), else the heap.
+enum AlignedBytes<const N: usize> {
+    Inline([u128; N]),
     Heap(Vec<u128>),
 }
 
-impl AlignedBytes {
-    fn zeroed(len: usize) -> AlignedBytes {
-        if len <= 256 {
-            AlignedBytes::Inline([0; 16])
+impl<const N: usize> AlignedBytes<N> {
+    #[inline(always)]
+    fn zeroed(len: usize) -> AlignedBytes<N> {
+        if len <= 16 * N {
+            AlignedBytes::Inline([0; N])
         } else {
             AlignedBytes::Heap(vec![0; len.div_ceil(16)])
         }
     }
 
-    fn words(&mut self) -> &mut [u128] {
+    #[inline(always)]
+    fn as_mut_ptr(&mut self) -> *mut u8 {
         match self {
-            AlignedBytes::Inline(w) => w,
-            AlignedBytes::Heap(v) => v,
+            AlignedBytes::Inline(words) => words.as_mut_ptr().cast(),
+            AlignedBytes::Heap(v) => v.as_mut_ptr().cast(),
         }
     }
 
-    fn as_mut_ptr(&mut self) -> *mut u8 {
-        self.words().as_mut_ptr().cast()
-    }
-
+    #[inline(always)]
     fn bytes_mut(&mut self) -> &mut [u8] {
-        let words = self.words();
-        let len = std::mem::size_of_val(words);
-        // SAFETY: any bytes of a `u128` slice are valid `u8`s, and `len` is its byte length.
-        unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast(), len) }
+        let len = match self {
+            AlignedBytes::Inline(_) => 16 * N,
+            AlignedBytes::Heap(v) => 16 * v.len(),
+        };
+        // SAFETY: all `len` bytes are initialized (zeroed), and bytes are valid `u8`s.
+        unsafe { std::slice::from_raw_parts_mut(self.as_mut_ptr(), len) }
     }
 }
+
+/// Argument blocks of up to 128 bytes, and result blocks of up to 32, stay on the stack.
+type ArgBlock = AlignedBytes<8>;
+type RetBlock = AlignedBytes<2>;
 
 impl Abi {
     /// True when this host can call functions of this convention: both x86-64 ones on an

@@ -156,8 +156,9 @@ impl Prim {
 
 /// A C type: a primitive, a struct or a fixed-length array.
 ///
-/// Cloning is cheap: aggregates are shared behind an `Arc`.
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// Cloning is cheap: aggregates are shared behind an `Arc`. Hashing is cheap too: each
+/// aggregate carries a hash of its content, computed when it is built.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Type {
     Prim(Prim),
     Struct(Arc<StructType>),
@@ -173,23 +174,47 @@ pub struct Field {
 }
 
 /// A struct type with its layout computed once, when it is built.
-#[derive(Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct StructType {
     fields: Vec<Field>,
     size: usize,
     align: usize,
     depth: usize,
     misaligned_at: MisalignMask,
+    content_hash: u64,
 }
 
 /// An array type `@[T n]`; `@[T]` has length 0 (a flexible array member).
-#[derive(Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct ArrayType {
     pub elem: Type,
     pub len: usize,
     size: usize,
     depth: usize,
     misaligned_at: MisalignMask,
+    content_hash: u64,
+}
+
+impl Type {
+    /// A hash of the type's content: equal types have equal hashes.
+    pub fn content_hash(&self) -> u64 {
+        match self {
+            Type::Prim(p) => mix(0x9E37_79B9_7F4A_7C15, *p as u64),
+            Type::Struct(s) => s.content_hash,
+            Type::Array(a) => a.content_hash,
+        }
+    }
+}
+
+impl std::hash::Hash for Type {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.content_hash());
+    }
+}
+
+/// One step of a multiply-rotate hash (the content hashes need spread, not secrecy).
+fn mix(h: u64, v: u64) -> u64 {
+    (h.rotate_left(5) ^ v).wrapping_mul(0x51_7C_C1_B7_27_22_0A_95)
 }
 
 /// Bit `b` is set when placing the type at an offset congruent to `b` modulo 8 puts some
@@ -309,7 +334,8 @@ impl Type {
             .checked_mul(len)
             .filter(|&s| s <= MAX_SIZE)
             .ok_or_else(|| Error::Type(format!("array type {elem} x {len} is too large")))?;
-        Ok(Type::Array(Arc::new(ArrayType { elem, len, size, depth, misaligned_at })))
+        let content_hash = mix(mix(0x000A_11A7, elem.content_hash()), len as u64);
+        Ok(Type::Array(Arc::new(ArrayType { elem, len, size, depth, misaligned_at, content_hash })))
     }
 
     /// A struct built from fields and packing markers by Janet's rules (spec §1.3).
@@ -383,7 +409,10 @@ impl StructType {
             return Err(Error::Type("invalid empty struct".into()));
         }
         let size = round_up(size, align).ok_or_else(|| too_large(members))?;
-        Ok(StructType { fields, size, align, depth, misaligned_at })
+        let content_hash = fields.iter().fold(0x0005_72C7, |h, f| {
+            mix(mix(mix(h, f.ty.content_hash()), f.offset as u64), u64::from(f.packed))
+        });
+        Ok(StructType { fields, size, align, depth, misaligned_at, content_hash })
     }
 
     pub fn fields(&self) -> &[Field] {

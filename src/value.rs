@@ -339,7 +339,9 @@ const TWO_53: f64 = 9_007_199_254_740_992.0;
 ///
 /// # Errors
 /// A value of the wrong kind or range, with `path` naming where it sits.
-pub fn encode(ty: &Type, value: &Value, out: &mut [u8], path: &mut Path) -> Result<()> {
+/// `path` names the value (its argument); an error inside an aggregate adds the field and
+/// element indices on its way out, so the success path allocates nothing.
+pub fn encode(ty: &Type, value: &Value, out: &mut [u8], path: &Path) -> Result<()> {
     debug_assert_eq!(out.len(), ty.size(), "encode: image size differs from the type's");
     match ty {
         Type::Prim(p) => encode_prim(*p, value, out, path),
@@ -357,9 +359,7 @@ pub fn encode(ty: &Type, value: &Value, out: &mut [u8], path: &mut Path) -> Resu
             }
             for (i, (field, elem)) in s.fields().iter().zip(elems).enumerate() {
                 let range = field.offset..field.offset + field.ty.size();
-                path.indices.push(i);
-                encode(&field.ty, elem, &mut out[range], path)?;
-                path.indices.pop();
+                encode(&field.ty, elem, &mut out[range], path).map_err(|e| e.within(i))?;
             }
             Ok(())
         }
@@ -373,9 +373,8 @@ pub fn encode(ty: &Type, value: &Value, out: &mut [u8], path: &mut Path) -> Resu
             }
             let step = a.elem.size();
             for (i, elem) in elems.iter().enumerate() {
-                path.indices.push(i);
-                encode(&a.elem, elem, &mut out[i * step..(i + 1) * step], path)?;
-                path.indices.pop();
+                encode(&a.elem, elem, &mut out[i * step..(i + 1) * step], path)
+                    .map_err(|e| e.within(i))?;
             }
             Ok(())
         }
@@ -387,6 +386,7 @@ fn expected_indexed(value: &Value, path: &Path) -> Error {
 }
 
 /// The native image of a primitive, in the low bytes of a `u64` (little-endian order).
+#[inline]
 pub fn encode_prim_bits(p: Prim, value: &Value, path: &Path) -> Result<u64> {
     let bits = match p {
         Prim::Void => match value {
@@ -415,12 +415,21 @@ pub fn encode_prim_bits(p: Prim, value: &Value, path: &Path) -> Result<u64> {
     Ok(bits)
 }
 
+#[inline]
 fn encode_prim(p: Prim, value: &Value, out: &mut [u8], path: &Path) -> Result<()> {
     let bits = encode_prim_bits(p, value, path)?;
-    out.copy_from_slice(&bits.to_le_bytes()[..p.size()]);
+    // Fixed-size stores: a variable-length copy would be a library call for 1-8 bytes.
+    match out.len() {
+        1 => out[0] = bits as u8,
+        2 => out.copy_from_slice(&(bits as u16).to_le_bytes()),
+        4 => out.copy_from_slice(&(bits as u32).to_le_bytes()),
+        8 => out.copy_from_slice(&bits.to_le_bytes()),
+        _ => {} // void: nothing to write
+    }
     Ok(())
 }
 
+#[inline]
 fn number(value: &Value, path: &Path) -> Result<f64> {
     match value {
         Value::Number(n) => Ok(*n),
@@ -429,20 +438,21 @@ fn number(value: &Value, path: &Path) -> Result<f64> {
 }
 
 /// Janet's int32 getter: an integral number in the int32 range, nothing else.
+#[inline]
 fn get_int32(value: &Value, path: &Path) -> Result<i32> {
     match *value {
-        Value::Number(n) if n.fract() == 0.0 && (-2147483648.0..=2147483647.0).contains(&n) => {
-            Ok(n as i32)
-        }
+        // The saturating cast round-trips exactly for integral values in range.
+        Value::Number(n) if f64::from(n as i32) == n => Ok(n as i32),
         _ => Err(Error::value(path, format!("expected 32 bit signed integer, got {value}"))),
     }
 }
 
 /// Janet's signed 64-bit getter: a safe-integer number, a decimal or hex string, or a box
 /// (whose bits are taken as they are).
+#[inline]
 fn get_int64(value: &Value, path: &Path) -> Result<i64> {
     let got = match value {
-        Value::Number(n) if n.fract() == 0.0 && n.abs() <= TWO_53 => Some(*n as i64),
+        Value::Number(n) if n.abs() <= TWO_53 && (*n as i64) as f64 == *n => Some(*n as i64),
         Value::Int(i) => Some(*i),
         Value::UInt(u) => Some(*u as i64),
         Value::String(s) => parse_int(s.as_bytes()).and_then(|v| i64::try_from(v).ok()),
@@ -455,9 +465,12 @@ fn get_int64(value: &Value, path: &Path) -> Result<i64> {
 }
 
 /// Janet's unsigned 64-bit getter: a non-negative safe-integer number, a string, or a box.
+#[inline]
 fn get_uint64(value: &Value, path: &Path) -> Result<u64> {
     let got = match value {
-        Value::Number(n) if n.fract() == 0.0 && (0.0..=TWO_53).contains(n) => Some(*n as u64),
+        Value::Number(n) if (0.0..=TWO_53).contains(n) && (*n as u64) as f64 == *n => {
+            Some(*n as u64)
+        }
         Value::Int(i) => Some(*i as u64),
         Value::UInt(u) => Some(*u),
         Value::String(s) => parse_int(s.as_bytes()).and_then(|v| u64::try_from(v).ok()),
@@ -490,6 +503,7 @@ fn parse_int(text: &[u8]) -> Option<i128> {
 }
 
 /// The address a value stands for as a `:ptr` (spec §2.3).
+#[inline]
 pub fn pointer_of(value: &Value, path: &Path) -> Result<Pointer> {
     match value {
         Value::Nil => Ok(Pointer::NULL),
@@ -569,6 +583,7 @@ pub unsafe fn decode_following_pointers(ty: &Type, bytes: &[u8]) -> Value {
 ///
 /// # Safety
 /// For `:string`, `bits` must be 0 or the address of a readable NUL-terminated string.
+#[inline]
 pub unsafe fn decode_prim_bits(p: Prim, bits: u64) -> Value {
     match p {
         Prim::Void => Value::Nil,

@@ -167,6 +167,12 @@ pub fn sub_ri(r: Reg, imm: i32) -> Inst {
     Inst::new(&[REX_W | (n >> 3), 0x81, 0xE8 | (n & 7)]).push(&imm.to_le_bytes())
 }
 
+/// `add r64, imm32`
+pub fn add_ri(r: Reg, imm: i32) -> Inst {
+    let n = r.num();
+    Inst::new(&[REX_W | (n >> 3), 0x81, 0xC0 | (n & 7)]).push(&imm.to_le_bytes())
+}
+
 /// `and r64, imm8` (sign-extended)
 pub fn and_ri8(r: Reg, imm: i8) -> Inst {
     let n = r.num();

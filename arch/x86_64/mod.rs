@@ -72,9 +72,11 @@ const REP_MOVSB_THRESHOLD: u32 = 64;
 
 const PAGE: u32 = 4096;
 
-// The thunk's own registers, preserved by both conventions.
-const TARGET: Reg = Reg::R13;
-const BLOCK: Reg = Reg::Rbx;
+// The thunk's own registers. The target and the arguments are needed only up to the
+// call, so they live in scratch registers that are no argument register in either
+// convention; the result pointer is needed after it, so it lives in a callee-saved one.
+const TARGET: Reg = Reg::R11;
+const BLOCK: Reg = Reg::R10;
 const RESULT: Reg = Reg::R12;
 const SCRATCH: Reg = Reg::Rax;
 
@@ -107,16 +109,13 @@ pub fn emit_thunk(
     }
     let mut out = |inst: Inst| code.put(inst.bytes());
 
-    // Prologue: rbp frame, save the registers the thunk keeps its pointers in.
-    out(push_r(Reg::Rbp));
-    out(mov_rr(Reg::Rbp, Reg::Rsp));
-    for r in [BLOCK, RESULT, TARGET] {
-        out(push_r(r));
-    }
+    // Prologue: save the one callee-saved register used. The caller (Rust, through
+    // `ThunkFn`) entered with rsp = 8 mod 16, so after the push rsp is 16-aligned, and
+    // stays so below a frame that is a multiple of 16.
+    out(push_r(RESULT));
+    out(mov_rr(RESULT, Reg::Rdx));
     out(mov_rr(TARGET, Reg::Rdi));
     out(mov_rr(BLOCK, Reg::Rsi));
-    out(mov_rr(RESULT, Reg::Rdx));
-    out(and_ri8(Reg::Rsp, -16));
     let frame = (plan.shadow_space + plan.stack_bytes).next_multiple_of(16);
     // Touch each new page in order, so that a guard-page-grown stack (Windows) grows.
     let mut reserved = 0;
@@ -241,12 +240,11 @@ pub fn emit_thunk(
         }
     }
 
-    // Epilogue: back to the saved registers, whatever the alignment did.
-    out(lea_rm(Reg::Rsp, Mem::new(Reg::Rbp, -24)));
-    for r in [TARGET, RESULT, BLOCK] {
-        out(pop_r(r));
+    // Epilogue.
+    if frame > 0 {
+        out(add_ri(Reg::Rsp, frame as i32));
     }
-    out(pop_r(Reg::Rbp));
+    out(pop_r(RESULT));
     out(ret());
     Ok(())
 }
