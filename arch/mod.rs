@@ -103,6 +103,28 @@ pub fn pointers_fit(plan: &CallPlan) -> bool {
     args && ret
 }
 
+/// The largest outgoing stack area a thunk builds. Past it, the plan is refused rather
+/// than risking the thread's stack.
+pub const MAX_STACK_BYTES: u32 = 64 * 1024;
+
+/// What every thunk generator checks first.
+///
+/// # Errors
+/// Stack arguments past [`MAX_STACK_BYTES`], or [`ArgSource::Pointers`] for a plan that
+/// [`pointers_fit`] rejects.
+pub fn check_emittable(plan: &CallPlan, source: ArgSource) -> Result<()> {
+    if source == ArgSource::Pointers && !pointers_fit(plan) {
+        return Err(Error::Abi("this plan needs the argument block".into()));
+    }
+    if plan.stack_bytes > MAX_STACK_BYTES {
+        return Err(Error::Abi(format!(
+            "the arguments need {} bytes of stack, more than the {MAX_STACK_BYTES} a call may use",
+            plan.stack_bytes
+        )));
+    }
+    Ok(())
+}
+
 /// The implementation of a convention.
 ///
 /// # Errors

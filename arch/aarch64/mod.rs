@@ -3,15 +3,13 @@
 pub mod aapcs;
 pub mod encode;
 
-use crate::arch::{pointers_fit, ArgSource};
+use crate::arch::{check_emittable, ArgSource};
 use crate::error::{Error, Result};
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use encode::*;
 
 use super::CodeBuffer;
 
-/// The largest outgoing stack area a thunk builds (as on x86-64).
-pub const MAX_STACK_BYTES: u32 = 64 * 1024;
 const PAGE: u64 = 4096;
 
 // The thunk's own registers: callee-saved, so they survive the call.
@@ -36,20 +34,12 @@ const IP0: X = X(16);
 /// memory, calls, and stores x0/x1 and v0-v3 into the return block.
 ///
 /// # Errors
-/// A plan whose stack arguments exceed [`MAX_STACK_BYTES`].
+/// A plan whose stack arguments exceed [`crate::arch::MAX_STACK_BYTES`].
 ///
 /// With [`ArgSource::Pointers`], x1 is an array of pointers to each argument's image and
 /// x2 the caller's result memory, written at exact widths.
 pub fn emit_thunk(plan: &CallPlan, source: ArgSource, code: &mut CodeBuffer) -> Result<()> {
-    if source == ArgSource::Pointers && !pointers_fit(plan) {
-        return Err(Error::Abi("this plan needs the argument block".into()));
-    }
-    if plan.stack_bytes > MAX_STACK_BYTES {
-        return Err(Error::Abi(format!(
-            "the arguments need {} bytes of stack, more than the {MAX_STACK_BYTES} a call may use",
-            plan.stack_bytes
-        )));
-    }
+    check_emittable(plan, source)?;
     let mut a = Asm { code };
     let pair = |offset| PairImm7::new(offset).expect("frame offsets are small constants");
 

@@ -8,8 +8,8 @@ pub mod encode;
 pub mod sysv;
 pub mod win64;
 
-use crate::arch::{pointers_fit, ArgSource};
-use crate::error::{Error, Result};
+use crate::arch::{check_emittable, ArgSource};
+use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use encode::*;
 
@@ -63,10 +63,6 @@ impl Xmm {
 /// Results come back in rax and rdx (`Location::Gpr(0)` and `Gpr(1)` of a result).
 pub const RET_GPRS: [Reg; 2] = [Reg::Rax, Reg::Rdx];
 
-/// The largest outgoing stack area a thunk builds. Past it, the plan is refused rather than
-/// risking the thread's stack.
-pub const MAX_STACK_BYTES: u32 = 64 * 1024;
-
 /// Stack copies longer than this use `rep movsb` instead of one load and store per 8 bytes.
 const REP_MOVSB_THRESHOLD: u32 = 64;
 
@@ -90,7 +86,7 @@ const SCRATCH: Reg = Reg::Rax;
 /// integers), loads registers, sets `%al`, calls, and stores the result registers.
 ///
 /// # Errors
-/// A plan whose stack arguments exceed [`MAX_STACK_BYTES`]; for [`ArgSource::Pointers`],
+/// A plan whose stack arguments exceed [`crate::arch::MAX_STACK_BYTES`]; for [`ArgSource::Pointers`],
 /// a plan that [`pointers_fit`] rejects.
 pub fn emit_thunk(
     plan: &CallPlan,
@@ -98,15 +94,7 @@ pub fn emit_thunk(
     source: ArgSource,
     code: &mut CodeBuffer,
 ) -> Result<()> {
-    if source == ArgSource::Pointers && !pointers_fit(plan) {
-        return Err(Error::Abi("this plan needs the argument block".into()));
-    }
-    if plan.stack_bytes > MAX_STACK_BYTES {
-        return Err(Error::Abi(format!(
-            "the arguments need {} bytes of stack, more than the {MAX_STACK_BYTES} a call may use",
-            plan.stack_bytes
-        )));
-    }
+    check_emittable(plan, source)?;
     let mut out = |inst: Inst| code.put(inst.bytes());
 
     // Prologue: save the one callee-saved register used. The caller (Rust, through
