@@ -34,6 +34,17 @@ use crate::value::{self, Pointer, Value};
 /// What a callback runs: dynamic values in, a dynamic value out.
 pub type CallbackFn = dyn Fn(&[Value]) -> Result<Value> + Send + Sync;
 
+/// What a native callback runs: `args[i]` points to argument i's native image (as C lays
+/// it out, valid for the duration of the call), and the result's image is written to the
+/// second pointer (room for the result type's size; nothing for void).
+pub type NativeCallbackFn = dyn Fn(&[*const u8], *mut u8) -> Result<()> + Send + Sync;
+
+/// A callback's closure, over values or over native images.
+enum Func {
+    Values(Box<CallbackFn>),
+    Native(Box<NativeCallbackFn>),
+}
+
 // ---------------------------------------------------------------------------------------
 // errors raised inside callbacks
 
@@ -281,7 +292,7 @@ pub struct Callback {
 struct Context {
     sig: Signature,
     plan: CallPlan,
-    func: Box<CallbackFn>,
+    func: Func,
 }
 
 impl Callback {
@@ -294,6 +305,23 @@ impl Callback {
         sig: Signature,
         func: impl Fn(&[Value]) -> Result<Value> + Send + Sync + 'static,
     ) -> Result<Callback> {
+        Callback::with_func(sig, Func::Values(Box::new(func)))
+    }
+
+    /// A C-callable function with signature `sig` that runs `func` over native images
+    /// (see [`NativeCallbackFn`]): no values are made, so this is the fast form for
+    /// callers that hold native data. No code is written.
+    ///
+    /// # Errors
+    /// As [`Callback::new`].
+    pub fn new_native(
+        sig: Signature,
+        func: impl Fn(&[*const u8], *mut u8) -> Result<()> + Send + Sync + 'static,
+    ) -> Result<Callback> {
+        Callback::with_func(sig, Func::Native(Box::new(func)))
+    }
+
+    fn with_func(sig: Signature, func: Func) -> Result<Callback> {
         if !sig.abi.runs_on_host() {
             return Err(Error::Abi(format!(
                 "calling convention {} cannot run on this host",
@@ -301,7 +329,7 @@ impl Callback {
             )));
         }
         let plan = arch::for_abi(sig.abi)?.classify(&sig)?;
-        let context = Arc::new(Context { sig, plan, func: Box::new(func) });
+        let context = Arc::new(Context { sig, plan, func });
         let slot = Slot::claim()?;
         // From now on, calls keep track of errors raised in callbacks. (A call already
         // running cannot reach this callback: its pointer did not exist when it began.)
@@ -367,19 +395,28 @@ unsafe fn dispatch_body(slot: *const AtomicUsize, frame: *mut u8, stack: *const 
     // SAFETY: a filled slot points to the context of a live `Callback` (cleared before
     // the context is freed).
     let context = unsafe { &*context };
-    // The argument list is reused across calls on this thread (a nested callback finds
-    // it taken and makes its own).
-    let mut args = ARGS.take();
     // Nothing may unwind out of here into the foreign caller.
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: forwarded from the caller.
-        unsafe { read_args(context, frame, stack, &mut args) };
-        let result = (context.func)(&args)?;
-        // SAFETY: forwarded from the caller (for the result address of a memory result).
-        unsafe { write_result(context, frame, &result) }
-    }));
-    args.clear();
-    ARGS.set(args);
+    let outcome = match &context.func {
+        Func::Values(func) => {
+            // The argument list is reused across calls on this thread (a nested callback
+            // finds it taken and makes its own).
+            let mut args = ARGS.take();
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                // SAFETY: forwarded from the caller.
+                unsafe { read_args(context, frame, stack, &mut args) };
+                let result = func(&args)?;
+                // SAFETY: forwarded from the caller (for a memory result's address).
+                unsafe { write_result(context, frame, &result) }
+            }));
+            args.clear();
+            ARGS.set(args);
+            outcome
+        }
+        Func::Native(func) => catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: forwarded from the caller.
+            unsafe { run_native(context, func, frame, stack) }
+        })),
+    };
     let error = match outcome {
         Ok(Ok(())) => return,
         Ok(Err(e)) => e,
@@ -523,19 +560,30 @@ unsafe fn write_result(context: &Context, frame: &mut [u8], result: &Value) -> R
     let mut image = Image::zeroed(ret.size().next_multiple_of(8));
     let image = image.bytes(ret.size().next_multiple_of(8));
     value::encode(ret, result, &mut image[..ret.size()], &Path::default()).map_err(mismatch)?;
+    // SAFETY: forwarded from the caller.
+    unsafe { store_result_image(context, frame, image) };
+    Ok(())
+}
+
+/// Puts a result's native image (rounded up to 8 bytes) where the caller expects it: into
+/// the result registers, extended, or into the caller's result memory.
+///
+/// # Safety
+/// As [`dispatch_body`].
+unsafe fn store_result_image(context: &Context, frame: &mut [u8], image: &[u8]) {
+    let ret = &context.sig.ret;
     match &context.plan.ret {
         RetPlan::Void => {}
         RetPlan::Direct(parts) => {
             for part in parts {
-                let mut word = [0u8; 8];
-                word[..part.size as usize]
-                    .copy_from_slice(&image[part.offset as usize..][..part.size as usize]);
+                let piece = &image[part.offset as usize..][..part.size as usize];
+                let bits = extend(ret, read_le(piece));
                 let at = match part.dest {
                     Location::Gpr(n) => frame::RET_GPRS + 8 * n as usize,
                     Location::Fpr(n) => frame::RET_FPRS + 8 * n as usize,
                     Location::Stack(_) => continue,
                 };
-                frame[at..at + 8].copy_from_slice(&word);
+                frame[at..at + 8].copy_from_slice(&bits.to_le_bytes());
             }
         }
         RetPlan::Indirect { pointer } => {
@@ -549,6 +597,111 @@ unsafe fn write_result(context: &Context, frame: &mut [u8], result: &Value) -> R
                 .copy_from_slice(&(dest as u64).to_le_bytes());
         }
     }
+}
+
+/// The little-endian number in 1 to 8 bytes, read at their exact width where one exists
+/// (a wider read of a narrower store would stall the CPU's store forwarding).
+fn read_le(bytes: &[u8]) -> u64 {
+    match *bytes {
+        [a] => a.into(),
+        [a, b] => u16::from_le_bytes([a, b]).into(),
+        [a, b, c, d] => u32::from_le_bytes([a, b, c, d]).into(),
+        [a, b, c, d, e, f, g, h] => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
+        _ => {
+            let mut word = [0u8; 8];
+            word[..bytes.len()].copy_from_slice(bytes);
+            u64::from_le_bytes(word)
+        }
+    }
+}
+
+/// Runs a native callback: each argument is passed as a pointer to its image, in place
+/// where the caller left it whole (a register's save slot, a stack slot, the caller's copy
+/// of a by-reference aggregate), else assembled from its pieces in a local buffer.
+///
+/// # Safety
+/// As [`dispatch_body`].
+unsafe fn run_native(
+    context: &Context,
+    func: &NativeCallbackFn,
+    frame: &mut [u8],
+    stack: *const u8,
+) -> Result<()> {
+    const INLINE_ARGS: usize = 16;
+    let params = &context.sig.params;
+    // Pieces of split aggregates are gathered here; 8-byte slots keep every image aligned.
+    let is_whole = |ty: &Type, plan: &ArgPlan| match plan {
+        ArgPlan::Direct(parts) => parts.len() == 1 && parts[0].size as usize == ty.size(),
+        ArgPlan::Indirect { .. } => true,
+    };
+    let gathered_words: usize = params
+        .iter()
+        .zip(&context.plan.args)
+        .filter(|(ty, plan)| !is_whole(ty, plan))
+        .map(|(ty, _)| ty.size().div_ceil(8))
+        .sum();
+    let mut inline_words = [0u64; 16];
+    let mut heap_words = Vec::new();
+    let words: &mut [u64] = if gathered_words <= inline_words.len() {
+        &mut inline_words[..gathered_words]
+    } else {
+        heap_words.resize(gathered_words, 0);
+        &mut heap_words
+    };
+    let mut inline_ptrs = [std::ptr::null::<u8>(); INLINE_ARGS];
+    let mut heap_ptrs = Vec::new();
+    let ptrs: &mut [*const u8] = if params.len() <= INLINE_ARGS {
+        &mut inline_ptrs[..params.len()]
+    } else {
+        heap_ptrs.resize(params.len(), std::ptr::null());
+        &mut heap_ptrs
+    };
+    let mut cursor = 0;
+    for (i, (ty, plan)) in params.iter().zip(&context.plan.args).enumerate() {
+        ptrs[i] = match plan {
+            ArgPlan::Direct(parts) if is_whole(ty, plan) => {
+                location_addr(parts[0].dest, frame, stack)
+            }
+            ArgPlan::Direct(parts) => {
+                let slot = &mut words[cursor..cursor + ty.size().div_ceil(8)];
+                cursor += slot.len();
+                let base = slot.as_mut_ptr().cast::<u8>();
+                for part in parts {
+                    let src = location_addr(part.dest, frame, stack);
+                    // SAFETY: the piece lies in the caller's registers or stack as the plan
+                    // says, and within this image's slot of the buffer.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            src,
+                            base.add(part.offset as usize),
+                            part.size as usize,
+                        )
+                    };
+                }
+                base.cast_const()
+            }
+            ArgPlan::Indirect { pointer } => {
+                let at = location_addr(*pointer, frame, stack);
+                // SAFETY: the caller passed the address of its copy in this location.
+                unsafe { (at as *const *const u8).read_unaligned() }
+            }
+        };
+    }
+    let ret = &context.sig.ret;
+    if let RetPlan::Indirect { pointer } = context.plan.ret {
+        // The closure writes straight into the caller's result memory.
+        let at = location_addr(pointer, frame, std::ptr::null());
+        // SAFETY: the caller passed its result memory's address in this register.
+        let dest = unsafe { (at as *const *mut u8).read_unaligned() };
+        func(ptrs, dest)?;
+        frame[frame::RET_GPRS..frame::RET_GPRS + 8].copy_from_slice(&(dest as u64).to_le_bytes());
+        return Ok(());
+    }
+    let mut image = Image::zeroed(ret.size().next_multiple_of(8));
+    let image = image.bytes(ret.size().next_multiple_of(8));
+    func(ptrs, image.as_mut_ptr())?;
+    // SAFETY: forwarded from the caller.
+    unsafe { store_result_image(context, frame, image) };
     Ok(())
 }
 

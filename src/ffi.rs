@@ -332,3 +332,18 @@ pub unsafe fn context(
     // SAFETY: forwarded from the caller.
     unsafe { crate::context::Context::new(path, lazy, map_symbols) }.map(std::sync::Arc::new)
 }
+
+/// A C-callable closure over native images: `func` gets a pointer to each argument's
+/// image and a pointer to write the result's image to. No values are made on the way,
+/// so this is the fast form; see [`Callback::new_native`].
+///
+/// # Errors
+/// A convention this host cannot run, or a signature it cannot express.
+pub fn callback_native(
+    abi: Abi,
+    ret: Type,
+    params: Vec<Type>,
+    func: impl Fn(&[*const u8], *mut u8) -> Result<()> + Send + Sync + 'static,
+) -> Result<Callback> {
+    Callback::new_native(Signature::new(abi, ret, params), func)
+}

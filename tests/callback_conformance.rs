@@ -94,17 +94,25 @@ fn leaves(v: &Value, path: String, out: &mut Vec<(String, Value)>) {
     }
 }
 
+/// The two kinds of closure: over values, or over native images.
+#[derive(Clone, Copy, Debug)]
+enum Form {
+    Values,
+    Native,
+}
+
 /// Runs one case; `Err` says what went wrong.
-fn run(case: &'static CallbackCase, abi: Abi) -> Result<(), String> {
+fn run(case: &'static CallbackCase, abi: Abi, form: Form) -> Result<(), String> {
     let ret = native_type(case.ret);
-    let params = case.params.iter().map(|t| native_type(t)).collect();
+    let params: Vec<jitcall::Type> = case.params.iter().map(|t| native_type(t)).collect();
     let expected_args: Vec<Value> = case.args.iter().map(|a| value(a)).collect();
     let result = value(case.result);
 
     // What the closure saw: how many calls, and every argument that arrived wrong.
     let seen: Arc<Mutex<(usize, Vec<String>)>> = Arc::default();
     let record = seen.clone();
-    let callback = ffi::callback(abi, ret, params, move |args| {
+    // What a closure does with the arguments it got, as values.
+    let check = move |args: &[Value]| {
         let mut seen = record.lock().unwrap_or_else(|p| p.into_inner());
         seen.0 += 1;
         if args.len() != expected_args.len() {
@@ -125,8 +133,30 @@ fn run(case: &'static CallbackCase, abi: Abi) -> Result<(), String> {
                 ));
             }
         }
-        Ok(result.clone())
-    })
+    };
+    let callback = match form {
+        Form::Values => ffi::callback(abi, ret, params, move |args| {
+            check(args);
+            Ok(result.clone())
+        }),
+        Form::Native => {
+            let (param_types, ret_type) = (params.clone(), ret.clone());
+            ffi::callback_native(abi, ret, params, move |ptrs, out| {
+                let args: Vec<Value> = param_types
+                    .iter()
+                    .zip(ptrs)
+                    // SAFETY: each pointer refers to a whole image of its parameter, and
+                    // the generated types hold no `:string`.
+                    .map(|(ty, &p)| unsafe { ffi::read_ptr(ty, Pointer::from_ptr(p), 0) })
+                    .collect();
+                check(&args);
+                let image = ffi::write(&ret_type, &result, None, None)?.to_vec();
+                // SAFETY: `out` has room for the result type's size, which `image` is.
+                unsafe { std::ptr::copy_nonoverlapping(image.as_ptr(), out, image.len()) };
+                Ok(())
+            })
+        }
+    }
     .map_err(|e| format!("callback: {e}"))?;
 
     // The driver is plain C: the compiler's default convention, whatever the callback's.
@@ -202,8 +232,10 @@ fn run_convention(abi: Abi) {
         if trace {
             eprint!("{}", describe(case, "calling"));
         }
-        if let Err(problem) = run(case, abi) {
-            failures.push(describe(case, &problem));
+        for form in [Form::Values, Form::Native] {
+            if let Err(problem) = run(case, abi, form) {
+                failures.push(describe(case, &format!("{form:?}: {problem}")));
+            }
         }
     }
     println!("{}: {} callback cases checked, {} failed", abi.name(), cases.len(), failures.len());

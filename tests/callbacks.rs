@@ -314,3 +314,46 @@ fn jitfn_runs_machine_code() {
     assert_eq!(sum.unwrap(), Value::Number(42.0));
     assert!(ffi::jitfn(&[]).is_err());
 }
+
+/// A native callback: its closure reads argument images and writes the result's image.
+#[test]
+fn qsort_with_a_native_comparator_and_its_errors() {
+    let lib = c_library();
+    let qsort = lib.lookup("qsort").unwrap().unwrap();
+    let compare =
+        ffi::callback_native(host(), ty(":int"), vec![ty(":ptr"), ty(":ptr")], |args, ret| {
+            // SAFETY: the arguments are two `const int *` (qsort's elements) and the result
+            // is an `int`.
+            unsafe {
+                let a = args[0].cast::<*const i32>().read_unaligned().read();
+                let b = args[1].cast::<*const i32>().read_unaligned().read();
+                ret.cast::<i32>().write_unaligned(a.cmp(&b) as i32);
+            }
+            Ok(())
+        })
+        .unwrap();
+    let values = ints_buffer(&[9, -2, 40, 0, 7]);
+    let args = [
+        Value::Buffer(values.clone()),
+        Value::Number(5.0),
+        Value::Number(4.0),
+        Value::Pointer(compare.code_ptr()),
+    ];
+    // SAFETY: qsort over 5 ints in a live buffer, with a comparator of qsort's signature.
+    unsafe { ffi::call(qsort, &qsort_sig(), &args) }.unwrap();
+    assert_eq!(buffer_ints(&values), [-2, 0, 7, 9, 40]);
+
+    let failing = ffi::callback_native(host(), ty(":int"), vec![ty(":ptr"), ty(":ptr")], |_, _| {
+        Err(Error::Callback("native comparator gave up".into()))
+    })
+    .unwrap();
+    let args = [
+        Value::Buffer(values),
+        Value::Number(5.0),
+        Value::Number(4.0),
+        Value::Pointer(failing.code_ptr()),
+    ];
+    // SAFETY: as above; the comparator returns 0 to C.
+    let err = unsafe { ffi::call(qsort, &qsort_sig(), &args) }.unwrap_err();
+    assert_eq!(err.to_string(), "native comparator gave up");
+}

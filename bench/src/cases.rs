@@ -646,17 +646,34 @@ impl Case for BigRet {
 // ---------------------------------------------------------------------------------------
 
 /// The callback round trip: [`callees::call_it`] (the "C caller") calls a function
-/// pointer that adds two ints: a plain `extern "C"` function (direct), a jitcall
-/// [`Callback`] over `Value`s (typed; there is no separate `Value` path), or a libffi
-/// closure (libffi).
+/// pointer that adds two ints: a plain `extern "C"` function (direct), a jitcall native
+/// callback over argument images (typed), a jitcall callback over `Value`s (value), or a
+/// libffi closure (libffi).
 pub struct CallbackRoundTrip {
     a: i32,
     b: i32,
-    jit_fn: IntIntFn,
+    native_fn: IntIntFn,
+    value_fn: IntIntFn,
     ffi_fn: IntIntFn,
     // Dropped after the pointers above are last used (they are plain copies).
-    _jit: Callback,
+    _native: Callback,
+    _value: Callback,
     _closure: Closure,
+}
+
+/// A jitcall native callback `int(int, int)` that adds the two ints its pointers point to.
+pub fn new_native_callback() -> Callback {
+    let i32_ = || prim(Prim::I32);
+    ffi::callback_native(host(), i32_(), vec![i32_(), i32_()], |args, ret| {
+        // SAFETY: jitcall passes pointers to the two `int` arguments and room for the
+        // `int` result.
+        unsafe {
+            let (a, b) = (args[0].cast::<i32>().read(), args[1].cast::<i32>().read());
+            ret.cast::<i32>().write_unaligned(a.wrapping_add(b));
+        }
+        Ok(())
+    })
+    .expect("the callback is created")
 }
 
 /// A jitcall callback `int(int, int)` whose closure adds its two arguments.
@@ -702,16 +719,29 @@ pub fn new_libffi_closure(cif: &Rc<Cif>) -> Closure {
 
 impl CallbackRoundTrip {
     pub fn new() -> CallbackRoundTrip {
-        let jit = new_jit_callback();
-        // SAFETY: the callback's code is a C function `int(int, int)` in the host's C
-        // convention, valid while `jit` lives, which is as long as this value.
-        let jit_fn =
-            unsafe { std::mem::transmute::<*mut c_void, IntIntFn>(jit.code_ptr().as_ptr()) };
+        let (native, value) = (new_native_callback(), new_jit_callback());
+        // SAFETY: both callbacks' code is a C function `int(int, int)` in the host's C
+        // convention, valid while the callbacks live, which is as long as this value.
+        let (native_fn, value_fn) = unsafe {
+            (
+                std::mem::transmute::<*mut c_void, IntIntFn>(native.code_ptr().as_ptr()),
+                std::mem::transmute::<*mut c_void, IntIntFn>(value.code_ptr().as_ptr()),
+            )
+        };
         let closure = new_libffi_closure(&int_int_cif());
         // SAFETY: the closure's code is a C function `int(int, int)` (its cif), valid
         // while `closure` lives, which is as long as this value.
         let ffi_fn = unsafe { std::mem::transmute::<*const c_void, IntIntFn>(closure.code()) };
-        CallbackRoundTrip { a: 31_337, b: -4_242, jit_fn, ffi_fn, _jit: jit, _closure: closure }
+        CallbackRoundTrip {
+            a: 31_337,
+            b: -4_242,
+            native_fn,
+            value_fn,
+            ffi_fn,
+            _native: native,
+            _value: value,
+            _closure: closure,
+        }
     }
 
     #[inline(always)]
@@ -729,7 +759,6 @@ impl Default for CallbackRoundTrip {
 
 impl Case for CallbackRoundTrip {
     const NAME: &'static str = "callback";
-    const HAS_VALUE_PATH: bool = false;
     type Out = i32;
 
     #[inline(always)]
@@ -739,13 +768,12 @@ impl Case for CallbackRoundTrip {
 
     #[inline(always)]
     fn typed(&self) -> i32 {
-        self.round_trip(self.jit_fn)
+        self.round_trip(self.native_fn)
     }
 
-    /// The same call as `typed`: a jitcall callback always hands its closure `Value`s.
     #[inline(always)]
     fn value(&self) -> Value {
-        Value::Number(self.typed().into())
+        Value::Number(self.round_trip(self.value_fn).into())
     }
 
     #[inline(always)]

@@ -45,9 +45,9 @@ fn main() -> ExitCode {
     let jit_new = ns_per_call(plan, || drop(black_box(new_jit_callback())));
     let ffi_new = ns_per_call(plan, || drop(black_box(new_libffi_closure(&cif))));
     eprintln!(
-        "note: callback value= repeats typed= (a jitcall Callback always hands its closure \
-         Values: there is no separate typed callback path). Making and dropping one: \
-         jitcall Callback {jit_new:.1} ns, libffi closure {ffi_new:.1} ns."
+        "note: callback typed= is a native callback (its closure reads argument images), \
+         value= a callback over Values. Making and dropping one: jitcall Callback \
+         {jit_new:.1} ns, libffi closure {ffi_new:.1} ns."
     );
     eprintln!(
         "note: build new = ffi::signature of a never-seen int(P, P, P, struct{{P, P, P}}); \
