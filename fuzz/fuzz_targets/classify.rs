@@ -142,7 +142,7 @@ fn convention(abi: Abi) -> Convention {
             ret_gprs: 2,
             ret_fprs: 2,
             ret_pointer: Location::Gpr(0),
-            max_stack_bytes: arch::x86_64::MAX_STACK_BYTES,
+            max_stack_bytes: arch::MAX_STACK_BYTES,
         },
         Abi::Win64 => Convention {
             arg_gprs: 4,
@@ -150,7 +150,7 @@ fn convention(abi: Abi) -> Convention {
             ret_gprs: 1,
             ret_fprs: 1,
             ret_pointer: Location::Gpr(0),
-            max_stack_bytes: arch::x86_64::MAX_STACK_BYTES,
+            max_stack_bytes: arch::MAX_STACK_BYTES,
         },
         Abi::Aapcs64 => Convention {
             arg_gprs: 8,
@@ -158,7 +158,7 @@ fn convention(abi: Abi) -> Convention {
             ret_gprs: 2,
             ret_fprs: 4,
             ret_pointer: Location::Gpr(8),
-            max_stack_bytes: arch::aarch64::MAX_STACK_BYTES,
+            max_stack_bytes: arch::MAX_STACK_BYTES,
         },
     }
 }
