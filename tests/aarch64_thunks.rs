@@ -17,8 +17,10 @@
 //! [`CallPlan::describe`]: jitcall::plan::CallPlan::describe
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
+mod common;
+
+use common::golden;
 use jitcall::arch::{for_abi, CodeBuffer};
 use jitcall::types::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
@@ -195,80 +197,11 @@ fn disassemble(bytes: &[u8]) -> String {
     out
 }
 
-fn golden_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/aarch64")
-}
-
-fn blessing() -> bool {
-    std::env::var("JITCALL_BLESS").is_ok_and(|v| v == "1")
-}
-
 #[test]
 fn thunk_listings_match_golden_files() {
-    let dir = golden_dir();
-    if blessing() {
-        std::fs::create_dir_all(&dir).unwrap();
-    }
-    let mut failures = Vec::new();
-    for case in cases() {
-        let got = listing(&case);
-        let path = dir.join(format!("{}.txt", case.name));
-        if blessing() {
-            std::fs::write(&path, &got).unwrap();
-            continue;
-        }
-        match std::fs::read_to_string(&path) {
-            Ok(want) if want == got => {}
-            Ok(want) => failures.push(format!(
-                "{} differs from the generated listing:\n{}",
-                path.display(),
-                diff(&want, &got)
-            )),
-            Err(e) => failures.push(format!("{}: {e}", path.display())),
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{}\n(if the change is intended, rerun with JITCALL_BLESS=1 and review the new \
-         listings by hand)",
-        failures.join("\n\n")
-    );
-}
-
-/// Line-by-line comparison, enough to see which instructions changed.
-fn diff(want: &str, got: &str) -> String {
-    let (want, got): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
-    let mut out = String::new();
-    for i in 0..want.len().max(got.len()) {
-        match (want.get(i), got.get(i)) {
-            (Some(w), Some(g)) if w == g => {}
-            (w, g) => {
-                if let Some(w) = w {
-                    writeln!(out, "  -{w}").unwrap();
-                }
-                if let Some(g) = g {
-                    writeln!(out, "  +{g}").unwrap();
-                }
-            }
-        }
-    }
-    out
-}
-
-/// No golden file is left over from a case that no longer exists.
-#[test]
-fn no_stale_golden_files() {
-    if blessing() {
-        return;
-    }
-    let expected: Vec<String> = cases().iter().map(|c| format!("{}.txt", c.name)).collect();
-    let Ok(entries) = std::fs::read_dir(golden_dir()) else {
-        panic!("{} is missing: run with JITCALL_BLESS=1", golden_dir().display());
-    };
-    for entry in entries {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        assert!(expected.contains(&name), "{name} belongs to no case");
-    }
+    let files: Vec<(String, String)> =
+        cases().iter().map(|case| (format!("{}.txt", case.name), listing(case))).collect();
+    golden::check(&golden::dir("aarch64"), &files);
 }
 
 /// What every thunk does whatever the signature, checked on the decoded text of every

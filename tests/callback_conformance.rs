@@ -15,32 +15,17 @@
 
 use std::sync::{Arc, Mutex};
 
+mod common;
+
+use common::suite;
 use jitcall::{ffi, syntax, Abi, Pointer, Value};
 use jitcall_conformance_c::{CallbackCase, CALLBACK_CASES};
-
-/// How many failures to print in full.
-const SHOWN: usize = 20;
 
 /// The suite's minimum number of callback cases per convention.
 const MIN_CASES: usize = 320;
 
 /// The most arguments a callback case has, and so the argument counts that must appear.
 const MAX_ARGS: usize = 30;
-
-/// Set to print each case before it is called (says which case crashed the process).
-const TRACE_VAR: &str = "JITCALL_CONF_TRACE";
-/// Set to a case name (or a prefix) to run only the cases it matches.
-const ONLY_VAR: &str = "JITCALL_CONF_ONLY";
-/// Set to comma-separated case names to leave out (to get past a case that crashes).
-const SKIP_VAR: &str = "JITCALL_CONF_SKIP";
-
-/// True when this host can run code of `abi` (both x86-64 conventions on any x86-64).
-fn callable(abi: Abi) -> bool {
-    match abi {
-        Abi::SysV64 | Abi::Win64 => cfg!(target_arch = "x86_64"),
-        Abi::Aapcs64 => cfg!(all(target_arch = "aarch64", not(windows))),
-    }
-}
 
 /// Janet text that must read.
 fn read(text: &str) -> Value {
@@ -214,48 +199,29 @@ fn describe(case: &CallbackCase, problem: &str) -> String {
     s
 }
 
+impl suite::Case for CallbackCase {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn abi(&self) -> &'static str {
+        self.abi
+    }
+
+    fn describe(&self, problem: &str) -> String {
+        describe(self, problem)
+    }
+}
+
 fn run_convention(abi: Abi) {
-    let only = std::env::var(ONLY_VAR).unwrap_or_default();
-    let trace = std::env::var_os(TRACE_VAR).is_some();
-    let skip = std::env::var(SKIP_VAR).unwrap_or_default();
-    let skip: Vec<&str> = skip.split(',').filter(|s| !s.is_empty()).collect();
-    let cases: Vec<&'static CallbackCase> = CALLBACK_CASES
-        .iter()
-        .filter(|c| c.abi == abi.name() && c.name.starts_with(&only) && !skip.contains(&c.name))
-        .collect();
-    if !callable(abi) || cases.is_empty() {
-        println!("{}: not callable on this host or no drivers built: skipped", abi.name());
-        return;
-    }
-    let mut failures = Vec::new();
-    for case in &cases {
-        if trace {
-            eprint!("{}", describe(case, "calling"));
-        }
-        for form in [Form::Values, Form::Native] {
-            if let Err(problem) = run(case, abi, form) {
-                failures.push(describe(case, &format!("{form:?}: {problem}")));
-            }
-        }
-    }
-    println!("{}: {} callback cases checked, {} failed", abi.name(), cases.len(), failures.len());
-    assert!(
-        !only.is_empty() || !skip.is_empty() || cases.len() >= MIN_CASES,
-        "only {} callback cases for {}",
-        cases.len(),
-        abi.name()
-    );
-    if !failures.is_empty() {
-        let shown: Vec<_> = failures.iter().take(SHOWN).cloned().collect();
-        panic!(
-            "{} of {} {} callback cases failed; the first {}:\n\n{}",
-            failures.len(),
-            cases.len(),
-            abi.name(),
-            shown.len(),
-            shown.join("\n")
-        );
-    }
+    suite::run("callback cases", abi, CALLBACK_CASES, MIN_CASES, |case| {
+        [Form::Values, Form::Native]
+            .into_iter()
+            .filter_map(|form| {
+                run(case, abi, form).err().map(|problem| format!("{form:?}: {problem}"))
+            })
+            .collect()
+    });
 }
 
 #[test]
@@ -276,7 +242,7 @@ fn aapcs64() {
 /// Every convention this host runs has its drivers built; on x86-64 that is both.
 #[test]
 fn every_callable_convention_has_cases() {
-    for abi in Abi::ALL.into_iter().filter(|&a| callable(a)) {
+    for abi in Abi::ALL.into_iter().filter(|a| a.runs_on_host()) {
         let n = CALLBACK_CASES.iter().filter(|c| c.abi == abi.name()).count();
         assert!(n >= MIN_CASES, "{}: {n} callback cases", abi.name());
     }

@@ -1,0 +1,73 @@
+//! Golden files of generated text (thunk listings): compared with the checked-in files,
+//! or rewritten when `JITCALL_BLESS=1` (then review the diff by hand).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The folder of one test's golden files, under `tests/golden/`.
+pub fn dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name)
+}
+
+pub fn blessing() -> bool {
+    std::env::var("JITCALL_BLESS").is_ok_and(|v| v == "1")
+}
+
+/// Checks (or, when blessing, writes) every `(file name, text)` in `dir`, and that `dir`
+/// holds no file that belongs to none of them.
+pub fn check(dir: &Path, files: &[(String, String)]) {
+    if blessing() {
+        std::fs::create_dir_all(dir).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        return;
+    }
+    let mut failures = Vec::new();
+    for (name, got) in files {
+        let path = dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(want) if &want == got => {}
+            Ok(want) => failures.push(format!(
+                "{} differs from the generated text:\n{}",
+                path.display(),
+                diff(&want, got)
+            )),
+            Err(e) => failures.push(format!("{}: {e}", path.display())),
+        }
+    }
+    let entries = std::fs::read_dir(dir)
+        .unwrap_or_else(|_| panic!("{} is missing: run with JITCALL_BLESS=1", dir.display()));
+    for entry in entries {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if !files.iter().any(|(n, _)| *n == name) {
+            failures.push(format!("{name} belongs to no case"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n(if the change is intended, rerun with JITCALL_BLESS=1 and review the new \
+         files by hand)",
+        failures.join("\n\n")
+    );
+}
+
+/// Line-by-line comparison, enough to see which instructions changed.
+fn diff(want: &str, got: &str) -> String {
+    let (want, got): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
+    let mut out = String::new();
+    for i in 0..want.len().max(got.len()) {
+        match (want.get(i), got.get(i)) {
+            (Some(w), Some(g)) if w == g => {}
+            (w, g) => {
+                if let Some(w) = w {
+                    writeln!(out, "  -{w}").unwrap();
+                }
+                if let Some(g) = g {
+                    writeln!(out, "  +{g}").unwrap();
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,5 @@
+//! Helpers shared by several integration tests.
+#![allow(dead_code)] // each test file uses a part
+
+pub mod golden;
+pub mod suite;
