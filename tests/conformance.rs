@@ -16,6 +16,7 @@ use std::sync::Mutex;
 
 mod common;
 
+use common::generated::{has_nested_struct, native_type, value};
 use common::suite;
 use jitcall::{ffi, syntax, Abi, Pointer, Value};
 use jitcall_conformance_c::{conf_fail, conf_last, conf_reset, Case, CASES};
@@ -26,40 +27,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 /// The suite's minimum number of cases per convention.
 const MIN_CASES: usize = 1100;
-
-/// Janet text that must read.
-fn read(text: &str) -> Value {
-    syntax::read(text).unwrap_or_else(|e| panic!("generated text {text:?} does not read: {e}"))
-}
-
-/// Turns every `(ptr N)` in a value into a pointer value (Janet syntax has none).
-fn with_pointers(value: Value) -> Value {
-    match value {
-        Value::Tuple(items) => match items.as_slice() {
-            [Value::Symbol(s), addr] if s.as_bytes() == b"ptr" => {
-                let addr = match *addr {
-                    Value::Number(n) => n as u64,
-                    Value::Int(i) => i as u64,
-                    Value::UInt(u) => u,
-                    ref other => panic!("bad pointer literal {other}"),
-                };
-                Value::Pointer(Pointer::from_addr(addr as usize))
-            }
-            _ => Value::Tuple(items.into_iter().map(with_pointers).collect()),
-        },
-        Value::Array(items) => Value::Array(items.into_iter().map(with_pointers).collect()),
-        other => other,
-    }
-}
-
-fn value(text: &str) -> Value {
-    with_pointers(read(text))
-}
-
-fn native_type(text: &str) -> jitcall::Type {
-    ffi::native_type(&read(text))
-        .unwrap_or_else(|e| panic!("generated type {text:?} is not a type: {e}"))
-}
 
 /// Runs one case; `Err` says what went wrong.
 /// The two ways in: dynamic values (through the argument block), or native images
@@ -280,19 +247,4 @@ fn the_mix_covers_every_class() {
     assert!(seen[1].contains("keyword void"), "{abi}: no void result");
     let missing: Vec<_> = (0..=40).filter(|n| !counts.contains(n)).collect();
     assert!(missing.is_empty(), "{abi}: no case with these argument counts: {missing:?}");
-}
-
-/// True for a struct with a struct inside it (as a field, or as an array element).
-fn has_nested_struct(t: &jitcall::Type) -> bool {
-    fn contains_struct(t: &jitcall::Type) -> bool {
-        match t {
-            jitcall::Type::Prim(_) => false,
-            jitcall::Type::Struct(_) => true,
-            jitcall::Type::Array(a) => contains_struct(&a.elem),
-        }
-    }
-    match t {
-        jitcall::Type::Struct(s) => s.fields().iter().any(|f| contains_struct(&f.ty)),
-        _ => false,
-    }
 }

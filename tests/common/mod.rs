@@ -1,5 +1,6 @@
 //! Helpers shared by several integration tests.
 #![allow(dead_code)] // each test file uses a part
 
+pub mod generated;
 pub mod golden;
 pub mod suite;
