@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 
 mod common;
 
-use common::golden;
+use common::golden::{self, shorten};
 use jitcall::arch::{for_abi, CodeBuffer};
 use jitcall::types::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
@@ -161,18 +161,6 @@ fn listing(case: &Case) -> String {
 }
 
 const PLAN_ENDS: usize = 12;
-
-/// A plan line cut after [`MAX_PLAN_LINE`] characters at a part boundary.
-fn shorten(line: &str) -> String {
-    if line.len() <= MAX_PLAN_LINE {
-        return line.to_string();
-    }
-    let cut = line[..MAX_PLAN_LINE].rfind("; ").unwrap_or(MAX_PLAN_LINE);
-    let parts = line.matches("; ").count() + 1;
-    format!("{}; ... ({parts} parts in all)", &line[..cut])
-}
-
-const MAX_PLAN_LINE: usize = 150;
 
 fn words(bytes: &[u8]) -> Vec<u32> {
     assert_eq!(bytes.len() % 4, 0, "a thunk is whole instruction words");

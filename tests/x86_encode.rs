@@ -9,10 +9,10 @@
 //! and as the base) and a set of displacements through every register-memory encoder and
 //! check the decoded operands against what was asked for.
 
-use iced_x86::{
-    Code, Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter, MemorySizeOptions,
-    OpKind, Register,
-};
+mod common;
+
+use common::disasm::x86_formatter as formatter;
+use iced_x86::{Code, Decoder, DecoderOptions, Formatter, Instruction, OpKind, Register};
 use jitcall::arch::x86_64::encode::*;
 use jitcall::arch::x86_64::{Reg, Xmm};
 
@@ -26,18 +26,6 @@ const DISPS: [i32; 10] = [0, 1, -1, 8, -24, 127, -128, 4096, i32::MAX, i32::MIN]
 
 fn m(base: Reg, disp: i32) -> Mem {
     Mem::new(base, disp)
-}
-
-/// The formatter both test files print with: Intel syntax, `0x` hex, explicit operand sizes.
-fn formatter() -> IntelFormatter {
-    let mut f = IntelFormatter::new();
-    let o = f.options_mut();
-    o.set_space_after_operand_separator(true);
-    o.set_hex_prefix("0x");
-    o.set_hex_suffix("");
-    o.set_uppercase_hex(false);
-    o.set_memory_size_options(MemorySizeOptions::Always);
-    f
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -16,8 +16,9 @@ use std::fmt::Write as _;
 
 mod common;
 
-use common::golden;
-use iced_x86::{Code, Decoder, DecoderOptions, Formatter, IntelFormatter, MemorySizeOptions};
+use common::disasm::x86_formatter as formatter;
+use common::golden::{self, shorten};
+use iced_x86::{Code, Decoder, DecoderOptions, Formatter};
 use jitcall::arch::{for_abi, CodeBuffer};
 use jitcall::types::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
@@ -110,17 +111,6 @@ fn ty(text: &str) -> Type {
     ffi::native_type(&value).unwrap_or_else(|e| panic!("type {text}: {e}"))
 }
 
-fn formatter() -> IntelFormatter {
-    let mut f = IntelFormatter::new();
-    let o = f.options_mut();
-    o.set_space_after_operand_separator(true);
-    o.set_hex_prefix("0x");
-    o.set_hex_suffix("");
-    o.set_uppercase_hex(false);
-    o.set_memory_size_options(MemorySizeOptions::Always);
-    f
-}
-
 /// The plan and the disassembled thunk of one case under one convention, or the error the
 /// classifier or the generator gave (which is golden too).
 fn listing(case: &Case, abi: Abi) -> String {
@@ -146,19 +136,6 @@ fn listing(case: &Case, abi: Abi) -> String {
     out.push_str(&disassemble(code.bytes()));
     out
 }
-
-/// A plan line cut after [`MAX_PLAN_LINE`] characters at a part boundary (a large struct
-/// passed on the stack has one part per eightbyte).
-fn shorten(line: &str) -> String {
-    if line.len() <= MAX_PLAN_LINE {
-        return line.to_string();
-    }
-    let cut = line[..MAX_PLAN_LINE].rfind("; ").unwrap_or(MAX_PLAN_LINE);
-    let parts = line.matches("; ").count() + 1;
-    format!("{}; ... ({parts} parts in all)", &line[..cut])
-}
-
-const MAX_PLAN_LINE: usize = 150;
 
 /// One line per instruction: offset, hex bytes, Intel text. Panics on undecodable bytes.
 fn disassemble(bytes: &[u8]) -> String {

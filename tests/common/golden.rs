@@ -52,6 +52,19 @@ pub fn check(dir: &Path, files: &[(String, String)]) {
     );
 }
 
+/// A plan line cut after [`MAX_PLAN_LINE`] characters at a part boundary (a large struct
+/// passed on the stack has one part per eightbyte), so listings stay readable.
+pub fn shorten(line: &str) -> String {
+    if line.len() <= MAX_PLAN_LINE {
+        return line.to_string();
+    }
+    let cut = line[..MAX_PLAN_LINE].rfind("; ").unwrap_or(MAX_PLAN_LINE);
+    let parts = line.matches("; ").count() + 1;
+    format!("{}; ... ({parts} parts in all)", &line[..cut])
+}
+
+const MAX_PLAN_LINE: usize = 150;
+
 /// Line-by-line comparison, enough to see which instructions changed.
 fn diff(want: &str, got: &str) -> String {
     let (want, got): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
