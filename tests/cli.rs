@@ -127,3 +127,21 @@ fn usage_errors_start_with_error() {
         stderr_of_failure(args);
     }
 }
+
+#[test]
+fn call_errors_are_one_line_on_stderr() {
+    let err = stderr_of_failure(&["call", "-", "jitcall_no_such_symbol", ":int"]);
+    assert_eq!(err, "error: symbol jitcall_no_such_symbol not found\n");
+    let err = stderr_of_failure(&["call", "-", "abs", ":int", ":int"]);
+    assert_eq!(err, "error: argument type \":int\" has no value\n");
+    let err = stderr_of_failure(&["call", "-", "abs", ":int", ":int", "1.5"]);
+    assert_eq!(err, "error: bad slot #2 (argument 0), expected 32 bit signed integer, got 1.5\n");
+    let err = stderr_of_failure(&["call", "/nonexistent/libnothing.so", "f", ":int"]);
+    assert!(err.starts_with("error: ") && err.lines().count() == 1, "{err}");
+}
+
+#[test]
+fn call_prints_results_as_janet_does() {
+    assert_eq!(stdout_of(&["call", "-", "strlen", ":size", ":string", "hello"]), "5\n");
+    assert_eq!(stdout_of(&["call", "-", "abs", ":int", ":int", "-42"]), "42\n");
+}
