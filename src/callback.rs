@@ -293,6 +293,43 @@ struct Context {
     sig: Signature,
     plan: CallPlan,
     func: Func,
+    /// For native callbacks: where each argument's image is found, decided once.
+    native_args: Vec<NativeArg>,
+    /// Words of local buffer the split arguments are gathered into.
+    gathered_words: usize,
+}
+
+/// Where a native callback finds a directly passed argument's image.
+#[derive(Clone, Copy)]
+enum NativeArg {
+    /// Whole in one place: a register's save slot or a stack slot.
+    InPlace,
+    /// Split over several places: gathered into the local buffer from this word on.
+    Gathered(usize),
+}
+
+impl NativeArg {
+    /// Each argument's placement, and the buffer words the split ones need.
+    fn layout(sig: &Signature, plan: &CallPlan) -> (Vec<NativeArg>, usize) {
+        let mut words = 0;
+        let args = sig
+            .params
+            .iter()
+            .zip(&plan.args)
+            .map(|(ty, arg)| match arg {
+                ArgPlan::Direct(parts) => match parts.as_slice() {
+                    [whole] if whole.size as usize == ty.size() => NativeArg::InPlace,
+                    _ => {
+                        let at = words;
+                        words += ty.size().div_ceil(8);
+                        NativeArg::Gathered(at)
+                    }
+                },
+                ArgPlan::Indirect { .. } => NativeArg::InPlace,
+            })
+            .collect();
+        (args, words)
+    }
 }
 
 impl Callback {
@@ -329,7 +366,11 @@ impl Callback {
             )));
         }
         let plan = arch::for_abi(sig.abi)?.classify(&sig)?;
-        let context = Arc::new(Context { sig, plan, func });
+        let (native_args, gathered_words) = match func {
+            Func::Native(_) => NativeArg::layout(&sig, &plan),
+            Func::Values(_) => (Vec::new(), 0),
+        };
+        let context = Arc::new(Context { sig, plan, func, native_args, gathered_words });
         let slot = Slot::claim()?;
         // From now on, calls keep track of errors raised in callbacks. (A call already
         // running cannot reach this callback: its pointer did not exist when it began.)
@@ -628,48 +669,41 @@ unsafe fn run_native(
     stack: *const u8,
 ) -> Result<()> {
     const INLINE_ARGS: usize = 16;
-    let params = &context.sig.params;
+    let count = context.native_args.len();
     // Pieces of split aggregates are gathered here; 8-byte slots keep every image aligned.
-    let is_whole = |ty: &Type, plan: &ArgPlan| match plan {
-        ArgPlan::Direct(parts) => parts.len() == 1 && parts[0].size as usize == ty.size(),
-        ArgPlan::Indirect { .. } => true,
-    };
-    let gathered_words: usize = params
-        .iter()
-        .zip(&context.plan.args)
-        .filter(|(ty, plan)| !is_whole(ty, plan))
-        .map(|(ty, _)| ty.size().div_ceil(8))
-        .sum();
     let mut inline_words = [0u64; 16];
     let mut heap_words = Vec::new();
-    let words: &mut [u64] = if gathered_words <= inline_words.len() {
-        &mut inline_words[..gathered_words]
+    let words: &mut [u64] = if context.gathered_words <= inline_words.len() {
+        &mut inline_words[..context.gathered_words]
     } else {
-        heap_words.resize(gathered_words, 0);
+        heap_words.resize(context.gathered_words, 0);
         &mut heap_words
     };
     let mut inline_ptrs = [std::ptr::null::<u8>(); INLINE_ARGS];
     let mut heap_ptrs = Vec::new();
-    let ptrs: &mut [*const u8] = if params.len() <= INLINE_ARGS {
-        &mut inline_ptrs[..params.len()]
+    let ptrs: &mut [*const u8] = if count <= INLINE_ARGS {
+        &mut inline_ptrs[..count]
     } else {
-        heap_ptrs.resize(params.len(), std::ptr::null());
+        heap_ptrs.resize(count, std::ptr::null());
         &mut heap_ptrs
     };
-    let mut cursor = 0;
-    for (i, (ty, plan)) in params.iter().zip(&context.plan.args).enumerate() {
-        ptrs[i] = match plan {
-            ArgPlan::Direct(parts) if is_whole(ty, plan) => {
-                location_addr(parts[0].dest, frame, stack)
+    for (i, (arg, place)) in context.plan.args.iter().zip(&context.native_args).enumerate() {
+        ptrs[i] = match (arg, *place) {
+            (ArgPlan::Indirect { pointer }, _) => {
+                let at = location_addr(*pointer, frame, stack);
+                // SAFETY: the caller passed the address of its copy in this location.
+                unsafe { (at as *const *const u8).read_unaligned() }
             }
-            ArgPlan::Direct(parts) => {
-                let slot = &mut words[cursor..cursor + ty.size().div_ceil(8)];
-                cursor += slot.len();
-                let base = slot.as_mut_ptr().cast::<u8>();
+            (ArgPlan::Direct(parts), NativeArg::InPlace) => match parts.as_slice() {
+                [whole] => location_addr(whole.dest, frame, stack),
+                _ => std::ptr::null(),
+            },
+            (ArgPlan::Direct(parts), NativeArg::Gathered(word)) => {
+                let base = words[word..].as_mut_ptr().cast::<u8>();
                 for part in parts {
                     let src = location_addr(part.dest, frame, stack);
                     // SAFETY: the piece lies in the caller's registers or stack as the plan
-                    // says, and within this image's slot of the buffer.
+                    // says, and within this image's words of the buffer.
                     unsafe {
                         std::ptr::copy_nonoverlapping(
                             src,
@@ -679,11 +713,6 @@ unsafe fn run_native(
                     };
                 }
                 base.cast_const()
-            }
-            ArgPlan::Indirect { pointer } => {
-                let at = location_addr(*pointer, frame, stack);
-                // SAFETY: the caller passed the address of its copy in this location.
-                unsafe { (at as *const *const u8).read_unaligned() }
             }
         };
     }
