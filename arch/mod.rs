@@ -126,14 +126,11 @@ pub fn check_emittable(plan: &CallPlan, source: ArgSource) -> Result<()> {
 }
 
 /// The implementation of a convention.
-///
-/// # Errors
-/// A convention whose engine jitcall does not have.
-pub fn for_abi(abi: Abi) -> Result<&'static dyn AbiImpl> {
+pub fn for_abi(abi: Abi) -> &'static dyn AbiImpl {
     match abi {
-        Abi::SysV64 => Ok(&x86_64::sysv::SysV),
-        Abi::Win64 => Ok(&x86_64::win64::Win64),
-        Abi::Aapcs64 => Ok(&aarch64::aapcs::Aapcs64),
+        Abi::SysV64 => &x86_64::sysv::SysV,
+        Abi::Win64 => &x86_64::win64::Win64,
+        Abi::Aapcs64 => &aarch64::aapcs::Aapcs64,
     }
 }
 

@@ -156,7 +156,7 @@ impl PagePair {
         let mut handlers = Vec::new();
         for abi in Abi::ALL.into_iter().filter(|a| a.runs_on_host()) {
             handlers.push((abi, base + code.offset()));
-            arch::for_abi(abi)?.emit_callback_handler(&mut code)?;
+            arch::for_abi(abi).emit_callback_handler(&mut code)?;
             while code.offset() % 16 != 0 {
                 code.put(&[0]);
             }
@@ -365,7 +365,7 @@ impl Callback {
                 sig.abi
             )));
         }
-        let plan = arch::for_abi(sig.abi)?.classify(&sig)?;
+        let plan = arch::for_abi(sig.abi).classify(&sig)?;
         let (native_args, gathered_words) = match func {
             Func::Native(_) => NativeArg::layout(&sig, &plan),
             Func::Values(_) => (Vec::new(), 0),

@@ -127,7 +127,7 @@ fn parse_value(ty: &Type, text: &str) -> Result<Value, String> {
 fn plan(abis: &[Abi], ret: Type, params: Vec<Type>) -> Result<String, String> {
     let mut out = String::new();
     for &abi in abis {
-        let engine = arch::for_abi(abi).map_err(|e| e.to_string())?;
+        let engine = arch::for_abi(abi);
         let sig = Signature::new(abi, ret.clone(), params.clone());
         let plan = engine.classify(&sig).map_err(|e| e.to_string())?;
         out.push_str(&format!("convention: {}\n{}", abi.name(), plan.describe(engine.names())));
@@ -156,10 +156,7 @@ fn layout(ty: &Type, abis: &[Abi]) -> Result<String, String> {
 
 /// How a convention passes and returns a value of this type, one line each.
 fn classification(abi: Abi, ty: &Type) -> String {
-    let engine: &dyn AbiImpl = match arch::for_abi(abi) {
-        Ok(engine) => engine,
-        Err(e) => return format!("{}: {e}\n", abi.name()),
-    };
+    let engine: &dyn AbiImpl = arch::for_abi(abi);
     let describe = |sig: Signature, pick: &dyn Fn(&str) -> bool| match engine.classify(&sig) {
         Ok(plan) => {
             let text = plan.describe(engine.names());

@@ -128,7 +128,7 @@ impl CompiledSignature {
             LOCAL_CACHE.with(|c| c.borrow_mut().insert(sig, found.clone()));
             return Ok(found);
         }
-        let abi = arch::for_abi(sig.abi)?;
+        let abi = arch::for_abi(sig.abi);
         let plan = abi.classify(&sig)?;
         let mut code = CodeBuffer::new();
         abi.emit_thunk(&plan, &mut code)?;

@@ -62,15 +62,15 @@ fn a_callback_result_that_does_not_convert() {
 #[test]
 fn arguments_too_large_to_pass() {
     for abi in Abi::ALL {
-        let engine = for_abi(abi).unwrap();
+        let engine = for_abi(abi);
         let sig = Signature::new(abi, ty(":int"), vec![ty("[@[@[:u8 1500000000] 2]]"), ty(":int")]);
         let err = engine.classify(&sig).unwrap_err().to_string();
         assert_eq!(err, "the arguments are too large to pass (over 2 GiB)");
     }
     // System V copies a large struct onto the stack: past 64 KiB the thunk is refused.
     let sig = Signature::new(Abi::SysV64, ty(":void"), vec![ty("[@[:u8 70000]]")]);
-    let plan = for_abi(Abi::SysV64).unwrap().classify(&sig).unwrap();
-    let err = for_abi(Abi::SysV64).unwrap().emit_thunk(&plan, &mut CodeBuffer::new()).unwrap_err();
+    let plan = for_abi(Abi::SysV64).classify(&sig).unwrap();
+    let err = for_abi(Abi::SysV64).emit_thunk(&plan, &mut CodeBuffer::new()).unwrap_err();
     assert_eq!(
         err.to_string(),
         "the arguments need 70000 bytes of stack, more than the 65536 a call may use"
@@ -81,7 +81,7 @@ fn arguments_too_large_to_pass() {
 #[test]
 fn pointer_thunks_only_for_plans_that_fit() {
     for (abi, param) in [(Abi::SysV64, "[:u8 :u8 :u8]"), (Abi::Win64, "[:int :int :int]")] {
-        let engine = for_abi(abi).unwrap();
+        let engine = for_abi(abi);
         let plan = engine.classify(&Signature::new(abi, ty(":void"), vec![ty(param)])).unwrap();
         assert!(!jitcall::arch::pointers_fit(&plan));
         let err = engine.emit_pointer_thunk(&plan, &mut CodeBuffer::new()).unwrap_err();

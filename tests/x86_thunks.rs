@@ -117,7 +117,7 @@ fn listing(case: &Case, abi: Abi) -> String {
     let sig = Signature::new(abi, ty(case.ret), case.params.iter().map(|p| ty(p)).collect());
     let mut out = String::new();
     writeln!(out, "; {} ({}) under {abi}", case.ret, case.params.join(" ")).unwrap();
-    let engine = for_abi(abi).expect("an x86-64 engine");
+    let engine = for_abi(abi);
     let plan = match engine.classify(&sig) {
         Ok(plan) => plan,
         Err(e) => {
