@@ -13,6 +13,7 @@ pub mod callback;
 pub mod context;
 pub mod error;
 pub mod ffi;
+pub mod ldouble;
 pub mod library;
 pub mod memory;
 pub mod plan;

@@ -9,6 +9,8 @@
 //! - [`CALLBACK_CASES`]: generated callback signatures, the other way round: a C driver
 //!   calls a function pointer (a jitcall callback) with known arguments and checks the
 //!   result it gets back.
+//! - [`ldouble`]: the C compiler's conversions between `double` and `long double` /
+//!   `__float128`, the oracle for jitcall's `ldouble` module.
 //! - [`HAND_WRITTEN`]: Janet's `examples/ffi/so.c` callees and the defect checks, by C
 //!   name (`name_alt` on x86-64: the same function in the other x86-64 convention).
 //!
@@ -16,6 +18,8 @@
 //! functions' addresses. The real signatures are in the table and in the C source.
 
 use std::os::raw::{c_double, c_int};
+
+pub mod ldouble;
 
 /// One generated callee and how to call it, all as Janet text.
 #[derive(Debug)]
