@@ -270,11 +270,13 @@ fn round_to_f64(significand: u128, exponent: i32) -> u64 {
     // `units * 2^ulp_exponent` with `units` below 2^53. For a normal result the leading
     // unit lands in the exponent field as its +1, for a subnormal one (ulp 2^-1074) the
     // exponent field is 0; a carry out of rounding moves up the exponent by itself.
+    // Past the largest exponent the result is infinite (and the shift would lose bits);
+    // at the largest, the `min` turns a carry to 2^1024 (or beyond) into infinity.
     let biased_ulp = ulp_exponent - F64_MIN_EXPONENT_ULP;
     if biased_ulp >= F64_EXPONENT_MAX as i32 {
         return F64_INFINITY;
     }
-    ((biased_ulp as u64) << F64_FRACTION_BITS).saturating_add(units).min(F64_INFINITY)
+    (((biased_ulp as u64) << F64_FRACTION_BITS) + units).min(F64_INFINITY)
 }
 
 /// `value >> shift` rounded to nearest, ties to even (`shift` at least 1).
