@@ -28,7 +28,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
-use crate::library::Native;
+use crate::library::{LibraryHold, Native};
 use crate::signature::{Abi, Signature};
 use crate::thunk::CompiledSignature;
 use crate::types::{Prim, Type};
@@ -106,12 +106,12 @@ impl Context {
         let abi =
             Abi::host().ok_or_else(|| Error::Abi("this host has no default convention".into()))?;
         let symbol = self.symbol_name(name);
-        let target = self
+        let (target, library) = self
             .native()?
-            .lookup(&symbol)?
+            .lookup_held(&symbol)?
             .ok_or_else(|| Error::Library(format!("failed to find ffi symbol {symbol}")))?;
         let sig = CompiledSignature::new(Signature::new(abi, ret, params))?;
-        Ok(Binding { target, sig })
+        Ok(Binding { target, sig, _library: library })
     }
 }
 
@@ -122,10 +122,15 @@ impl fmt::Debug for Context {
 }
 
 /// A symbol with its compiled signature: what a `defbind!` method calls.
+///
+/// It keeps its library loaded: closing the context's library (`ctx.native()?.close()`)
+/// ends the handle, and the library is unloaded only when the last binding made from it
+/// is dropped (see [`Native::close`]).
 #[derive(Debug, Clone)]
 pub struct Binding {
     target: Pointer,
     sig: CompiledSignature,
+    _library: LibraryHold,
 }
 
 impl Binding {

@@ -1,7 +1,7 @@
 //! Native libraries and their symbols (`ffi/native`, `ffi/lookup`, `ffi/close`).
 
 use std::ffi::c_void;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use libloading::Library;
 
@@ -9,11 +9,22 @@ use crate::error::{Error, Result};
 use crate::value::Pointer;
 
 /// An open native library, or the running program itself.
+///
+/// Closing ends this handle, but a library stays loaded while a binding made from it
+/// ([`crate::context::Binding`]) lives: the safe calls of a binding never reach unloaded
+/// code. Raw addresses from [`Native::lookup`] are not tracked: they dangle once the
+/// library is closed and unloaded, which the `unsafe` calls through them must respect.
 #[derive(Debug)]
 pub struct Native {
-    /// `None` once closed.
-    lib: Mutex<Option<Library>>,
+    /// `None` once closed. Bindings hold clones, keeping the library loaded.
+    lib: Mutex<Option<Arc<Library>>>,
     is_self: bool,
+}
+
+/// Keeps a library loaded while it lives (what a binding holds).
+#[derive(Debug, Clone)]
+pub(crate) struct LibraryHold {
+    _library: Arc<Library>,
 }
 
 const ALREADY_CLOSED: &str = "native object already closed";
@@ -34,7 +45,7 @@ impl Native {
             Some(path) => unsafe { open_path(path) }?,
             None => this_program(),
         };
-        Ok(Native { lib: Mutex::new(Some(lib)), is_self: path.is_none() })
+        Ok(Native { lib: Mutex::new(Some(Arc::new(lib))), is_self: path.is_none() })
     }
 
     /// The address of `name`, or `None` when the library has no such symbol. On Windows a
@@ -43,33 +54,50 @@ impl Native {
     /// # Errors
     /// "native object already closed".
     pub fn lookup(&self, name: &str) -> Result<Option<Pointer>> {
+        Ok(self.lookup_held(name)?.map(|(found, _)| found))
+    }
+
+    /// As [`Native::lookup`], with a hold that keeps the library loaded while it lives,
+    /// taken under the same lock, so that a concurrent close cannot come in between.
+    pub(crate) fn lookup_held(&self, name: &str) -> Result<Option<(Pointer, LibraryHold)>> {
         let guard = self.lib.lock().unwrap_or_else(|p| p.into_inner());
         let lib = guard.as_ref().ok_or_else(|| Error::Library(ALREADY_CLOSED.into()))?;
+        let found = Self::find(lib, self.is_self, name);
+        Ok(found.map(|p| (p, LibraryHold { _library: lib.clone() })))
+    }
+
+    fn find(lib: &Library, is_self: bool, name: &str) -> Option<Pointer> {
         if name.contains('\0') {
-            return Ok(None);
+            return None;
         }
         // SAFETY: the symbol is read as an address only; nothing is called or read
         // through it here.
         let found = unsafe { lib.get::<*mut c_void>(name.as_bytes()) }.ok().map(|s| *s);
         let found = found.filter(|p| !p.is_null()).map(|p| Pointer::from_ptr(p));
-        if found.is_none() && self.is_self {
-            return Ok(search_loaded_modules(name));
+        if found.is_none() && is_self {
+            return search_loaded_modules(name);
         }
-        Ok(found)
+        found
     }
 
-    /// Closes the library; addresses looked up in it dangle from now on.
+    /// Closes this handle: lookups fail from now on. The library is unloaded now, or, if
+    /// bindings made from it still live, when the last of them is dropped. Addresses
+    /// looked up in it dangle once it is unloaded.
     ///
     /// # Errors
     /// "cannot close self" for the running program, "native object already closed" for a
-    /// second close, or the loader's message.
+    /// second close, or the loader's message (only when the library is unloaded now).
     pub fn close(&self) -> Result<()> {
         if self.is_self {
             return Err(Error::Library("cannot close self".into()));
         }
         let lib = self.lib.lock().unwrap_or_else(|p| p.into_inner()).take();
         let lib = lib.ok_or_else(|| Error::Library(ALREADY_CLOSED.into()))?;
-        lib.close().map_err(|e| Error::Library(e.to_string()))
+        match Arc::try_unwrap(lib) {
+            Ok(lib) => lib.close().map_err(|e| Error::Library(e.to_string())),
+            // A binding still holds it; dropping the last hold unloads it.
+            Err(_held) => Ok(()),
+        }
     }
 
     /// True for the running program's handle.

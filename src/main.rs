@@ -1,9 +1,11 @@
 //! The `jitcall` command-line tool (its contract is in DESIGN.md).
 
+use std::ffi::{OsStr, OsString};
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use jitcall::arch::{self, AbiImpl};
-use jitcall::{ffi, syntax, Abi, Error, Signature, Type, Value};
+use jitcall::{ffi, syntax, Abi, Error, Prim, Signature, Str, Type, Value};
 
 const USAGE: &str = "\
 usage:
@@ -16,25 +18,44 @@ CC is default, sysv64, win64 or aapcs64. LIBRARY is passed to the dynamic loader
 is; - means the running program. TYPE is Janet type syntax (:int, [:int :double],
 @[:int 4], with :pack / :pack-all); VALUE is a Janet literal (42, -1.5, \"text\", [1 2]).";
 
+/// The exit status of every error, a crashed function's included.
+const FAILURE: u8 = 2;
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Arguments are OS strings: a `:string` value may hold any bytes.
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     match run(&args) {
-        Ok(out) => {
-            print!("{out}");
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
-        }
+        Ok(out) => print_output(&out),
+        Err(message) => report(&message),
     }
 }
 
-fn run(args: &[String]) -> Result<String, String> {
+/// Writes the output; a reader that went away (a closed pipe) is a clean end, not an error.
+fn print_output(out: &str) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => report(&format!("cannot write the output: {e}")),
+    }
+}
+
+fn report(message: &str) -> ExitCode {
+    // Nothing more to do if stderr is closed too.
+    let _ = writeln!(std::io::stderr(), "error: {message}");
+    ExitCode::from(FAILURE)
+}
+
+/// An argument that must be text: a command, a convention, a library or symbol name.
+fn text(arg: &OsStr) -> Result<&str, String> {
+    arg.to_str().ok_or_else(|| format!("argument {arg:?} is not valid UTF-8"))
+}
+
+fn run(args: &[OsString]) -> Result<String, String> {
     let Some((command, rest)) = args.split_first() else {
         return Err(format!("no command given\n{USAGE}"));
     };
-    match command.as_str() {
+    match text(command)? {
         "-h" | "--help" | "help" => Ok(format!("{USAGE}\n")),
         "layout" => {
             let (abis, rest) = conventions_option(rest)?;
@@ -68,23 +89,24 @@ fn run(args: &[String]) -> Result<String, String> {
 }
 
 /// `--cc CC` selects one convention; without it, every convention is shown.
-fn conventions_option(args: &[String]) -> Result<(Vec<Abi>, &[String]), String> {
+fn conventions_option(args: &[OsString]) -> Result<(Vec<Abi>, &[OsString]), String> {
     match args {
         [flag, name, rest @ ..] if flag == "--cc" => {
-            Ok((vec![Abi::from_name(name).map_err(|e| e.to_string())?], rest))
+            Ok((vec![Abi::from_name(text(name)?).map_err(|e| e.to_string())?], rest))
         }
         [flag] if flag == "--cc" => Err("--cc needs a convention name".into()),
         _ => Ok((Abi::ALL.to_vec(), args)),
     }
 }
 
-fn parse_type(text: &str) -> Result<Type, String> {
-    let desc = syntax::read(text).map_err(|e| format!("in type {text:?}: {e}"))?;
+fn parse_type(text: &OsStr) -> Result<Type, String> {
+    let desc = syntax::read_bytes(text.as_encoded_bytes())
+        .map_err(|e| format!("in type {text:?}: {e}"))?;
     ffi::native_type(&desc).map_err(|e: Error| e.to_string())
 }
 
 /// `call`: LIBRARY SYMBOL RET [TYPE VALUE]...
-fn call(abi: Abi, args: &[String]) -> Result<String, String> {
+fn call(abi: Abi, args: &[OsString]) -> Result<String, String> {
     let [library, symbol, ret, pairs @ ..] = args else {
         return Err(format!("call takes LIBRARY SYMBOL RET [TYPE VALUE]...\n{USAGE}"));
     };
@@ -100,7 +122,8 @@ fn call(abi: Abi, args: &[String]) -> Result<String, String> {
         params.push(ty);
     }
     let sig = ffi::signature(abi, ret, params).map_err(|e| e.to_string())?;
-    let path = (library != "-").then_some(library.as_str());
+    let (library, symbol) = (text(library)?, text(symbol)?);
+    let path = (library != "-").then_some(library);
     // SAFETY: the person running the tool names the library; loading it is what they ask.
     let lib = unsafe { ffi::native(path) }.map_err(|e| e.to_string())?;
     let target = lib
@@ -108,19 +131,50 @@ fn call(abi: Abi, args: &[String]) -> Result<String, String> {
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("symbol {symbol} not found"))?;
     // SAFETY: calling a C function with the signature its user states is the tool's job;
-    // like any FFI, a wrong signature is the user's error.
-    let result = unsafe { ffi::call(target, &sig, &values) }.map_err(|e| e.to_string())?;
+    // like any FFI, a wrong signature is the user's error. A crash is reported.
+    let result = crash::reported(|| unsafe { ffi::call(target, &sig, &values) })
+        .map_err(|e| e.to_string())?;
     Ok(format!("{}\n", syntax::print(&result)))
 }
 
 /// A VALUE for a TYPE: a Janet literal, except that for `:string` an unquoted word is the
-/// string itself.
-fn parse_value(ty: &Type, text: &str) -> Result<Value, String> {
-    let quoted = text.trim_start().starts_with(['"', '`']);
-    if ty.prim() == Some(jitcall::Prim::String) && !quoted {
-        return Ok(Value::string(text));
+/// string itself (any bytes).
+fn parse_value(ty: &Type, arg: &OsStr) -> Result<Value, String> {
+    let bytes = arg.as_encoded_bytes();
+    let quoted = matches!(bytes.trim_ascii_start().first(), Some(b'"' | b'`'));
+    if ty.prim() == Some(Prim::String) && !quoted {
+        return Ok(Value::String(Str::new(bytes)));
     }
-    syntax::read(text).map_err(|e| format!("in value {text:?}: {e}"))
+    let value = syntax::read_bytes(bytes).map_err(|e| format!("in value {arg:?}: {e}"))?;
+    Ok(integers_as_doubles(ty, value))
+}
+
+/// In Janet every number literal is a double: an integer literal past 2^53 (which reads
+/// as an exact integer) given for a `:float` or `:double` is that integer rounded to the
+/// nearest double, as C rounds an integer constant.
+fn integers_as_doubles(ty: &Type, value: Value) -> Value {
+    match (ty, value) {
+        (Type::Prim(Prim::F32 | Prim::F64), value) => match value {
+            Value::Int(i) => Value::Number(i as f64),
+            Value::UInt(u) => Value::Number(u as f64),
+            Value::Int128(i) => Value::Number(i as f64),
+            Value::UInt128(u) => Value::Number(u as f64),
+            other => other,
+        },
+        (Type::Struct(s), Value::Tuple(items)) if items.len() == s.fields().len() => Value::Tuple(
+            s.fields().iter().zip(items).map(|(f, v)| integers_as_doubles(&f.ty, v)).collect(),
+        ),
+        (Type::Struct(s), Value::Array(items)) if items.len() == s.fields().len() => Value::Array(
+            s.fields().iter().zip(items).map(|(f, v)| integers_as_doubles(&f.ty, v)).collect(),
+        ),
+        (Type::Array(a), Value::Tuple(items)) => {
+            Value::Tuple(items.into_iter().map(|v| integers_as_doubles(&a.elem, v)).collect())
+        }
+        (Type::Array(a), Value::Array(items)) => {
+            Value::Array(items.into_iter().map(|v| integers_as_doubles(&a.elem, v)).collect())
+        }
+        (_, value) => value,
+    }
 }
 
 /// `plan`: the placement of every argument and of the result, per convention.
@@ -183,4 +237,340 @@ fn conventions() -> String {
         out.push_str(&format!("{}: {callable}{default}\n", abi.name()));
     }
     out
+}
+
+/// Reporting a foreign function that crashes: one line on stderr and a failing exit,
+/// instead of the process dying silently. Only the tool does this; the library installs
+/// no handlers.
+mod crash {
+    /// Runs `call` (the foreign call) with crash reporting on, and restores the previous
+    /// handlers after it.
+    pub fn reported<T>(call: impl FnOnce() -> T) -> T {
+        let _reporting = imp::Reporting::start();
+        call()
+    }
+
+    /// `error: the function crashed: NAME at 0xADDR\n`, built without allocating (it runs
+    /// in a signal or exception handler).
+    #[cfg_attr(
+        not(any(
+            windows,
+            all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))
+        )),
+        allow(dead_code)
+    )]
+    pub struct Line {
+        bytes: [u8; 96],
+        len: usize,
+    }
+
+    #[cfg_attr(
+        not(any(
+            windows,
+            all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))
+        )),
+        allow(dead_code)
+    )]
+    impl Line {
+        pub fn new(name: &[u8], addr: usize) -> Line {
+            let mut line = Line { bytes: [0; 96], len: 0 };
+            line.push(b"error: the function crashed: ");
+            line.push(name);
+            line.push(b" at 0x");
+            let digits = (usize::BITS - addr.leading_zeros()).div_ceil(4).max(1);
+            for i in (0..digits).rev() {
+                line.push(&[b"0123456789abcdef"[(addr >> (4 * i)) & 0xf]]);
+            }
+            line.push(b"\n");
+            line
+        }
+
+        /// Appends what fits (names are short: it always does).
+        fn push(&mut self, text: &[u8]) {
+            let n = text.len().min(self.bytes.len() - self.len);
+            self.bytes[self.len..self.len + n].copy_from_slice(&text[..n]);
+            self.len += n;
+        }
+
+        pub fn as_bytes(&self) -> &[u8] {
+            &self.bytes[..self.len]
+        }
+    }
+
+    #[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
+    mod imp {
+        //! Signal handlers on an alternate stack (a callee that overflows its stack still
+        //! gets a report). The layouts are glibc's and musl's on x86-64 and AArch64 Linux
+        //! (checked against their headers: `struct sigaction` 152 bytes, `stack_t` 24,
+        //! `si_addr` at offset 16).
+
+        use std::ffi::{c_int, c_void};
+
+        use super::Line;
+
+        const SIGILL: c_int = 4;
+        const SIGTRAP: c_int = 5;
+        const SIGBUS: c_int = 7;
+        const SIGFPE: c_int = 8;
+        const SIGSEGV: c_int = 11;
+        const SIGNALS: [c_int; 5] = [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP];
+
+        const SA_SIGINFO: c_int = 4;
+        const SA_ONSTACK: c_int = 0x0800_0000;
+        /// If the handler itself faults, the default action ends the process.
+        const SA_RESETHAND: c_int = 0x8000_0000_u32 as c_int;
+
+        /// Room for the handler's frame, with space for large register files (AVX-512,
+        /// SVE) that the kernel saves on the signal stack.
+        const ALT_STACK_SIZE: usize = 64 * 1024;
+
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        struct SigAction {
+            sa_sigaction: usize,
+            sa_mask: [u64; 16],
+            sa_flags: c_int,
+            sa_restorer: usize,
+        }
+
+        #[repr(C)]
+        struct StackT {
+            ss_sp: *mut c_void,
+            ss_flags: c_int,
+            ss_size: usize,
+        }
+
+        /// The start of `siginfo_t`: the fields up to `si_addr`.
+        #[repr(C)]
+        struct SigInfo {
+            si_signo: c_int,
+            si_errno: c_int,
+            si_code: c_int,
+            _pad: c_int,
+            si_addr: *mut c_void,
+        }
+
+        extern "C" {
+            fn sigaction(signal: c_int, act: *const SigAction, old: *mut SigAction) -> c_int;
+            fn sigaltstack(stack: *const StackT, old: *mut StackT) -> c_int;
+            fn write(fd: c_int, buf: *const c_void, count: usize) -> isize;
+            fn _exit(status: c_int) -> !;
+        }
+
+        /// Only async-signal-safe work: a fixed buffer, `write`, `_exit`.
+        extern "C" fn on_crash(signal: c_int, info: *mut SigInfo, _context: *mut c_void) {
+            let name: &[u8] = match signal {
+                SIGSEGV => b"SIGSEGV",
+                SIGBUS => b"SIGBUS",
+                SIGILL => b"SIGILL",
+                SIGFPE => b"SIGFPE",
+                SIGTRAP => b"SIGTRAP",
+                _ => b"a signal",
+            };
+            // SAFETY: with SA_SIGINFO the kernel passes a valid `siginfo_t`; its
+            // `si_addr` is the faulting address for these signals.
+            let addr = unsafe { (*info).si_addr } as usize;
+            let line = Line::new(name, addr);
+            let bytes = line.as_bytes();
+            // SAFETY: `write` and `_exit` are async-signal-safe; the buffer is valid for
+            // `bytes.len()` bytes. The process ends here: the crashed frames never resume.
+            unsafe {
+                write(2, bytes.as_ptr().cast(), bytes.len());
+                _exit(super::super::FAILURE.into());
+            }
+        }
+
+        /// The handlers and alternate stack in place before `start`, put back on drop.
+        pub struct Reporting {
+            old_actions: [(c_int, SigAction); 5],
+            old_stack: StackT,
+            installed: bool,
+        }
+
+        impl Reporting {
+            pub fn start() -> Reporting {
+                let empty =
+                    SigAction { sa_sigaction: 0, sa_mask: [0; 16], sa_flags: 0, sa_restorer: 0 };
+                let mut reporting = Reporting {
+                    old_actions: SIGNALS.map(|s| (s, empty)),
+                    old_stack: StackT { ss_sp: std::ptr::null_mut(), ss_flags: 0, ss_size: 0 },
+                    installed: false,
+                };
+                // Leaked on purpose: a handler may run on it until the process ends.
+                let stack: &'static mut [u8] =
+                    Box::leak(vec![0u8; ALT_STACK_SIZE].into_boxed_slice());
+                let new_stack =
+                    StackT { ss_sp: stack.as_mut_ptr().cast(), ss_flags: 0, ss_size: stack.len() };
+                // SAFETY: the stack memory lives for the rest of the process; the old
+                // stack is written to a valid `StackT`.
+                if unsafe { sigaltstack(&new_stack, &mut reporting.old_stack) } != 0 {
+                    return reporting; // no alternate stack, so no reporting: best effort
+                }
+                let action = SigAction {
+                    sa_sigaction: on_crash as extern "C" fn(c_int, *mut SigInfo, *mut c_void)
+                        as usize,
+                    sa_mask: [0; 16],
+                    sa_flags: SA_SIGINFO | SA_ONSTACK | SA_RESETHAND,
+                    sa_restorer: 0,
+                };
+                for (signal, old) in &mut reporting.old_actions {
+                    // SAFETY: both structs have the C layout; the handler is
+                    // async-signal-safe. The tool is single-threaded here.
+                    unsafe { sigaction(*signal, &action, old) };
+                }
+                reporting.installed = true;
+                reporting
+            }
+        }
+
+        impl Drop for Reporting {
+            fn drop(&mut self) {
+                if !self.installed {
+                    return;
+                }
+                for (signal, old) in &self.old_actions {
+                    // SAFETY: puts back the action `sigaction` gave us.
+                    unsafe { sigaction(*signal, old, std::ptr::null_mut()) };
+                }
+                // SAFETY: puts back the alternate stack that was in place (its memory is
+                // its owner's, untouched by us).
+                unsafe { sigaltstack(&self.old_stack, std::ptr::null_mut()) };
+            }
+        }
+    }
+
+    #[cfg(windows)]
+    mod imp {
+        //! An unhandled-exception filter: an exception the callee does not handle itself
+        //! is reported (one the callee catches with SEH never reaches it).
+
+        use std::ffi::c_void;
+
+        use super::Line;
+
+        #[repr(C)]
+        struct ExceptionRecord {
+            code: u32,
+            flags: u32,
+            record: *mut ExceptionRecord,
+            address: *mut c_void,
+            number_parameters: u32,
+            information: [usize; 15],
+        }
+
+        #[repr(C)]
+        struct ExceptionPointers {
+            record: *mut ExceptionRecord,
+            context: *mut c_void,
+        }
+
+        type Filter = unsafe extern "system" fn(*const ExceptionPointers) -> i32;
+
+        const STD_ERROR_HANDLE: u32 = -12i32 as u32;
+
+        #[link(name = "kernel32")]
+        extern "system" {
+            fn SetUnhandledExceptionFilter(filter: Option<Filter>) -> Option<Filter>;
+            fn GetStdHandle(which: u32) -> *mut c_void;
+            fn WriteFile(
+                file: *mut c_void,
+                buf: *const u8,
+                len: u32,
+                written: *mut u32,
+                overlapped: *mut c_void,
+            ) -> i32;
+            fn GetCurrentProcess() -> *mut c_void;
+            fn TerminateProcess(process: *mut c_void, code: u32) -> i32;
+        }
+
+        fn name(code: u32) -> &'static [u8] {
+            match code {
+                0xC000_0005 => b"EXCEPTION_ACCESS_VIOLATION",
+                0xC000_0006 => b"EXCEPTION_IN_PAGE_ERROR",
+                0xC000_001D => b"EXCEPTION_ILLEGAL_INSTRUCTION",
+                0xC000_0096 => b"EXCEPTION_PRIV_INSTRUCTION",
+                0xC000_0094 => b"EXCEPTION_INT_DIVIDE_BY_ZERO",
+                0xC000_0095 => b"EXCEPTION_INT_OVERFLOW",
+                0xC000_00FD => b"EXCEPTION_STACK_OVERFLOW",
+                0x8000_0002 => b"EXCEPTION_DATATYPE_MISALIGNMENT",
+                0x8000_0003 => b"EXCEPTION_BREAKPOINT",
+                _ => b"an exception",
+            }
+        }
+
+        unsafe extern "system" fn on_crash(pointers: *const ExceptionPointers) -> i32 {
+            // SAFETY: the system passes valid exception pointers to the filter.
+            let record = unsafe { &*(*pointers).record };
+            // An access violation's data address is its second parameter; otherwise the
+            // instruction's address.
+            let faulting =
+                matches!(record.code, 0xC000_0005 | 0xC000_0006) && record.number_parameters >= 2;
+            let addr = if faulting { record.information[1] } else { record.address as usize };
+            let line = Line::new(name(record.code), addr);
+            let bytes = line.as_bytes();
+            let mut written = 0;
+            // SAFETY: plain Win32 calls with valid buffers; the process ends here without
+            // running anything of the crashed state.
+            unsafe {
+                WriteFile(
+                    GetStdHandle(STD_ERROR_HANDLE),
+                    bytes.as_ptr(),
+                    bytes.len() as u32,
+                    &mut written,
+                    std::ptr::null_mut(),
+                );
+                TerminateProcess(GetCurrentProcess(), super::super::FAILURE.into());
+            }
+            1 // EXCEPTION_EXECUTE_HANDLER, if termination were ever to return
+        }
+
+        /// The filter in place before `start`, put back on drop.
+        pub struct Reporting {
+            old: Option<Filter>,
+        }
+
+        impl Reporting {
+            pub fn start() -> Reporting {
+                // SAFETY: installs a filter that only writes and terminates.
+                Reporting { old: unsafe { SetUnhandledExceptionFilter(Some(on_crash)) } }
+            }
+        }
+
+        impl Drop for Reporting {
+            fn drop(&mut self) {
+                // SAFETY: puts back the previous filter.
+                unsafe { SetUnhandledExceptionFilter(self.old) };
+            }
+        }
+    }
+
+    /// Elsewhere (macOS, the BSDs, other architectures) the layouts are not declared
+    /// here: a crash ends the process as the system does.
+    #[cfg(not(any(
+        windows,
+        all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))
+    )))]
+    mod imp {
+        pub struct Reporting;
+
+        impl Reporting {
+            pub fn start() -> Reporting {
+                Reporting
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::crash::Line;
+
+    #[test]
+    fn crash_lines_show_the_address_in_lowercase_hex() {
+        let line = |addr| String::from_utf8(Line::new(b"SIGSEGV", addr).as_bytes().to_vec());
+        assert_eq!(line(0).unwrap(), "error: the function crashed: SIGSEGV at 0x0\n");
+        assert_eq!(line(0xabc1).unwrap(), "error: the function crashed: SIGSEGV at 0xabc1\n");
+        let max = format!("error: the function crashed: SIGSEGV at 0x{:x}\n", usize::MAX);
+        assert_eq!(line(usize::MAX).unwrap(), max);
+    }
 }

@@ -4,10 +4,12 @@
 //! Read: `nil`, `true`, `false`, numbers (`42`, `-1.5`, `0x10`, `1e3`, `1_000`), strings
 //! `"..."` and long strings `` `...` ``, buffers `@"..."`, keywords `:name`, symbols,
 //! tuples `[...]` / `(...)`, arrays `@[...]` / `@(...)`, and `#` comments.
-//! Integers past 2^53 that fit 64 bits read as exact [`Value::Int`] / [`Value::UInt`].
+//! Integer literals (decimal or hex) are exact: up to 2^53 in magnitude they read as
+//! numbers, past that as [`Value::Int`] / [`Value::UInt`], and past 64 bits as
+//! [`Value::Int128`] / [`Value::UInt128`]; one that does not fit 128 bits is an error.
 
 use crate::error::{Error, Result};
-use crate::value::{Buffer, Str, Value};
+use crate::value::{parse_int, Buffer, IntLiteral, Str, Value};
 
 /// How deep tuples and arrays may nest in a literal: deeper input is an error, not a
 /// stack overflow.
@@ -18,7 +20,16 @@ const MAX_NESTING: usize = 256;
 /// # Errors
 /// Malformed input, nothing to read, or more than one value.
 pub fn read(text: &str) -> Result<Value> {
-    let mut reader = Reader { src: text.as_bytes(), pos: 0 };
+    read_bytes(text.as_bytes())
+}
+
+/// As [`read`], for text that need not be UTF-8: strings may hold any bytes, while
+/// symbols and numbers must be UTF-8.
+///
+/// # Errors
+/// As [`read`].
+pub fn read_bytes(text: &[u8]) -> Result<Value> {
+    let mut reader = Reader { src: text, pos: 0 };
     let value = reader.value(0)?;
     reader.skip_space();
     if reader.pos < reader.src.len() {
@@ -101,12 +112,12 @@ impl<'a> Reader<'a> {
                     "true" => Value::Bool(true),
                     "false" => Value::Bool(false),
                     _ => match parse_number(text) {
-                        Some(v) => v,
-                        None if starts_like_number(text) => {
+                        Ok(Some(v)) => v,
+                        Ok(None) => Value::Symbol(Str::new(token)),
+                        Err(message) => {
                             self.pos = start;
-                            return Err(self.error(&format!("bad number {text}")));
+                            return Err(self.error(&message));
                         }
-                        None => Value::Symbol(Str::new(token)),
                     },
                 })
             }
@@ -230,49 +241,41 @@ fn starts_like_number(text: &str) -> bool {
     t.starts_with(|c: char| c.is_ascii_digit()) || (t.starts_with('.') && t.len() > 1)
 }
 
-/// A Janet number literal: decimal with optional fraction and exponent, or `0x` hex.
-fn parse_number(text: &str) -> Option<Value> {
+/// A Janet number literal: an exact integer (decimal or `0x` hex), or a decimal with a
+/// fraction or exponent. `Ok(None)`: the text is no number (a symbol).
+fn parse_number(text: &str) -> std::result::Result<Option<Value>, String> {
     if !starts_like_number(text) {
-        return None;
+        return Ok(None);
     }
+    match parse_int(text.as_bytes()) {
+        // `-0` is the double -0.0, as in Janet.
+        Some(IntLiteral::Fits(v)) if v.is_zero() && text.starts_with('-') => {
+            return Ok(Some(Value::Number(-0.0)))
+        }
+        Some(IntLiteral::Fits(v)) => return Ok(v.to_value()),
+        Some(IntLiteral::TooLarge) => {
+            return Err(format!("integer {text} is too large: literals hold at most 128 bits"))
+        }
+        None => {}
+    }
+    let bad = || format!("bad number {text}");
     let clean = text.replace('_', "");
     let (negative, body) = match clean.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, clean.strip_prefix('+').unwrap_or(&clean)),
     };
-    if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        let magnitude = u64::from_str_radix(hex, 16).ok()?;
-        return Some(integer_value(negative, magnitude));
+    let digits_and_exponent = body.bytes().all(|b| b.is_ascii_digit() || b"eE.+-".contains(&b));
+    if !digits_and_exponent || body.starts_with(['+', '-']) {
+        return Err(bad());
     }
-    if body.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(magnitude) = body.parse::<u64>() {
-            return Some(integer_value(negative, magnitude));
-        }
-    }
-    if !body.bytes().all(|b| b.is_ascii_digit() || b"eE.+-".contains(&b)) {
-        return None;
-    }
-    let v: f64 = body.parse().ok()?;
-    Some(Value::Number(if negative { -v } else { v }))
-}
-
-/// A number when the integer is exact as a double, else an exact 64-bit box.
-fn integer_value(negative: bool, magnitude: u64) -> Value {
-    const TWO_53: u64 = 1 << 53;
-    match (negative, magnitude) {
-        (false, m) if m <= TWO_53 => Value::Number(m as f64),
-        (true, m) if m <= TWO_53 => Value::Number(-(m as f64)),
-        (false, m) if m <= i64::MAX as u64 => Value::Int(m as i64),
-        (false, m) => Value::UInt(m),
-        (true, m) if m <= 1 << 63 => Value::Int((m as i64).wrapping_neg()),
-        (true, m) => Value::Number(-(m as f64)),
-    }
+    let v: f64 = body.parse().map_err(|_| bad())?;
+    Ok(Some(Value::Number(if negative { -v } else { v })))
 }
 
 // ---------------------------------------------------------------------------------------
 // printer
 
-/// Prints a value as Janet's `pp` does, except that 64-bit boxes print as plain integers.
+/// Prints a value as Janet's `pp` does, except that integer boxes print as plain integers.
 pub fn print(value: &Value) -> String {
     let mut out = String::new();
     print_into(value, &mut out, 0);
@@ -293,6 +296,8 @@ fn print_into(value: &Value, out: &mut String, depth: usize) {
         Value::Number(n) => out.push_str(&format_number(*n)),
         Value::Int(i) => out.push_str(&i.to_string()),
         Value::UInt(u) => out.push_str(&u.to_string()),
+        Value::Int128(i) => out.push_str(&i.to_string()),
+        Value::UInt128(u) => out.push_str(&u.to_string()),
         Value::String(s) => quote(s.as_bytes(), out),
         Value::Buffer(b) => {
             out.push('@');

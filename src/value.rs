@@ -2,8 +2,11 @@
 //! from native memory images (spec §2).
 //!
 //! Deliberate differences from Janet: a NULL `:string` reads as nil, a `:bool` byte reads as
-//! "nonzero is true", and a conversion error names its path (argument, then field or
-//! element indices), not only a slot number.
+//! "nonzero is true", a conversion error names its path (argument, then field or
+//! element indices), not only a slot number, and an integer outside its type's range is an
+//! error: Janet truncates `:int8 300` to 44 and reinterprets the bits of a `core/s64` -1
+//! given for a `:uint64`; jitcall converts an integer only when the value fits.
+//! Which kinds each integer type accepts (numbers, strings, boxes) is Janet's.
 
 use std::ffi::c_void;
 use std::fmt;
@@ -23,6 +26,12 @@ pub enum Value {
     Int(i64),
     /// An exact unsigned 64-bit integer (Janet's `core/u64`).
     UInt(u64),
+    /// An exact signed 128-bit integer (Janet has none): what an integer literal past the
+    /// 64-bit range reads as.
+    Int128(i128),
+    /// An exact unsigned 128-bit integer (Janet has none): what an integer literal past
+    /// `i128::MAX` reads as.
+    UInt128(u128),
     /// An immutable byte string.
     String(Str),
     /// A mutable byte buffer, shared by reference like Janet's.
@@ -286,11 +295,15 @@ impl Value {
     }
 
     /// The integer a number or box holds exactly, if it is one.
-    fn exact_integer(&self) -> Option<i128> {
+    pub(crate) fn exact_integer(&self) -> Option<Exact> {
         match *self {
-            Value::Number(n) if n.fract() == 0.0 && n.abs() < 2f64.powi(64) => Some(n as i128),
-            Value::Int(i) => Some(i.into()),
-            Value::UInt(u) => Some(u.into()),
+            Value::Number(n) if n.fract() == 0.0 && n.abs() < 2f64.powi(128) => {
+                Some(Exact::new(n < 0.0, n.abs() as u128))
+            }
+            Value::Int(i) => Some(Exact::from_i128(i.into())),
+            Value::UInt(u) => Some(Exact::new(false, u.into())),
+            Value::Int128(i) => Some(Exact::from_i128(i)),
+            Value::UInt128(u) => Some(Exact::new(false, u)),
             _ => None,
         }
     }
@@ -303,6 +316,8 @@ impl Value {
             Value::Number(_) => "number",
             Value::Int(_) => "core/s64",
             Value::UInt(_) => "core/u64",
+            Value::Int128(_) => "int128",
+            Value::UInt128(_) => "uint128",
             Value::String(_) => "string",
             Value::Buffer(_) => "buffer",
             Value::Keyword(_) => "keyword",
@@ -399,10 +414,16 @@ pub fn encode_prim_bits(p: Prim, value: &Value, path: &Path) -> Result<u64> {
         },
         Prim::F32 => (number(value, path)? as f32).to_bits().into(),
         Prim::F64 => number(value, path)?.to_bits(),
-        // Janet: the int32 getter, then a C cast to the width.
-        Prim::I8 | Prim::I16 | Prim::I32 => get_int32(value, path)? as i64 as u64,
+        // Janet's getters, but a value outside the width's range is an error (Janet
+        // truncates it with a C cast).
+        Prim::I8 => get_narrow_signed(value, 8, path)? as i64 as u64,
+        Prim::I16 => get_narrow_signed(value, 16, path)? as i64 as u64,
+        Prim::I32 => get_int32(value, path)? as i64 as u64,
         Prim::I64 => get_int64(value, path)? as u64,
-        Prim::U8 | Prim::U16 | Prim::U32 | Prim::U64 => get_uint64(value, path)?,
+        Prim::U8 => get_narrow_unsigned(value, 8, path)?,
+        Prim::U16 => get_narrow_unsigned(value, 16, path)?,
+        Prim::U32 => get_narrow_unsigned(value, 32, path)?,
+        Prim::U64 => get_uint64(value, path)?,
         Prim::Ptr => pointer_of(value, path)?.addr() as u64,
         Prim::String => match value {
             Value::String(s) if s.as_bytes().contains(&0) => {
@@ -447,16 +468,26 @@ fn get_int32(value: &Value, path: &Path) -> Result<i32> {
     }
 }
 
-/// Janet's signed 64-bit getter: a safe-integer number, a decimal or hex string, or a box
-/// (whose bits are taken as they are).
+/// A signed integer of `bits` (8 or 16) bits: the int32 getter, then a range check where
+/// Janet would truncate (`:int8 300` would be 44).
+#[inline]
+fn get_narrow_signed(value: &Value, bits: u32, path: &Path) -> Result<i32> {
+    let v = get_int32(value, path)?;
+    let max = (1i32 << (bits - 1)) - 1;
+    if !(-max - 1..=max).contains(&v) {
+        return Err(Error::value(path, format!("expected {bits} bit signed integer, got {value}")));
+    }
+    Ok(v)
+}
+
+/// Janet's signed 64-bit getter: a safe-integer number, a decimal or hex string, or an
+/// exact integer box whose value is in range (Janet would reinterpret a box's bits).
 #[inline]
 fn get_int64(value: &Value, path: &Path) -> Result<i64> {
     let got = match value {
         Value::Number(n) if n.abs() <= TWO_53 && (*n as i64) as f64 == *n => Some(*n as i64),
         Value::Int(i) => Some(*i),
-        Value::UInt(u) => Some(*u as i64),
-        Value::String(s) => parse_int(s.as_bytes()).and_then(|v| i64::try_from(v).ok()),
-        _ => None,
+        _ => exact_integer_or_string(value).and_then(|v| i64::try_from(v.to_i128()?).ok()),
     };
     got.ok_or_else(|| {
         let msg = format!("can not convert {} {value} to 64 bit signed integer", value.type_name());
@@ -464,17 +495,16 @@ fn get_int64(value: &Value, path: &Path) -> Result<i64> {
     })
 }
 
-/// Janet's unsigned 64-bit getter: a non-negative safe-integer number, a string, or a box.
+/// Janet's unsigned 64-bit getter: a non-negative safe-integer number, a string, or an
+/// exact integer box whose value is in range.
 #[inline]
 fn get_uint64(value: &Value, path: &Path) -> Result<u64> {
     let got = match value {
         Value::Number(n) if (0.0..=TWO_53).contains(n) && (*n as u64) as f64 == *n => {
             Some(*n as u64)
         }
-        Value::Int(i) => Some(*i as u64),
         Value::UInt(u) => Some(*u),
-        Value::String(s) => parse_int(s.as_bytes()).and_then(|v| u64::try_from(v).ok()),
-        _ => None,
+        _ => exact_integer_or_string(value).and_then(|v| u64::try_from(v.to_u128()?).ok()),
     };
     got.ok_or_else(|| {
         let msg =
@@ -483,8 +513,97 @@ fn get_uint64(value: &Value, path: &Path) -> Result<u64> {
     })
 }
 
-/// An integer written in decimal or `0x` hex, with an optional sign and `_` separators.
-fn parse_int(text: &[u8]) -> Option<i128> {
+/// An unsigned integer of `bits` (8, 16 or 32) bits: the unsigned 64-bit getter, then a
+/// range check where Janet would truncate (`:uint8 256` would be 0).
+#[inline]
+fn get_narrow_unsigned(value: &Value, bits: u32, path: &Path) -> Result<u64> {
+    let v = get_uint64(value, path)?;
+    if v >> bits != 0 {
+        let article = if bits == 8 { "an" } else { "a" };
+        let msg = format!(
+            "can not convert {} {value} to {article} {bits} bit unsigned integer",
+            value.type_name()
+        );
+        return Err(Error::value(path, msg));
+    }
+    Ok(v)
+}
+
+/// The exact integer of a box, or of a string that spells one; numbers are left to the
+/// getters (Janet's rules for them differ per getter).
+fn exact_integer_or_string(value: &Value) -> Option<Exact> {
+    match value {
+        Value::String(s) => match parse_int(s.as_bytes())? {
+            IntLiteral::Fits(v) => Some(v),
+            IntLiteral::TooLarge => None,
+        },
+        Value::Number(_) => None,
+        other => other.exact_integer(),
+    }
+}
+
+/// An exact integer of up to 128 bits, signed or not: a sign and a magnitude.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Exact {
+    /// Never true for zero.
+    negative: bool,
+    magnitude: u128,
+}
+
+impl Exact {
+    pub(crate) fn new(negative: bool, magnitude: u128) -> Exact {
+        Exact { negative: negative && magnitude != 0, magnitude }
+    }
+
+    pub(crate) fn is_zero(self) -> bool {
+        self.magnitude == 0
+    }
+
+    fn from_i128(v: i128) -> Exact {
+        Exact::new(v < 0, v.unsigned_abs())
+    }
+
+    fn to_i128(self) -> Option<i128> {
+        if self.negative {
+            0i128.checked_sub_unsigned(self.magnitude)
+        } else {
+            i128::try_from(self.magnitude).ok()
+        }
+    }
+
+    fn to_u128(self) -> Option<u128> {
+        (!self.negative).then_some(self.magnitude)
+    }
+
+    /// The value in the smallest representation that holds it exactly, as the reader
+    /// gives integer literals: a number up to 2^53 in magnitude, then a 64-bit box, then
+    /// a 128-bit one.
+    pub(crate) fn to_value(self) -> Option<Value> {
+        const TWO_53: u128 = 1 << 53;
+        if self.magnitude <= TWO_53 {
+            let n = self.magnitude as f64;
+            return Some(Value::Number(if self.negative { -n } else { n }));
+        }
+        let signed = self.to_i128();
+        Some(match signed {
+            Some(v) if i64::try_from(v).is_ok() => Value::Int(v as i64),
+            Some(v) if u64::try_from(v).is_ok() => Value::UInt(v as u64),
+            Some(v) => Value::Int128(v),
+            None => Value::UInt128(self.to_u128()?),
+        })
+    }
+}
+
+/// What a string of digits spells: an integer that fits 128 bits, or one that does not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IntLiteral {
+    Fits(Exact),
+    TooLarge,
+}
+
+/// An integer written in decimal or `0x` hex, with an optional sign and `_` separators;
+/// `None` when the text is not an integer at all.
+pub(crate) fn parse_int(text: &[u8]) -> Option<IntLiteral> {
     let text = std::str::from_utf8(text).ok()?;
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -494,12 +613,20 @@ fn parse_int(text: &[u8]) -> Option<i128> {
         Some(hex) => (16, hex),
         None => (10, digits),
     };
-    let digits = digits.replace('_', "");
-    if digits.is_empty() || digits.starts_with(['+', '-']) {
+    if digits.starts_with('_') || !digits.bytes().any(|b| b != b'_') {
         return None;
     }
-    let magnitude = i128::from(u64::from_str_radix(&digits, radix).ok()?);
-    Some(if negative { -magnitude } else { magnitude })
+    let mut magnitude: Option<u128> = Some(0);
+    for c in digits.chars().filter(|&c| c != '_') {
+        let digit = c.to_digit(radix)?;
+        magnitude = magnitude
+            .and_then(|m| m.checked_mul(radix.into()))
+            .and_then(|m| m.checked_add(digit.into()));
+    }
+    Some(match magnitude {
+        Some(m) if !negative || m <= 1 << 127 => IntLiteral::Fits(Exact::new(negative, m)),
+        _ => IntLiteral::TooLarge,
+    })
 }
 
 /// The address a value stands for as a `:ptr` (spec §2.3).
@@ -515,7 +642,7 @@ pub fn pointer_of(value: &Value, path: &Path) -> Result<Pointer> {
         // The function's address, valid while the function (any clone) lives; Janet's
         // trampoline receives it as userdata.
         Value::Function(f) => Ok(f.userdata()),
-        Value::Int(_) | Value::UInt(_) => Err(Error::value(
+        Value::Int(_) | Value::UInt(_) | Value::Int128(_) | Value::UInt128(_) => Err(Error::value(
             path,
             format!("expected string, symbol, keyword or buffer, got {value}"),
         )),
@@ -618,14 +745,37 @@ mod tests {
     }
 
     #[test]
-    fn narrow_integers_truncate_like_a_c_cast() {
-        assert_eq!(enc(Prim::I8, Value::Number(300.0)).unwrap() as i8, 44);
-        assert_eq!(enc(Prim::I16, Value::Number(40000.0)).unwrap() as i16, -25536);
-        assert_eq!(enc(Prim::U16, Value::Number(70000.0)).unwrap() as u16, 4464);
-        assert_eq!(enc(Prim::U32, Value::Number(4294967296.0)).unwrap() as u32, 0);
-        assert_eq!(enc(Prim::U64, Value::Int(-1)).unwrap(), u64::MAX);
+    fn integers_outside_their_type_are_errors() {
+        assert!(enc(Prim::I8, Value::Number(300.0)).is_err());
+        assert!(enc(Prim::I16, Value::Number(40000.0)).is_err());
+        assert!(enc(Prim::U16, Value::Number(70000.0)).is_err());
+        assert!(enc(Prim::U32, Value::Number(4294967296.0)).is_err());
+        assert!(enc(Prim::U64, Value::Int(-1)).is_err());
+        assert!(enc(Prim::I64, Value::UInt(1 << 63)).is_err());
+        assert!(enc(Prim::U8, Value::string("0x1ff")).is_err());
         assert_eq!(enc(Prim::I64, Value::string("-9223372036854775808")).unwrap(), 1 << 63);
         assert_eq!(enc(Prim::U64, Value::string("0xff")).unwrap(), 255);
+        assert_eq!(enc(Prim::I8, Value::Number(-128.0)).unwrap() as i8, -128);
+        assert_eq!(enc(Prim::U64, Value::Int128(5)).unwrap(), 5);
+    }
+
+    #[test]
+    fn parse_int_is_exact_past_64_bits() {
+        let fits = |neg, m| Some(IntLiteral::Fits(Exact::new(neg, m)));
+        assert_eq!(parse_int(b"-0x8000_0000_0000_0000"), fits(true, 1 << 63));
+        assert_eq!(parse_int(b"340282366920938463463374607431768211455"), fits(false, u128::MAX));
+        assert_eq!(
+            parse_int(b"340282366920938463463374607431768211456"),
+            Some(IntLiteral::TooLarge)
+        );
+        assert_eq!(parse_int(b"-0x8000_0000_0000_0000_0000_0000_0000_0000"), fits(true, 1 << 127));
+        assert_eq!(
+            parse_int(b"-0x8000_0000_0000_0000_0000_0000_0000_0001"),
+            Some(IntLiteral::TooLarge)
+        );
+        for text in ["", "-", "0x", "_1", "1.5", "0x+5", "+-1", "1e3", "12ab"] {
+            assert_eq!(parse_int(text.as_bytes()), None, "{text:?}");
+        }
     }
 
     #[test]
@@ -634,6 +784,13 @@ mod tests {
         assert!(msg(Prim::I32, Value::Number(2147483648.0))
             .ends_with("expected 32 bit signed integer, got 2147483648"));
         assert!(msg(Prim::I32, Value::Int(1)).ends_with("expected 32 bit signed integer, got 1"));
+        assert!(
+            msg(Prim::I8, Value::Number(128.0)).ends_with("expected 8 bit signed integer, got 128")
+        );
+        assert!(msg(Prim::U8, Value::Number(256.0))
+            .ends_with("can not convert number 256 to an 8 bit unsigned integer"));
+        assert!(msg(Prim::U16, Value::Number(65536.0))
+            .ends_with("can not convert number 65536 to a 16 bit unsigned integer"));
         assert!(msg(Prim::U32, Value::Number(-1.0))
             .ends_with("can not convert number -1 to a 64 bit unsigned integer"));
         assert!(msg(Prim::U64, Value::Number(9007199254740994.0)).contains("can not convert"));

@@ -95,3 +95,88 @@ fn symbol_names_are_mapped() {
 fn the_default_convention_is_the_hosts() {
     assert_eq!(ffi::calling_conventions().first().copied(), Abi::host());
 }
+
+jitcall::defbind! {
+    struct Answer {
+        fn jitcall_test_answer(x: i32) -> i32;
+        fn jitcall_test_other(x: i32) -> i32;
+    }
+}
+
+/// A shared library of our own, loaded by nothing else, so that closing it really
+/// unloads it: built with the host's C compiler. `None` where there is none (cross runs
+/// under an emulator), and the test says so.
+#[cfg(target_os = "linux")]
+fn answer_library(name: &str) -> Option<String> {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let stem = format!("jitcall_{name}_{}", std::process::id());
+    let source = dir.join(format!("{stem}.c"));
+    let library = dir.join(format!("lib{stem}.so"));
+    let c = "int jitcall_test_answer(int x) { return x + 42; }\n\
+             int jitcall_test_other(int x) { return x - 1; }\n";
+    std::fs::write(&source, c).unwrap();
+    let built = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&library)
+        .arg(&source)
+        .status();
+    std::fs::remove_file(&source).unwrap();
+    match built {
+        Ok(status) if status.success() => Some(library.to_str().unwrap().to_string()),
+        _ => None,
+    }
+}
+
+/// Whether a file is mapped into this process (`/proc/self/maps`).
+#[cfg(target_os = "linux")]
+fn is_mapped(path: &str) -> bool {
+    std::fs::read_to_string("/proc/self/maps").unwrap().contains(path)
+}
+
+/// Closing a context's library under a live binding: the binding keeps the library
+/// loaded (before, the next call jumped into unmapped memory from safe code).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_binding_keeps_its_library_loaded_after_close() {
+    let Some(path) = answer_library("kept") else {
+        eprintln!("no C compiler: cannot build a library of our own, test skipped");
+        return;
+    };
+    // SAFETY: our own library, which has no initialisers.
+    let ctx = Arc::new(unsafe { Context::new(Some(&path), false, None) }.unwrap());
+    // SAFETY: both declarations are the functions' C signatures. Lazy: the second one
+    // stays unresolved until after the close.
+    let answer = unsafe { Answer::bind_lazy(ctx.clone()) };
+    assert_eq!(answer.jitcall_test_answer(1).unwrap(), 43);
+
+    ctx.native().unwrap().close().unwrap();
+    assert!(is_mapped(&path), "the binding must keep {path} loaded");
+    assert_eq!(answer.jitcall_test_answer(2).unwrap(), 44);
+    let err = answer.jitcall_test_other(1).unwrap_err();
+    assert_eq!(err.to_string(), "native object already closed");
+    assert_eq!(
+        ctx.native().unwrap().close().unwrap_err().to_string(),
+        "native object already closed"
+    );
+
+    drop(answer);
+    assert!(!is_mapped(&path), "dropping the last binding unloads {path}");
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// Without bindings, close unloads the library at once.
+#[cfg(target_os = "linux")]
+#[test]
+fn closing_without_bindings_unloads_at_once() {
+    let Some(path) = answer_library("unloaded") else {
+        eprintln!("no C compiler: cannot build a library of our own, test skipped");
+        return;
+    };
+    // SAFETY: as above.
+    let ctx = unsafe { Context::new(Some(&path), false, None) }.unwrap();
+    assert!(ctx.native().unwrap().lookup("jitcall_test_answer").unwrap().is_some());
+    assert!(is_mapped(&path));
+    ctx.native().unwrap().close().unwrap();
+    assert!(!is_mapped(&path));
+    std::fs::remove_file(&path).unwrap();
+}
