@@ -4,8 +4,15 @@
 //! again, and a data page that stays writable and is never executable (the contract is in
 //! `arch::trampoline`). Each code page holds one handler per convention of this ISA and
 //! many 16-byte stubs; stub `i` reads data slot `i`. Creating a [`Callback`] fills a free
-//! data slot (handler, dispatcher, context) and writes no code; dropping it frees the
-//! slot for reuse.
+//! data slot (handler, dispatcher, context, state) and writes no code; dropping it frees
+//! the slot for reuse.
+//!
+//! Lifetime: each call is counted on its slot while it runs, so a `Callback` dropped during
+//! a call (by its own closure, or on another thread) is freed by the last call out. A call
+//! through a dropped callback's pointer finds its slot free: it returns zero and reports
+//! an error. Freed slots are reused first in, first out, and only after [`REUSE_DELAY`]
+//! others, so a stale pointer is caught until then; a reused slot's pointer is the new
+//! callback's (the stub is the same code), which no trampoline can tell apart.
 //!
 //! The handler saves the argument registers and calls [`dispatch`], which reads each
 //! argument back out of registers and stack by the same [`CallPlan`] that a call of that
@@ -161,8 +168,8 @@ struct PagePair {
 }
 
 // SAFETY: a `PagePair` is an address range. Its code page is written once, before it is
-// made executable and before any other thread can see it; its data page is written only
-// through atomic word stores in `Slot::fill` / `Slot::clear`.
+// made executable and before any other thread can see it; its data page is accessed only
+// through the atomic words of `SlotWords`.
 unsafe impl Send for PagePair {}
 // SAFETY: as above.
 unsafe impl Sync for PagePair {}
@@ -297,8 +304,10 @@ const _: () = assert!(
 /// phase is FREE (no callback: a call is stale), LIVE (its `Callback` exists) or DYING (its
 /// `Callback` was dropped while calls ran: the last one out frees the context). The
 /// generation counts the slot's callbacks, so that a thread that saw one callback's state
-/// can never mistake a later one's for it (no ABA on the word). Every change is a
-/// read-modify-write, so each value continues the release sequence of every earlier one.
+/// can never mistake a later one's for it (no ABA on the word; it would take 2^32 reuses of
+/// the slot while one thread sits between two instructions of `InFlight::drop`). Every
+/// change is a read-modify-write, so each value continues the release sequence of every
+/// earlier one. 2^28 calls at once on one slot (each a stack frame) cannot happen.
 mod state {
     pub const CALL: usize = 1;
     pub const CALLS: usize = (1 << 28) - 1;
