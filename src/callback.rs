@@ -4,8 +4,15 @@
 //! again, and a data page that stays writable and is never executable (the contract is in
 //! `arch::trampoline`). Each code page holds one handler per convention of this ISA and
 //! many 16-byte stubs; stub `i` reads data slot `i`. Creating a [`Callback`] fills a free
-//! data slot (handler, dispatcher, context) and writes no code; dropping it frees the
-//! slot for reuse.
+//! data slot (handler, dispatcher, context, state) and writes no code; dropping it frees
+//! the slot for reuse.
+//!
+//! Lifetime: each call is counted on its slot while it runs, so a `Callback` dropped during
+//! a call (by its own closure, or on another thread) is freed by the last call out. A call
+//! through a dropped callback's pointer finds its slot free: it returns zero and reports
+//! an error. Freed slots are reused first in, first out, and only after [`REUSE_DELAY`]
+//! others, so a stale pointer is caught until then; a reused slot's pointer is the new
+//! callback's (the stub is the same code), which no trampoline can tell apart.
 //!
 //! The handler saves the argument registers and calls [`dispatch`], which reads each
 //! argument back out of registers and stack by the same [`CallPlan`] that a call of that
@@ -17,7 +24,7 @@
 //! started), the error is printed on stderr.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -48,6 +55,9 @@ enum Func {
 // ---------------------------------------------------------------------------------------
 // errors raised inside callbacks
 
+// Everything here may run on a thread that is exiting, from a pthread key destructor after
+// Rust's thread-locals were destroyed: `CALL_DEPTH` and `HAS_PENDING` need no destructor
+// (so they are always accessible), and `PENDING` is only reached through `try_with`.
 thread_local! {
     /// How many jitcall calls are running on this thread (a callback's error goes to the
     /// innermost one).
@@ -85,7 +95,7 @@ impl CallGuard {
         if self.depth == 0 || !HAS_PENDING.with(Cell::get) {
             return Ok(());
         }
-        PENDING.with(|p| {
+        let taken = PENDING.try_with(|p| {
             let mut pending = p.borrow_mut();
             match pending.take() {
                 Some((depth, error)) if depth >= self.depth => {
@@ -97,7 +107,9 @@ impl CallGuard {
                     Ok(())
                 }
             }
-        })
+        });
+        // Gone only while the thread exits: `raise` printed the error then.
+        taken.unwrap_or(Ok(()))
     }
 }
 
@@ -110,19 +122,37 @@ impl Drop for CallGuard {
     }
 }
 
+/// Hands a callback's error to the innermost running call, or prints it when there is
+/// none (or the thread's storage for it is already destroyed). Never panics.
 fn raise(error: Error) {
     let depth = CALL_DEPTH.with(Cell::get);
-    if depth == 0 {
-        eprintln!("jitcall: error in a callback called outside any jitcall call: {error}");
-        return;
+    let mut error = Some(error);
+    if depth > 0 {
+        // Fails only on an exiting thread; the error is then printed below.
+        let _ = PENDING.try_with(|p| {
+            let mut pending = p.borrow_mut();
+            let error = error.take();
+            if pending.is_none() {
+                *pending = error.map(|e| (depth, e));
+                HAS_PENDING.with(|h| h.set(true));
+            }
+        });
     }
-    PENDING.with(|p| {
-        let mut pending = p.borrow_mut();
-        if pending.is_none() {
-            *pending = Some((depth, error));
-            HAS_PENDING.with(|h| h.set(true));
+    match error {
+        Some(error) if depth > 0 => report(&format!(
+            "error in a callback on an exiting thread (the running call cannot return it): {error}"
+        )),
+        Some(error) => {
+            report(&format!("error in a callback called outside any jitcall call: {error}"))
         }
-    });
+        None => {}
+    }
+}
+
+/// A message on stderr. `eprintln!` panics when stderr fails: that panic is dropped here,
+/// since nothing may unwind into a callback's C caller.
+fn report(message: &str) {
+    let _ = catch_unwind(|| eprintln!("jitcall: {message}"));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -138,8 +168,8 @@ struct PagePair {
 }
 
 // SAFETY: a `PagePair` is an address range. Its code page is written once, before it is
-// made executable and before any other thread can see it; its data page is written only
-// through atomic word stores in `Slot::fill` / `Slot::clear`.
+// made executable and before any other thread can see it; its data page is accessed only
+// through the atomic words of `SlotWords`.
 unsafe impl Send for PagePair {}
 // SAFETY: as above.
 unsafe impl Sync for PagePair {}
@@ -192,14 +222,23 @@ impl PagePair {
         self.base() + STUBS_START + i * STUB_BYTES
     }
 
-    /// The three words of data slot `i`: handler, dispatcher, context.
-    fn slot_words(&self, i: usize) -> &[AtomicUsize; 3] {
+    /// The words of data slot `i` (see [`SlotWords`]).
+    fn slot_words(&self, i: usize) -> &SlotWords {
         let addr = self.base() + self.page + i * DATA_SLOT_BYTES;
-        // SAFETY: the slot lies in the data page (i < slots <= page / DATA_SLOT_BYTES),
-        // which stays mapped read+write while `self` lives; it is 8-aligned; and it is only
-        // ever accessed through these atomics (the handler's loads happen after the
-        // pointer to the stub was published).
-        unsafe { &*(addr as *const [AtomicUsize; 3]) }
+        // SAFETY: the slot lies in the data page (i < slots <= page / DATA_SLOT_BYTES, and
+        // a slot has room for the words: see `SlotWords`), which stays mapped read+write
+        // while `self` lives; it is 8-aligned; and it is only ever accessed through these
+        // atomics (the handler's plain loads of the first two read words that are only
+        // written before the slot is made live).
+        unsafe { &*(addr as *const SlotWords) }
+    }
+
+    /// The slot whose words are at `addr`, if they are in this page pair.
+    fn slot_at(&'static self, addr: usize) -> Option<Slot> {
+        let data = self.base() + self.page;
+        let index = addr.checked_sub(data)? / DATA_SLOT_BYTES;
+        (index < self.slots && addr == data + index * DATA_SLOT_BYTES)
+            .then_some(Slot { page: self, index })
     }
 }
 
@@ -218,13 +257,23 @@ cfg_if::cfg_if! {
     }
 }
 
+/// How many freed slots wait before the oldest is handed out again. A C pointer to a
+/// dropped callback is its slot's stub, the same for every callback the slot ever holds
+/// (stubs are code, never rewritten), so a stale call is detected exactly while the slot is
+/// not reused: always until at least this many other callbacks were dropped after it.
+pub const REUSE_DELAY: usize = 1024;
+
 /// All trampoline pages and the free slots among them.
 struct Pool {
     pages: Vec<&'static PagePair>,
-    free: Vec<(usize, usize)>,
+    /// Slots of the newest page never handed out (a stale pointer cannot name them).
+    fresh: Vec<Slot>,
+    /// Freed slots, oldest first: reused first in, first out, after [`REUSE_DELAY`].
+    freed: VecDeque<Slot>,
 }
 
-static POOL: Mutex<Pool> = Mutex::new(Pool { pages: Vec::new(), free: Vec::new() });
+static POOL: Mutex<Pool> =
+    Mutex::new(Pool { pages: Vec::new(), fresh: Vec::new(), freed: VecDeque::new() });
 
 fn pool() -> std::sync::MutexGuard<'static, Pool> {
     POOL.lock().unwrap_or_else(|p| p.into_inner())
@@ -235,36 +284,113 @@ pub fn trampoline_pages() -> usize {
     pool().pages.len()
 }
 
-/// A claimed data slot and its stub.
+/// A data slot's words: the handler's address (read by the stub), the dispatcher's (read
+/// by the handler), the context (a strong count of an `Arc<Context>`, owned by the slot
+/// while it is live or dying), and the [`state`] word.
+type SlotWords = [AtomicUsize; 4];
+const HANDLER: usize = 0;
+const DISPATCHER: usize = 1;
+const CONTEXT: usize = 2;
+const STATE: usize = 3;
+const _: () = assert!(
+    DATA_SLOT_BYTES >= std::mem::size_of::<SlotWords>()
+        && crate::arch::trampoline::SLOT_DISPATCHER as usize == 8 * DISPATCHER
+        && usize::BITS == 64
+);
+
+/// A slot's state word: `generation << 32 | phase << 28 | calls`.
+///
+/// `calls` counts the calls inside the dispatcher for this slot (stale ones too); the
+/// phase is FREE (no callback: a call is stale), LIVE (its `Callback` exists) or DYING (its
+/// `Callback` was dropped while calls ran: the last one out frees the context). The
+/// generation counts the slot's callbacks, so that a thread that saw one callback's state
+/// can never mistake a later one's for it (no ABA on the word; it would take 2^32 reuses of
+/// the slot while one thread sits between two instructions of `InFlight::drop`). Every
+/// change is a read-modify-write, so each value continues the release sequence of every
+/// earlier one. 2^28 calls at once on one slot (each a stack frame) cannot happen.
+mod state {
+    pub const CALL: usize = 1;
+    pub const CALLS: usize = (1 << 28) - 1;
+    pub const PHASE: usize = 3 << 28;
+    pub const FREE: usize = 0;
+    pub const LIVE: usize = 1 << 28;
+    pub const DYING: usize = 2 << 28;
+    pub const GENERATION: usize = 1 << 32;
+
+    pub fn phase(word: usize) -> usize {
+        word & PHASE
+    }
+
+    pub fn calls(word: usize) -> usize {
+        word & CALLS
+    }
+
+    /// The same generation and calls, in another phase.
+    pub fn with_phase(word: usize, phase: usize) -> usize {
+        (word & !PHASE) | phase
+    }
+}
+
+/// A data slot and its stub.
+#[derive(Clone, Copy)]
 struct Slot {
     page: &'static PagePair,
-    page_index: usize,
     index: usize,
 }
 
 impl Slot {
+    /// A slot for a new callback: a freed one once enough wait, else one never used.
     fn claim() -> Result<Slot> {
         let mut pool = pool();
-        if pool.free.is_empty() {
+        if pool.freed.len() > REUSE_DELAY {
+            if let Some(slot) = pool.freed.pop_front() {
+                return Ok(slot);
+            }
+        }
+        if pool.fresh.is_empty() {
             // Page pairs are kept for the life of the process: slots are reused instead.
             let page: &'static PagePair = Box::leak(Box::new(PagePair::new()?));
-            let page_index = pool.pages.len();
             pool.pages.push(page);
-            pool.free.extend((0..page.slots).rev().map(|i| (page_index, i)));
+            pool.fresh.extend((0..page.slots).rev().map(|index| Slot { page, index }));
         }
-        let (page_index, index) = pool.free.pop().expect("a page was just added");
-        Ok(Slot { page: pool.pages[page_index], page_index, index })
+        pool.fresh.pop().ok_or_else(|| Error::Abi("a trampoline page without slots".into()))
     }
 
-    fn fill(&self, handler: usize, context: usize) {
-        let words = self.page.slot_words(self.index);
-        words[0].store(handler, Ordering::Release);
-        words[1].store(dispatch as *const () as usize, Ordering::Release);
-        words[2].store(context, Ordering::Release);
+    fn words(&self) -> &'static SlotWords {
+        self.page.slot_words(self.index)
     }
 
-    fn clear(&self) {
-        self.page.slot_words(self.index)[2].store(0, Ordering::Release);
+    /// Makes the (free) slot run `context` through `handler`; the slot keeps that count
+    /// of the context until [`release`].
+    fn publish(&self, handler: usize, context: Arc<Context>) {
+        let words = self.words();
+        words[HANDLER].store(handler, Ordering::Relaxed);
+        words[DISPATCHER].store(dispatch as *const () as usize, Ordering::Relaxed);
+        words[CONTEXT].store(Arc::into_raw(context) as usize, Ordering::Relaxed);
+        // Release: a call that sees LIVE (Acquire, in `InFlight::enter`) sees the words
+        // above and the context's contents. Calls may be counted already: stale ones that
+        // entered while the slot was free, and will leave without looking at the context.
+        let _ = words[STATE].fetch_update(Ordering::Release, Ordering::Relaxed, |word| {
+            let next = word.wrapping_add(state::GENERATION);
+            Some(state::with_phase(next, state::LIVE))
+        });
+    }
+
+    /// The slot's callback was dropped: the slot is freed now when no call runs, else by
+    /// the last call out (see [`InFlight`]).
+    fn retire(&self) {
+        let words = self.words();
+        let retired = words[STATE].fetch_update(Ordering::AcqRel, Ordering::Relaxed, |word| {
+            let phase = if state::calls(word) == 0 { state::FREE } else { state::DYING };
+            Some(state::with_phase(word, phase))
+        });
+        if let Ok(word) = retired {
+            if state::calls(word) == 0 {
+                // AcqRel: this thread now follows every call that left (their Release
+                // decrements precede this value), so none still uses the context.
+                release(words);
+            }
+        }
     }
 
     fn code_ptr(&self) -> Pointer {
@@ -272,10 +398,78 @@ impl Slot {
     }
 }
 
-impl Drop for Slot {
+/// Frees a slot that just became FREE (the caller made that change, so it runs once per
+/// callback): drops the slot's count of the context and queues the slot for reuse.
+fn release(words: &SlotWords) {
+    // Nobody else reads this word now: calls that find the slot FREE leave it alone, and it
+    // is written again only after the slot is queued below.
+    let context = words[CONTEXT].swap(0, Ordering::Relaxed) as *const Context;
+    {
+        let mut pool = pool();
+        let addr = words as *const SlotWords as usize;
+        if let Some(slot) = pool.pages.iter().find_map(|page| page.slot_at(addr)) {
+            pool.freed.push_back(slot);
+        }
+    }
+    if !context.is_null() {
+        // SAFETY: `publish` stored a count from `Arc::into_raw`, released once here (the
+        // phase change to FREE happens once per publish); no call uses the context any
+        // more (see `retire` and `InFlight::drop` for the ordering).
+        drop(unsafe { Arc::from_raw(context) });
+    }
+}
+
+/// One call inside the dispatcher, counted on its slot from entry to exit: a live slot's
+/// context is not freed while any call is inside.
+struct InFlight<'a> {
+    words: &'a SlotWords,
+    /// The callback's context, or `None` for a stale call (the slot is free or dying).
+    context: Option<&'a Context>,
+}
+
+impl<'a> InFlight<'a> {
+    #[inline]
+    fn enter(words: &'a SlotWords) -> InFlight<'a> {
+        // Acquire: pairs with `publish`'s Release, so a LIVE word comes with its context.
+        let word = words[STATE].fetch_add(state::CALL, Ordering::Acquire);
+        let context = (state::phase(word) == state::LIVE).then(|| {
+            // SAFETY: the slot was LIVE when this call was counted, so the context word is
+            // the one `publish` wrote for this generation: it changes only after the slot
+            // goes FREE, which needs this call's count gone. The slot's count of the
+            // context keeps it alive until then (it is released only at FREE), and the
+            // reference lives no longer than `self`.
+            unsafe { &*(words[CONTEXT].load(Ordering::Relaxed) as *const Context) }
+        });
+        InFlight { words, context }
+    }
+
+    fn context(&self) -> Option<&Context> {
+        self.context
+    }
+}
+
+impl Drop for InFlight<'_> {
+    #[inline]
     fn drop(&mut self) {
-        self.clear();
-        pool().free.push((self.page_index, self.index));
+        // Release: this call's uses of the context happen before whoever frees it.
+        let word = self.words[STATE].fetch_sub(state::CALL, Ordering::Release);
+        if state::phase(word) != state::DYING || state::calls(word) != 1 {
+            return;
+        }
+        // The last call out of a dropped callback frees it, unless a stale call entered
+        // meanwhile (it does this when it leaves). The generation in the word makes sure
+        // that it is this callback's DYING, not a later one's. Acquire: as in `retire`.
+        let last = word - state::CALL;
+        let free = state::with_phase(last, state::FREE);
+        if self.words[STATE]
+            .compare_exchange(last, free, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            // Freeing drops the closure: its captures' destructors may panic.
+            if catch_unwind(AssertUnwindSafe(|| release(self.words))).is_err() {
+                report("a callback's closure panicked while being dropped");
+            }
+        }
     }
 }
 
@@ -284,8 +478,8 @@ impl Drop for Slot {
 
 /// A C function pointer that runs a Rust closure: valid while this value lives.
 pub struct Callback {
-    // Dropped first: the slot is cleared before the context it points to is freed.
     slot: Slot,
+    /// The `Callback`'s own count (the slot holds another while live or dying).
     context: Arc<Context>,
 }
 
@@ -375,25 +569,38 @@ impl Callback {
         // From now on, calls keep track of errors raised in callbacks. (A call already
         // running cannot reach this callback: its pointer did not exist when it began.)
         CALLBACKS_EXIST.store(true, Ordering::Release);
-        let handler = slot
-            .page
-            .handlers
-            .iter()
-            .find(|(abi, _)| *abi == context.sig.abi)
-            .map(|&(_, addr)| addr)
-            .ok_or_else(|| Error::Abi(format!("no callback handler for {}", context.sig.abi)))?;
-        slot.fill(handler, Arc::as_ptr(&context) as usize);
+        let Some(&(_, handler)) =
+            slot.page.handlers.iter().find(|(abi, _)| *abi == context.sig.abi)
+        else {
+            pool().freed.push_back(slot);
+            return Err(Error::Abi(format!("no callback handler for {}", context.sig.abi)));
+        };
+        slot.publish(handler, context.clone());
         Ok(Callback { slot, context })
     }
 
-    /// The address C code calls. It is valid while this `Callback` lives; calling it after
-    /// the drop runs no closure (or, once the slot is reused, another callback).
+    /// The address C code calls. It is valid while this `Callback` lives.
+    ///
+    /// A `Callback` dropped while calls run (by its own closure, or on another thread)
+    /// stays alive until the last of them returns. Calling the address after the drop
+    /// runs no closure: the C caller gets a zero result (nothing is written to memory a
+    /// large result would go to) and the error "a callback was called after it was
+    /// dropped" goes to the running `call`, or to stderr. This holds until the slot is
+    /// reused, which is after at least [`REUSE_DELAY`] more callbacks were dropped; after
+    /// that the address is another callback's and a stale call is that callback's call
+    /// (undetectable: the address is all C passes, and code is never rewritten).
     pub fn code_ptr(&self) -> Pointer {
         self.slot.code_ptr()
     }
 
     pub fn signature(&self) -> &Signature {
         &self.context.sig
+    }
+}
+
+impl Drop for Callback {
+    fn drop(&mut self) {
+        self.slot.retire();
     }
 }
 
@@ -424,40 +631,24 @@ cfg_if::cfg_if! {
 /// frame`), `stack` the caller's first stack argument; the C caller passed arguments of
 /// the callback's signature.
 unsafe fn dispatch_body(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
-    // SAFETY: the handler passes the address of its slot's words.
-    let context = unsafe { &*slot.add(2) }.load(Ordering::Acquire) as *const Context;
+    // SAFETY: the handler passes the address of its slot's words, which live as long as
+    // the process (page pairs are never freed).
+    let words = unsafe { &*slot.cast::<SlotWords>() };
     // SAFETY: the save area is `frame::SIZE` bytes of the handler's stack frame.
     let frame = unsafe { std::slice::from_raw_parts_mut(frame, frame::SIZE) };
     frame[frame::RET_GPRS..].fill(0);
-    if context.is_null() {
-        eprintln!("jitcall: a callback was called after it was dropped");
+    let call = InFlight::enter(words);
+    let Some(context) = call.context() else {
+        raise(Error::Callback("a callback was called after it was dropped".into()));
         return;
-    }
-    // SAFETY: a filled slot points to the context of a live `Callback` (cleared before
-    // the context is freed).
-    let context = unsafe { &*context };
-    // Nothing may unwind out of here into the foreign caller.
-    let outcome = match &context.func {
-        Func::Values(func) => {
-            // The argument list is reused across calls on this thread (a nested callback
-            // finds it taken and makes its own).
-            let mut args = ARGS.take();
-            let outcome = catch_unwind(AssertUnwindSafe(|| {
-                // SAFETY: forwarded from the caller.
-                unsafe { read_args(context, frame, stack, &mut args) };
-                let result = func(&args)?;
-                // SAFETY: forwarded from the caller (for a memory result's address).
-                unsafe { write_result(context, frame, &result) }
-            }));
-            args.clear();
-            ARGS.set(args);
-            outcome
-        }
-        Func::Native(func) => catch_unwind(AssertUnwindSafe(|| {
-            // SAFETY: forwarded from the caller.
-            unsafe { run_native(context, func, frame, stack) }
-        })),
     };
+    // Nothing may unwind out of here into the foreign caller.
+    let outcome = catch_unwind(AssertUnwindSafe(|| match &context.func {
+        // SAFETY: forwarded from the caller.
+        Func::Values(func) => unsafe { run_values(context, func, frame, stack) },
+        // SAFETY: forwarded from the caller.
+        Func::Native(func) => unsafe { run_native(context, func, frame, stack) },
+    }));
     let error = match outcome {
         Ok(Ok(())) => return,
         Ok(Err(e)) => e,
@@ -481,6 +672,30 @@ unsafe fn dispatch_body(slot: *const AtomicUsize, frame: *mut u8, stack: *const 
         unsafe { std::ptr::write_bytes(dest, 0, context.sig.ret.size()) };
         frame[frame::RET_GPRS..frame::RET_GPRS + 8].copy_from_slice(&(dest as u64).to_le_bytes());
     }
+}
+
+/// Runs a callback over values: decodes the arguments, calls the closure, encodes its
+/// result.
+///
+/// # Safety
+/// As [`dispatch_body`].
+unsafe fn run_values(
+    context: &Context,
+    func: &CallbackFn,
+    frame: &mut [u8],
+    stack: *const u8,
+) -> Result<()> {
+    // The argument list is reused across calls on this thread (a nested callback finds it
+    // taken and makes its own; so does one on an exiting thread, whose storage is gone).
+    let mut args = ARGS.try_with(Cell::take).unwrap_or_default();
+    // SAFETY: forwarded from the caller.
+    unsafe { read_args(context, frame, stack, &mut args) };
+    let result = func(&args);
+    args.clear();
+    // Fails only on an exiting thread: the list is then dropped.
+    let _ = ARGS.try_with(|a| a.set(args));
+    // SAFETY: forwarded from the caller (for a memory result's address).
+    unsafe { write_result(context, frame, &result?) }
 }
 
 thread_local! {
@@ -750,17 +965,29 @@ fn extend(ty: &Type, bits: u64) -> u64 {
 // functions as values, and Janet's trampoline
 
 /// A callable value: a closure that a runtime hands to native code as userdata (Janet's
-/// `ffi/trampoline` pattern). As a `:ptr` it converts to an address that stays valid
-/// while the `Function` or any clone of it lives; unlike Janet, nothing is rooted
-/// forever.
+/// `ffi/trampoline` pattern). As a `:ptr` it converts to a handle that finds it while the
+/// `Function` or any clone of it lives; unlike Janet, nothing is rooted forever.
 #[derive(Clone)]
 pub struct Function(Arc<FunctionInner>);
 
 struct FunctionInner {
+    /// The userdata handle: unique for the life of the process, never reused (so stale
+    /// userdata never finds a later function, as a reused address would).
+    handle: usize,
     func: Box<CallbackFn>,
 }
 
-/// Live functions by address, so that a trampoline can tell a live one from a stale one.
+/// Handles have the top bit set, so they are never addresses that user-space C code
+/// could pass by mistake (that half of the address space is the kernel's), and count up
+/// from 1 in the other 63 bits (which no process exhausts).
+const HANDLE_TAG: usize = 1 << (usize::BITS - 1);
+
+fn next_handle() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    HANDLE_TAG | NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Live functions by handle, so that a trampoline can tell a live one from a stale one.
 fn registry() -> std::sync::MutexGuard<'static, HashMap<usize, Weak<FunctionInner>>> {
     static REGISTRY: OnceLock<Mutex<HashMap<usize, Weak<FunctionInner>>>> = OnceLock::new();
     REGISTRY.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner())
@@ -768,8 +995,8 @@ fn registry() -> std::sync::MutexGuard<'static, HashMap<usize, Weak<FunctionInne
 
 impl Function {
     pub fn new(func: impl Fn(&[Value]) -> Result<Value> + Send + Sync + 'static) -> Function {
-        let inner = Arc::new(FunctionInner { func: Box::new(func) });
-        registry().insert(Arc::as_ptr(&inner) as usize, Arc::downgrade(&inner));
+        let inner = Arc::new(FunctionInner { handle: next_handle(), func: Box::new(func) });
+        registry().insert(inner.handle, Arc::downgrade(&inner));
         Function(inner)
     }
 
@@ -781,12 +1008,13 @@ impl Function {
         (self.0.func)(args)
     }
 
-    /// The address native code receives for this function as a `:ptr`.
+    /// The handle native code receives for this function as a `:ptr`: opaque (not an
+    /// address), unique to this function and never given to another.
     pub fn userdata(&self) -> Pointer {
-        Pointer::from_ptr(Arc::as_ptr(&self.0))
+        Pointer::from_addr(self.0.handle)
     }
 
-    /// The live function at a userdata address, if there is one.
+    /// The live function with this userdata handle, if there is one.
     pub fn from_userdata(ptr: Pointer) -> Option<Function> {
         registry().get(&ptr.addr()).and_then(Weak::upgrade).map(Function)
     }
@@ -798,7 +1026,7 @@ impl Function {
 
 impl Drop for FunctionInner {
     fn drop(&mut self) {
-        registry().remove(&(self as *const FunctionInner as usize));
+        registry().remove(&self.handle);
     }
 }
 

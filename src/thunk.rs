@@ -120,12 +120,14 @@ impl CompiledSignature {
                 sig.abi
             )));
         }
-        // First this thread's own cache (no lock), then the process's.
-        if let Some(found) = LOCAL_CACHE.with(|c| c.borrow().get(&sig).cloned()) {
+        // First this thread's own cache (no lock), then the process's. (The own cache is
+        // gone while the thread exits, e.g. in a callback run by a TLS destructor.)
+        if let Some(found) = LOCAL_CACHE.try_with(|c| c.borrow().get(&sig).cloned()).ok().flatten()
+        {
             return Ok(found);
         }
         if let Some(found) = cache_read().as_ref().and_then(|c| c.get(&sig)).cloned() {
-            LOCAL_CACHE.with(|c| c.borrow_mut().insert(sig, found.clone()));
+            let _ = LOCAL_CACHE.try_with(|c| c.borrow_mut().insert(sig, found.clone()));
             return Ok(found);
         }
         let abi = arch::for_abi(sig.abi);
