@@ -93,8 +93,10 @@ pub fn align(ty: &Type) -> usize {
 /// needed. On error the buffer is left unchanged.
 ///
 /// # Errors
-/// A value that does not convert (the path says where), "index out of bounds" past the
-/// end, or "buffer cannot reallocate foreign memory" when a pointer-buffer is full.
+/// A value that does not convert (the path says where; checked before any memory is
+/// asked for, so a huge type with a value that does not fit it is only an error), "index
+/// out of bounds" past the end, "buffer cannot reallocate foreign memory" when a
+/// pointer-buffer is full, or an image the allocator cannot give.
 pub fn write(
     ty: &Type,
     value: &Value,
