@@ -125,6 +125,12 @@ pub fn check_emittable(plan: &CallPlan, source: ArgSource) -> Result<()> {
     Ok(())
 }
 
+/// The largest argument or result a signature may pass by value: 1 MiB. C callers copy
+/// such values onto their stack (1 MiB in all on a Windows thread by default), so larger
+/// ones cannot work in C either; past it a signature is refused with an error rather
+/// than a call that would exhaust the stack or memory.
+pub const MAX_BY_VALUE_BYTES: usize = 1 << 20;
+
 /// The implementation of a convention.
 pub fn for_abi(abi: Abi) -> &'static dyn AbiImpl {
     match abi {
@@ -139,7 +145,7 @@ pub fn for_abi(abi: Abi) -> &'static dyn AbiImpl {
 /// # Errors
 /// A void parameter ("unexpected void parameter", as Janet says), an array passed or
 /// returned directly (C has no such thing: arrays decay to pointers), a zero-size struct,
-/// or arguments too large to address.
+/// a value over [`MAX_BY_VALUE_BYTES`], or arguments too large to address.
 pub fn check_signature(sig: &Signature) -> Result<BlockLayout> {
     for (i, ty) in sig.params.iter().enumerate() {
         if ty.is_void() {
@@ -164,11 +170,24 @@ fn check_by_value(ty: &Type, what: &str) -> Result<()> {
         Type::Struct(_) if ty.size() == 0 => {
             Err(Error::Abi(format!("{what} is a zero-size struct {ty}, which C cannot pass by value")))
         }
-        Type::Struct(_) if ty.size() > u32::MAX as usize => {
-            Err(Error::Abi(format!("{what} is too large to pass by value: {} bytes", ty.size())))
-        }
+        Type::Struct(_) if ty.size() > MAX_BY_VALUE_BYTES => Err(Error::Abi(format!(
+            "{what} is too large to pass by value: {} bytes, more than the {MAX_BY_VALUE_BYTES} \
+             a value may have (pass a pointer instead)",
+            ty.size()
+        ))),
         _ => Ok(()),
     }
+}
+
+/// `stack + bytes`, or an error when a stack area that large cannot be addressed.
+///
+/// # Errors
+/// A sum past `u32::MAX`.
+pub(crate) fn stack_add(stack: u32, bytes: usize) -> Result<u32> {
+    u32::try_from(bytes)
+        .ok()
+        .and_then(|b| stack.checked_add(b))
+        .ok_or_else(|| Error::Abi("the arguments need more stack than can be addressed".into()))
 }
 
 /// Bytes of machine code being assembled.

@@ -24,7 +24,7 @@ fn main() -> jitcall::Result<()> {
         let read = |v: &Value| match v {
             // SAFETY: qsort passes pointers to elements of the array of doubles.
             Value::Pointer(p) => match unsafe { ffi::read_ptr(&double, *p, 0) } {
-                Value::Number(n) => n,
+                Ok(Value::Number(n)) => n,
                 _ => unreachable!("a double reads as a number"),
             },
             _ => unreachable!("qsort passes pointers"),

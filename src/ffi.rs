@@ -93,17 +93,28 @@ pub fn align(ty: &Type) -> usize {
 /// needed. On error the buffer is left unchanged.
 ///
 /// # Errors
-/// A value that does not convert (the path says where), "index out of bounds" past the
-/// end, or "buffer cannot reallocate foreign memory" when a pointer-buffer is full.
+/// A value that does not convert (the path says where; checked before any memory is
+/// asked for, so a huge type with a value that does not fit it is only an error), "index
+/// out of bounds" past the end, "buffer cannot reallocate foreign memory" when a
+/// pointer-buffer is full, or an image the allocator cannot give.
 pub fn write(
     ty: &Type,
     value: &Value,
     buffer: Option<&Buffer>,
     index: Option<usize>,
 ) -> Result<Buffer> {
-    let mut image = vec![0u8; ty.size()];
+    // The value is checked before any memory is asked for: a type of any size can be
+    // named, but only a value that fits it makes its image.
+    value::check_encodable(ty, value, &Path::default())?;
+    let mut image = Vec::new();
+    image.try_reserve_exact(ty.size()).map_err(|_| {
+        Error::Memory(format!("out of memory allocating {} bytes for {ty}", ty.size()))
+    })?;
+    image.resize(ty.size(), 0);
     value::encode(ty, value, &mut image, &Path::default())?;
-    let buffer = buffer.cloned().unwrap_or_else(|| Buffer::with_capacity(image.len()));
+    let Some(buffer) = buffer.cloned() else {
+        return Ok(Buffer::from_vec(image));
+    };
     {
         let mut bytes = buffer.lock();
         let len = bytes.len();
@@ -126,7 +137,8 @@ pub fn write(
 ///
 /// # Errors
 /// "read out of range" when the bytes are too short; a type holding `:string` (reading it
-/// follows a pointer: use [`read_ptr`]).
+/// follows a pointer: use [`read_ptr`]); a type with more than
+/// [`value::MAX_EMPTY_VALUES`] empty parts (arrays of zero-size elements).
 pub fn read(ty: &Type, bytes: &[u8], offset: usize) -> Result<Value> {
     let end = offset.checked_add(ty.size()).filter(|&e| e <= bytes.len());
     let Some(end) = end else {
@@ -139,15 +151,20 @@ pub fn read(ty: &Type, bytes: &[u8], offset: usize) -> Result<Value> {
 /// As in Janet, a `:string` is the address of a `char *` slot, which is then followed
 /// (NULL gives nil); to read a C string directly, use [`read_c_string`].
 ///
+/// # Errors
+/// A type with more than [`value::MAX_EMPTY_VALUES`] empty parts (arrays of zero-size
+/// elements), whose value would not fit in memory.
+///
 /// # Safety
 /// `ty.size()` bytes at `ptr + offset` must be readable, and every `:string` slot in them
 /// must be NULL or point to a NUL-terminated string.
-pub unsafe fn read_ptr(ty: &Type, ptr: Pointer, offset: isize) -> Value {
+pub unsafe fn read_ptr(ty: &Type, ptr: Pointer, offset: isize) -> Result<Value> {
+    value::check_decodable(ty)?;
     let start = ptr.addr().wrapping_add_signed(offset) as *const u8;
     // SAFETY: the caller guarantees `ty.size()` readable bytes at `start`.
     let bytes = unsafe { std::slice::from_raw_parts(start, ty.size()) };
     // SAFETY: the caller vouches for the `:string` slots.
-    unsafe { value::decode_following_pointers(ty, bytes) }
+    Ok(unsafe { value::decode_following_pointers(ty, bytes) })
 }
 
 /// A copy of the NUL-terminated string at `ptr` (nil for NULL).

@@ -107,9 +107,21 @@ impl BlockLayout {
 }
 
 /// The return block's size: the result rounded up to 16 bytes.
-pub fn ret_block_size(sig: &Signature) -> Option<u32> {
-    let size = u32::try_from(sig.ret.size()).ok()?;
-    Some(size.checked_add(15)? & !15)
+///
+/// # Errors
+/// A result too large for a return block (the conventions refuse any result over
+/// [`crate::arch::MAX_BY_VALUE_BYTES`] before this).
+pub fn ret_block_size(sig: &Signature) -> crate::error::Result<u32> {
+    u32::try_from(sig.ret.size())
+        .ok()
+        .and_then(|size| size.checked_add(15))
+        .map(|size| size & !15)
+        .ok_or_else(|| {
+            crate::error::Error::Abi(format!(
+                "the result is too large to return: {} bytes",
+                sig.ret.size()
+            ))
+        })
 }
 
 impl fmt::Display for Location {

@@ -167,8 +167,9 @@ impl CompiledSignature {
     ///
     /// # Errors
     /// A wrong argument count ("arity mismatch"), a value that does not convert (the
-    /// error names the argument and the field inside it), or the error of a callback that
-    /// failed while the function ran (the callback returned a zero result to C).
+    /// error names the argument and the field inside it), a result type whose value
+    /// [`value::check_decodable`] refuses, or the error of a callback that failed while
+    /// the function ran (the callback returned a zero result to C).
     ///
     /// # Safety
     /// `target` must be a function with this signature under this convention, and calling
@@ -179,6 +180,8 @@ impl CompiledSignature {
         if args.len() != sig.params.len() {
             return Err(Error::Arity { expected: sig.params.len(), got: args.len() });
         }
+        // The result's value must be one that can be made, before anything is called.
+        value::check_decodable(&sig.ret)?;
         let mut block = ArgBlock::zeroed(plan.block.size as usize);
         let mut path = Path::default();
         let bytes = block.bytes_mut();

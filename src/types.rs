@@ -181,6 +181,7 @@ pub struct StructType {
     align: usize,
     depth: usize,
     misaligned_at: MisalignMask,
+    empty_values: usize,
     content_hash: u64,
 }
 
@@ -192,6 +193,7 @@ pub struct ArrayType {
     size: usize,
     depth: usize,
     misaligned_at: MisalignMask,
+    empty_values: usize,
     content_hash: u64,
 }
 
@@ -286,6 +288,25 @@ impl Type {
         }
     }
 
+    /// How many values of zero size a value of this type holds: empty arrays (`@[T]`),
+    /// arrays of zero-size elements and their elements, structs of only such fields.
+    /// Saturates at `usize::MAX`. Nothing in memory stands behind them, so their number
+    /// is not bounded by the value's size: readers bound it instead.
+    pub fn empty_values(&self) -> usize {
+        match self {
+            Type::Prim(_) => 0,
+            Type::Struct(s) => s.empty_values,
+            Type::Array(a) => a.empty_values,
+        }
+    }
+
+    /// How many values a value of this type is made of (itself included), for a type of
+    /// size 0: every one of them is empty.
+    fn values_of_zero_size(&self) -> usize {
+        debug_assert_eq!(self.size(), 0);
+        self.empty_values()
+    }
+
     /// True when a `:string` appears anywhere in the type (its image holds a pointer
     /// that decoding must follow).
     pub fn contains_string(&self) -> bool {
@@ -334,8 +355,23 @@ impl Type {
             .checked_mul(len)
             .filter(|&s| s <= MAX_SIZE)
             .ok_or_else(|| Error::Type(format!("array type {elem} x {len} is too large")))?;
+        let empty_values = if size == 0 {
+            // The array itself, and every element with all its parts.
+            let per_elem = if elem.size() == 0 { elem.values_of_zero_size() } else { 0 };
+            per_elem.saturating_mul(len).saturating_add(1)
+        } else {
+            elem.empty_values().saturating_mul(len)
+        };
         let content_hash = mix(mix(0x000A_11A7, elem.content_hash()), len as u64);
-        Ok(Type::Array(Arc::new(ArrayType { elem, len, size, depth, misaligned_at, content_hash })))
+        Ok(Type::Array(Arc::new(ArrayType {
+            elem,
+            len,
+            size,
+            depth,
+            misaligned_at,
+            empty_values,
+            content_hash,
+        })))
     }
 
     /// A struct built from fields and packing markers by Janet's rules (spec §1.3).
@@ -349,6 +385,10 @@ impl Type {
 
     /// Calls `f` on every primitive leaf with its byte offset, in memory order; array
     /// elements are visited one by one.
+    ///
+    /// This costs time in proportion to the number of leaves (up to the type's size), not
+    /// to its description: fine for tests and small types, never for classifying. Parts of
+    /// zero size hold no leaves and are skipped, however many elements they have.
     pub fn for_each_leaf(&self, base: usize, f: &mut impl FnMut(Prim, usize)) {
         match self {
             Type::Prim(p) => f(*p, base),
@@ -357,6 +397,7 @@ impl Type {
                     field.ty.for_each_leaf(base + field.offset, f);
                 }
             }
+            Type::Array(a) if a.elem.size() == 0 => {}
             Type::Array(a) => {
                 let step = a.elem.size();
                 for i in 0..a.len {
@@ -409,10 +450,16 @@ impl StructType {
             return Err(Error::Type("invalid empty struct".into()));
         }
         let size = round_up(size, align).ok_or_else(|| too_large(members))?;
+        let empty_values = if size == 0 {
+            // The struct itself, and every field with all its parts (all of size 0).
+            fields.iter().fold(1usize, |n, f| n.saturating_add(f.ty.values_of_zero_size()))
+        } else {
+            fields.iter().fold(0usize, |n, f| n.saturating_add(f.ty.empty_values()))
+        };
         let content_hash = fields.iter().fold(0x0005_72C7, |h, f| {
             mix(mix(mix(h, f.ty.content_hash()), f.offset as u64), u64::from(f.packed))
         });
-        Ok(StructType { fields, size, align, depth, misaligned_at, content_hash })
+        Ok(StructType { fields, size, align, depth, misaligned_at, empty_values, content_hash })
     }
 
     pub fn fields(&self) -> &[Field] {

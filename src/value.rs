@@ -238,10 +238,18 @@ impl BufferGuard<'_> {
     /// Sets the length, filling new bytes with zeros.
     ///
     /// # Errors
-    /// A foreign buffer cannot grow past its capacity.
+    /// A foreign buffer cannot grow past its capacity; an owned one past what the
+    /// allocator gives.
     pub fn resize(&mut self, new_len: usize) -> Result<()> {
         match &mut *self.0 {
-            Storage::Owned(v) => v.resize(new_len, 0),
+            Storage::Owned(v) => {
+                // Asked for first, so that a size the allocator refuses is an error.
+                let more = new_len.saturating_sub(v.len());
+                v.try_reserve(more).map_err(|_| {
+                    Error::Memory(format!("out of memory growing a buffer to {new_len} bytes"))
+                })?;
+                v.resize(new_len, 0);
+            }
             Storage::Foreign { addr, len, cap } => {
                 if new_len > *cap {
                     return Err(Error::Memory("buffer cannot reallocate foreign memory".into()));
@@ -358,8 +366,25 @@ const TWO_53: f64 = 9_007_199_254_740_992.0;
 /// element indices on its way out, so the success path allocates nothing.
 pub fn encode(ty: &Type, value: &Value, out: &mut [u8], path: &Path) -> Result<()> {
     debug_assert_eq!(out.len(), ty.size(), "encode: image size differs from the type's");
+    convert(ty, value, Some(out), path)
+}
+
+/// Checks that `value` converts to `ty`, as [`encode`] would, without writing anything:
+/// so that memory for the image is only asked for once the value is known to fit it.
+///
+/// # Errors
+/// The error [`encode`] would give.
+pub fn check_encodable(ty: &Type, value: &Value, path: &Path) -> Result<()> {
+    convert(ty, value, None, path)
+}
+
+/// [`encode`], writing only when there is an image to write to.
+fn convert(ty: &Type, value: &Value, out: Option<&mut [u8]>, path: &Path) -> Result<()> {
     match ty {
-        Type::Prim(p) => encode_prim(*p, value, out, path),
+        Type::Prim(p) => match out {
+            Some(out) => encode_prim(*p, value, out, path),
+            None => encode_prim_bits(*p, value, path).map(drop),
+        },
         Type::Struct(s) => {
             let elems = value.as_indexed().ok_or_else(|| expected_indexed(value, path))?;
             if elems.len() != s.fields().len() {
@@ -372,9 +397,11 @@ pub fn encode(ty: &Type, value: &Value, out: &mut [u8], path: &Path) -> Result<(
                     ),
                 ));
             }
+            let mut out = out;
             for (i, (field, elem)) in s.fields().iter().zip(elems).enumerate() {
                 let range = field.offset..field.offset + field.ty.size();
-                encode(&field.ty, elem, &mut out[range], path).map_err(|e| e.within(i))?;
+                let image = out.as_deref_mut().map(|o| &mut o[range]);
+                convert(&field.ty, elem, image, path).map_err(|e| e.within(i))?;
             }
             Ok(())
         }
@@ -387,9 +414,10 @@ pub fn encode(ty: &Type, value: &Value, out: &mut [u8], path: &Path) -> Result<(
                 ));
             }
             let step = a.elem.size();
+            let mut out = out;
             for (i, elem) in elems.iter().enumerate() {
-                encode(&a.elem, elem, &mut out[i * step..(i + 1) * step], path)
-                    .map_err(|e| e.within(i))?;
+                let image = out.as_deref_mut().map(|o| &mut o[i * step..(i + 1) * step]);
+                convert(&a.elem, elem, image, path).map_err(|e| e.within(i))?;
             }
             Ok(())
         }
@@ -653,12 +681,32 @@ pub fn pointer_of(value: &Value, path: &Path) -> Result<Pointer> {
 // ---------------------------------------------------------------------------------------
 // native image -> Value
 
+/// The most values of zero size (see [`Type::empty_values`]) that reading one value may
+/// make: 2^20. They have no bytes behind them, so without a bound a type such as
+/// `@[@[:int] 2147483647]` (0 bytes) would read as billions of empty arrays.
+pub const MAX_EMPTY_VALUES: usize = 1 << 20;
+
+/// Checks that a value of `ty` can be read: at most [`MAX_EMPTY_VALUES`] empty parts.
+///
+/// # Errors
+/// A type past that limit.
+pub fn check_decodable(ty: &Type) -> Result<()> {
+    if ty.empty_values() > MAX_EMPTY_VALUES {
+        return Err(Error::Type(format!(
+            "reading {ty} would make more than {MAX_EMPTY_VALUES} empty values \
+             (arrays of zero-size elements)"
+        )));
+    }
+    Ok(())
+}
+
 /// Reads a value of `ty` from its native image (`ty.size()` bytes).
 ///
 /// # Errors
 /// A type with a `:string` in it: decoding one follows a pointer, which only
-/// [`decode_following_pointers`] may do.
+/// [`decode_following_pointers`] may do; a type that [`check_decodable`] refuses.
 pub fn decode(ty: &Type, bytes: &[u8]) -> Result<Value> {
+    check_decodable(ty)?;
     if ty.contains_string() {
         return Err(Error::Type(format!(
             "reading {ty} follows a char* pointer: use the unsafe pointer read instead"
@@ -669,7 +717,8 @@ pub fn decode(ty: &Type, bytes: &[u8]) -> Result<Value> {
 }
 
 /// Reads a value of `ty` from its native image; a `:string` in it is a `char *` that is
-/// followed and copied (NULL gives nil).
+/// followed and copied (NULL gives nil). Call [`check_decodable`] first: this makes every
+/// empty value the type has, however many.
 ///
 /// # Safety
 /// Every `:string` slot in the image must be NULL or point to a readable NUL-terminated

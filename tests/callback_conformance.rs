@@ -100,7 +100,7 @@ fn run(case: &'static CallbackCase, abi: Abi, form: Form) -> Result<(), String> 
                     // SAFETY: each pointer refers to a whole image of its parameter, and
                     // the generated types hold no `:string`.
                     .map(|(ty, &p)| unsafe { ffi::read_ptr(ty, Pointer::from_ptr(p), 0) })
-                    .collect();
+                    .collect::<Result<Vec<_>, _>>()?;
                 check(&args);
                 let image = ffi::write(&ret_type, &result, None, None)?.to_vec();
                 // SAFETY: `out` has room for the result type's size, which `image` is.

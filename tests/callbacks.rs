@@ -35,7 +35,7 @@ fn int_comparator(calls: Arc<AtomicUsize>) -> jitcall::Callback {
         calls.fetch_add(1, Ordering::Relaxed);
         let read = |v: &Value| match v {
             // SAFETY: qsort passes pointers to elements of the int array.
-            Value::Pointer(p) => unsafe { ffi::read_ptr(&ty(":int"), *p, 0) },
+            Value::Pointer(p) => unsafe { ffi::read_ptr(&ty(":int"), *p, 0) }.unwrap(),
             other => panic!("expected a pointer, got {other}"),
         };
         let (Value::Number(a), Value::Number(b)) = (read(&args[0]), read(&args[1])) else {

@@ -63,7 +63,17 @@ fn a_callback_result_that_does_not_convert() {
 fn arguments_too_large_to_pass() {
     for abi in Abi::ALL {
         let engine = for_abi(abi);
+        // One value past MAX_BY_VALUE_BYTES (1 MiB).
         let sig = Signature::new(abi, ty(":int"), vec![ty("[@[@[:u8 1500000000] 2]]"), ty(":int")]);
+        let err = engine.classify(&sig).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "argument 0 is too large to pass by value: 3000000000 bytes, more than the \
+             1048576 a value may have (pass a pointer instead)"
+        );
+        // Values within the limit that add up to more than the block can address.
+        let mib = ty("[@[:u8 1048576]]");
+        let sig = Signature::new(abi, ty(":int"), vec![mib; 2048]);
         let err = engine.classify(&sig).unwrap_err().to_string();
         assert_eq!(err, "the arguments are too large to pass (over 2 GiB)");
     }

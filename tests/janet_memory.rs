@@ -703,10 +703,10 @@ fn malloc_write_read_free_round_trip() {
     drop(buf);
     // SAFETY: the 24 bytes at `p` are allocated and were all written (padding zeroed);
     // the type holds no `:string`.
-    let back = unsafe { ffi::read_ptr(&t, p, 0) };
+    let back = unsafe { ffi::read_ptr(&t, p, 0) }.unwrap();
     assert_eq!(back, value);
     // SAFETY: `p + 8` is within the 24 bytes, and holds the double.
-    let d = unsafe { ffi::read_ptr(&ty(":double"), p, 8) };
+    let d = unsafe { ffi::read_ptr(&ty(":double"), p, 8) }.unwrap();
     assert_eq!(d, v("-2.25"));
     // SAFETY: `p` came from `ffi::malloc`, is freed once, and no buffer over it is alive.
     unsafe { ffi::free(p) };
@@ -745,7 +745,7 @@ fn pointer_buffer_cannot_grow_and_does_not_free_its_memory() {
     drop(buf);
     drop(clone);
     // SAFETY: dropping a pointer-buffer frees nothing, so the 4 bytes are still allocated.
-    let back = unsafe { ffi::read_ptr(&ty("@[:u8 4]"), p, 0) };
+    let back = unsafe { ffi::read_ptr(&ty("@[:u8 4]"), p, 0) }.unwrap();
     assert_eq!(back, v("@[1 2 3 9]"));
     // SAFETY: `p` came from `ffi::malloc`, is freed once, and no buffer over it is alive.
     unsafe { ffi::free(p) };
@@ -791,16 +791,17 @@ fn read_ptr_of_string_follows_a_char_pointer_slot() {
     drop(slots);
 
     // SAFETY: slot 0 points to the bytes of `text` (a NUL-terminated `Str`), which is alive.
-    let s = unsafe { ffi::read_ptr(&ty(":string"), p, 0) };
+    let s = unsafe { ffi::read_ptr(&ty(":string"), p, 0) }.unwrap();
     assert_eq!(s, Value::string("hello, world"));
     // SAFETY: slot 1 is NULL.
-    let null = unsafe { ffi::read_ptr(&ty(":string"), p, isize::try_from(slot_size).unwrap()) };
+    let null =
+        unsafe { ffi::read_ptr(&ty(":string"), p, isize::try_from(slot_size).unwrap()) }.unwrap();
     assert_eq!(null, Value::Nil);
     // SAFETY: as above: slot 0 points to `text`, slot 1 is NULL.
-    let both = unsafe { ffi::read_ptr(&ty("@[:string 2]"), p, 0) };
+    let both = unsafe { ffi::read_ptr(&ty("@[:string 2]"), p, 0) }.unwrap();
     assert_eq!(both, v("@[\"hello, world\" nil]"));
     // SAFETY: slot 0 holds an address; reading it as `:ptr` follows nothing.
-    let raw = unsafe { ffi::read_ptr(&ty(":ptr"), p, 0) };
+    let raw = unsafe { ffi::read_ptr(&ty(":ptr"), p, 0) }.unwrap();
     let Value::String(s) = &text else { unreachable!() };
     assert_eq!(raw, Value::Pointer(Pointer::from_ptr(s.as_ptr())));
     // SAFETY: `p` came from `ffi::malloc`, is freed once, and no buffer over it is alive.

@@ -17,8 +17,8 @@
 //!   (sign or zero) to 64 bits, as Apple's variant requires of callers.
 
 use super::Names;
-use crate::arch::{check_signature, AbiImpl, ArgSource, CodeBuffer};
-use crate::error::Result;
+use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer};
+use crate::error::{Error, Result};
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
 use crate::types::{Prim, Type};
@@ -33,28 +33,41 @@ fn hfa(ty: &Type) -> Option<(Prim, usize)> {
     if !matches!(ty, Type::Struct(_)) {
         return None;
     }
-    let mut base: Option<Prim> = None;
-    let mut uniform = true;
-    note_leaf_kinds(ty, &mut |p| {
-        uniform &= p.is_float() && base.is_none_or(|b| b == p);
-        base = Some(p);
-    });
-    let base = base.filter(|_| uniform)?;
-    let mut count = 0;
-    ty.for_each_leaf(0, &mut |_, _| count += 1);
+    let (base, count) = float_members(ty)?;
     // Members must fill the aggregate exactly: no padding (as gcc checks).
-    let exact = count * base.size() == ty.size();
-    ((1..=4).contains(&count) && exact).then_some((base, count))
+    (count * base.size() == ty.size()).then_some((base, count))
 }
 
-/// Calls `f` with the primitive of every member, including the element type of
-/// zero-length arrays (which gcc counts when deciding what kind of aggregate it is).
-fn note_leaf_kinds(ty: &Type, f: &mut impl FnMut(Prim)) {
-    match ty {
-        Type::Prim(p) => f(*p),
-        Type::Struct(s) => s.fields().iter().for_each(|field| note_leaf_kinds(&field.ty, f)),
-        Type::Array(a) => note_leaf_kinds(&a.elem, f),
-    }
+/// gcc's `aapcs_vfp_sub_candidate`: the one float type of every member after flattening
+/// structs and arrays, and how many members there are, if that is 1 to 4.
+///
+/// A zero-length array (`@[T]`) anywhere makes the aggregate no HFA, as with gcc (whose
+/// zero-length arrays have no upper bound). An array's element is looked at once, so this
+/// costs time in proportion to the type's description, not to its element counts.
+fn float_members(ty: &Type) -> Option<(Prim, usize)> {
+    const MAX_MEMBERS: usize = 4;
+    let (base, count) = match ty {
+        Type::Prim(p) if p.is_float() => (*p, 1),
+        Type::Prim(_) => return None,
+        Type::Array(a) if a.len == 0 => return None,
+        Type::Array(a) => {
+            let (base, count) = float_members(&a.elem)?;
+            (base, count.checked_mul(a.len)?)
+        }
+        Type::Struct(s) => {
+            let mut members: Option<(Prim, usize)> = None;
+            for field in s.fields() {
+                let (base, count) = float_members(&field.ty)?;
+                members = match members {
+                    None => Some((base, count)),
+                    Some((b, n)) if b == base => Some((b, n + count)),
+                    Some(_) => return None,
+                };
+            }
+            members?
+        }
+    };
+    (count <= MAX_MEMBERS).then_some((base, count))
 }
 
 fn extension(p: Prim) -> Extension {
@@ -92,6 +105,10 @@ fn hfa_parts(base: Prim, count: usize, first: u8) -> Vec<Part> {
         .collect()
 }
 
+fn too_much_stack() -> Error {
+    Error::Abi("the arguments need more stack than can be addressed".into())
+}
+
 /// The running state of stage C.
 struct Allocator {
     ngrn: u8,
@@ -101,22 +118,26 @@ struct Allocator {
 
 impl Allocator {
     /// C.12 / C.4: the next stack slot, aligned to max(8, `align`), of `size` rounded to 8.
-    fn stack(&mut self, size: usize, align: usize) -> u32 {
-        let at = self.nsaa.next_multiple_of(align.max(8) as u32);
-        self.nsaa = at + (size as u32).next_multiple_of(8);
-        at
+    ///
+    /// # Errors
+    /// A stack area past `u32::MAX` bytes.
+    fn stack(&mut self, size: usize, align: usize) -> Result<u32> {
+        let align = u32::try_from(align.max(8)).map_err(|_| too_much_stack())?;
+        let at = self.nsaa.checked_next_multiple_of(align).ok_or_else(too_much_stack)?;
+        self.nsaa = stack_add(at, size.next_multiple_of(8))?;
+        Ok(at)
     }
 
-    fn arg(&mut self, ty: &Type) -> ArgPlan {
+    fn arg(&mut self, ty: &Type) -> Result<ArgPlan> {
         let size = ty.size();
-        match ty {
+        let plan = match ty {
             Type::Prim(p) if p.is_float() => {
                 // C.1, else C.5/C.6: an 8-byte stack slot.
                 let dest = if self.nsrn < FPRS {
                     self.nsrn += 1;
                     Location::Fpr(self.nsrn - 1)
                 } else {
-                    Location::Stack(self.stack(8, 8))
+                    Location::Stack(self.stack(8, 8)?)
                 };
                 let float = matches!(dest, Location::Fpr(_));
                 ArgPlan::Direct(vec![Part {
@@ -129,7 +150,7 @@ impl Allocator {
             }
             Type::Prim(p) => {
                 // C.7, else C.14/C.15.
-                let dest = self.integer_slot();
+                let dest = self.integer_slot()?;
                 ArgPlan::Direct(vec![Part {
                     offset: 0,
                     size: size as u8,
@@ -148,12 +169,12 @@ impl Allocator {
                 Some(_) => {
                     // C.3, C.4, C.6: no more vector arguments; the stack, naturally aligned.
                     self.nsrn = FPRS;
-                    let at = self.stack(size, ty.align());
+                    let at = self.stack(size, ty.align())?;
                     ArgPlan::Direct(chunks(size, |i| Location::Stack(at + 8 * i)))
                 }
                 None if size > 16 => {
                     // B.4: a copy made by the caller, passed by its address.
-                    ArgPlan::Indirect { pointer: self.integer_slot() }
+                    ArgPlan::Indirect { pointer: self.integer_slot()? }
                 }
                 None => {
                     let dwords = size.div_ceil(8) as u8;
@@ -165,21 +186,22 @@ impl Allocator {
                     } else {
                         // C.11-C.13: no more x-registers; the stack.
                         self.ngrn = GPRS;
-                        let at = self.stack(size, ty.align());
+                        let at = self.stack(size, ty.align())?;
                         ArgPlan::Direct(chunks(size, |i| Location::Stack(at + 8 * i)))
                     }
                 }
             },
-        }
+        };
+        Ok(plan)
     }
 
     /// An integral or pointer value: the next x-register, else an 8-byte stack slot.
-    fn integer_slot(&mut self) -> Location {
+    fn integer_slot(&mut self) -> Result<Location> {
         if self.ngrn < GPRS {
             self.ngrn += 1;
-            Location::Gpr(self.ngrn - 1)
+            Ok(Location::Gpr(self.ngrn - 1))
         } else {
-            Location::Stack(self.stack(8, 8))
+            Ok(Location::Stack(self.stack(8, 8)?))
         }
     }
 }
@@ -212,7 +234,7 @@ impl AbiImpl for Aapcs64 {
     fn classify(&self, sig: &Signature) -> Result<CallPlan> {
         let block = check_signature(sig)?;
         let mut alloc = Allocator { ngrn: 0, nsrn: 0, nsaa: 0 };
-        let args = sig.params.iter().map(|ty| alloc.arg(ty)).collect();
+        let args = sig.params.iter().map(|ty| alloc.arg(ty)).collect::<Result<_>>()?;
         Ok(CallPlan {
             abi: Abi::Aapcs64,
             args,
@@ -220,7 +242,7 @@ impl AbiImpl for Aapcs64 {
             stack_bytes: alloc.nsaa,
             shadow_space: 0,
             vector_count: None,
-            ret_block_size: crate::plan::ret_block_size(sig).unwrap_or(0),
+            ret_block_size: crate::plan::ret_block_size(sig)?,
             block,
         })
     }

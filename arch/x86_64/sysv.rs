@@ -16,7 +16,7 @@
 //! - narrow integers are extended to 64 bits by the caller (clang relies on 32).
 
 use super::{Names, Reg};
-use crate::arch::{check_signature, AbiImpl, ArgSource, CodeBuffer};
+use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer};
 use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
@@ -61,17 +61,47 @@ fn classify(ty: &Type) -> Option<Vec<Class>> {
     if let Type::Prim(p) = ty {
         return Some(vec![prim_class(*p)]);
     }
-    // Larger than two eightbytes, or holding an unaligned field: MEMORY (step 1 and 2).
-    if ty.size() > 16 || ty.has_unaligned_field() {
+    // Larger than two eightbytes: MEMORY (step 1; there are no SSEUP types here).
+    if ty.size() > 16 {
         return None;
     }
-    let mut classes = vec![Class::NoClass; ty.size().div_ceil(8)];
-    ty.for_each_leaf(0, &mut |p, offset| {
-        let slot = &mut classes[offset / 8];
-        *slot = merge(*slot, prim_class(p));
-    });
-    // Step 5 (post-merger cleanup) changes nothing without X87 and SSEUP classes.
-    Some(classes)
+    classify_at(ty, 0)
+}
+
+/// gcc's `classify_argument`: the classes of the eightbytes that a value of `ty` placed
+/// `offset` bytes (0 to 7) into an eightbyte touches, or `None` for MEMORY.
+///
+/// Like gcc, an array's element is classified once, at the array's own offset, and its
+/// classes repeat; so this costs time in proportion to the type's description, not to
+/// its element counts. A zero-length array (`@[T]`) that starts inside an eightbyte
+/// counts there with its element's class (and a misaligned element makes it MEMORY);
+/// one that starts on an eightbyte boundary touches nothing.
+fn classify_at(ty: &Type, offset: usize) -> Option<Vec<Class>> {
+    let words = (ty.size() + offset).div_ceil(8);
+    match ty {
+        // A misaligned scalar makes the whole value MEMORY (only `:pack` allows one).
+        Type::Prim(p) if offset % p.align() != 0 => None,
+        Type::Prim(p) => Some(vec![prim_class(*p)]),
+        _ if ty.size() > 64 => None,
+        _ if words == 0 => Some(vec![Class::NoClass]),
+        Type::Struct(s) => {
+            let mut classes = vec![Class::NoClass; words];
+            for field in s.fields() {
+                let at = offset + field.offset;
+                let sub = classify_at(&field.ty, at % 8)?;
+                for (slot, class) in classes.iter_mut().skip(at / 8).zip(sub) {
+                    *slot = merge(*slot, class);
+                }
+            }
+            // Step 5 (post-merger cleanup): MEMORY anywhere makes it all MEMORY; the other
+            // rules concern X87 and SSEUP classes, which no type here has.
+            (!classes.contains(&Class::Memory)).then_some(classes)
+        }
+        Type::Array(a) => {
+            let sub = classify_at(&a.elem, offset)?;
+            Some((0..words).map(|i| sub[i % sub.len()]).collect())
+        }
+    }
 }
 
 fn extension(ty: &Type) -> Extension {
@@ -105,19 +135,25 @@ fn eightbyte_parts(
 }
 
 /// A MEMORY argument: its bytes copied onto the stack in 8-byte pieces.
-fn stack_parts(ty: &Type, stack: &mut u32) -> Vec<Part> {
-    let size = ty.size() as u32;
+///
+/// # Errors
+/// A stack area past `u32::MAX` bytes.
+fn stack_parts(ty: &Type, stack: &mut u32) -> Result<Vec<Part>> {
+    let size = ty.size();
+    let at = *stack;
+    // Checked first: every piece's offset below lies under `end`.
+    let end = stack_add(at, size.next_multiple_of(8))?;
     let parts = (0..size.div_ceil(8))
         .map(|i| Part {
-            offset: 8 * i,
+            offset: 8 * i as u32,
             size: (size - 8 * i).min(8) as u8,
-            dest: Location::Stack(*stack + 8 * i),
+            dest: Location::Stack(at + 8 * i as u32),
             ext: if i == 0 { extension(ty) } else { Extension::None },
             float: false,
         })
         .collect();
-    *stack += size.next_multiple_of(8);
-    parts
+    *stack = end;
+    Ok(parts)
 }
 
 /// The System V convention.
@@ -168,10 +204,10 @@ impl AbiImpl for SysV {
                         })
                     } else {
                         // No room for every eightbyte: the whole value goes on the stack.
-                        stack_parts(ty, &mut stack)
+                        stack_parts(ty, &mut stack)?
                     }
                 }
-                None => stack_parts(ty, &mut stack),
+                None => stack_parts(ty, &mut stack)?,
             };
             args.push(ArgPlan::Direct(parts));
         }
@@ -183,7 +219,7 @@ impl AbiImpl for SysV {
             stack_bytes: stack,
             shadow_space: 0,
             vector_count: Some(nsrn),
-            ret_block_size: crate::plan::ret_block_size(sig).unwrap_or(0),
+            ret_block_size: crate::plan::ret_block_size(sig)?,
             block,
         })
     }

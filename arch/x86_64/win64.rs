@@ -15,7 +15,7 @@
 //!   has no variadic signatures).
 
 use super::{Names, Reg};
-use crate::arch::{check_signature, AbiImpl, ArgSource, CodeBuffer};
+use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer};
 use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
@@ -70,6 +70,9 @@ impl AbiImpl for Win64 {
             _ => RetPlan::Indirect { pointer: Location::Gpr(0) },
         };
         let first = usize::from(matches!(ret, RetPlan::Indirect { .. }));
+        // Checked first: every stack slot's offset below lies under it.
+        let positions = first + sig.params.len();
+        let stack_bytes = stack_add(0, 8 * positions.saturating_sub(4))?;
 
         let args: Vec<ArgPlan> = sig
             .params
@@ -89,15 +92,14 @@ impl AbiImpl for Win64 {
             })
             .collect();
 
-        let positions = first + sig.params.len();
         Ok(CallPlan {
             abi: Abi::Win64,
             args,
             ret,
-            stack_bytes: 8 * positions.saturating_sub(4) as u32,
+            stack_bytes,
             shadow_space: SHADOW_SPACE,
             vector_count: None,
-            ret_block_size: crate::plan::ret_block_size(sig).unwrap_or(0),
+            ret_block_size: crate::plan::ret_block_size(sig)?,
             block,
         })
     }

@@ -67,6 +67,10 @@ enum Recipe {
     },
     WithArray,
     Nested,
+    /// With a zero-length array member (`T f[0]`) somewhere, packed or not.
+    ZeroLength {
+        pack: Pack,
+    },
     Exact(usize),
 }
 
@@ -97,6 +101,8 @@ const RECIPES: &[Recipe] = &[
     Recipe::Sized { min: 17, max: MAX_STRUCT, comp: Comp::Any, pack: Pack::Misaligned },
     Recipe::WithArray,
     Recipe::Nested,
+    Recipe::ZeroLength { pack: Pack::None },
+    Recipe::ZeroLength { pack: Pack::Fields },
 ];
 
 pub struct Generator {
@@ -290,6 +296,10 @@ impl Generator {
                 let max = self.rng.range(8, MAX_STRUCT);
                 self.sized(2, max, Comp::Any, Pack::Maybe, 0, Ty::has_nested)
             }
+            Recipe::ZeroLength { pack } => {
+                let max = self.rng.range(4, MAX_STRUCT);
+                self.sized(1, max, Comp::Any, pack, 0, Ty::has_zero_length)
+            }
             Recipe::Exact(n) => self.sized(n, n, Comp::Any, Pack::Maybe, 0, |_| true),
         }
     }
@@ -363,7 +373,8 @@ impl Generator {
             Comp::Mixed | Comp::Any => g.prim_any(),
         };
         match self.rng.below(100) {
-            0..=69 => leaf(self),
+            0..=64 => leaf(self),
+            65..=69 => self.zero_length(comp, depth),
             70..=84 => {
                 let float_ok = comp != Comp::Int;
                 let int_ok = comp != Comp::Float;
@@ -387,6 +398,34 @@ impl Generator {
                 self.sized(1, inner_max, as_inner(comp), Pack::Maybe, depth + 1, |_| true)
             }
             _ => leaf(self),
+        }
+    }
+
+    /// A zero-length array (`T f[0]`, a GNU C extension that gcc classifies by its
+    /// element and offset): of a primitive, of a small struct or of an array, or a struct
+    /// that holds only one (size 0 as well).
+    fn zero_length(&mut self, comp: Comp, depth: usize) -> Ty {
+        let elem = match self.rng.below(10) {
+            0 if depth < 2 => self.sized(1, 8, as_inner(comp), Pack::Maybe, depth + 1, |_| true),
+            1 => {
+                let leaf = self.zero_length_leaf(comp);
+                Ty::Array(Rc::new(leaf), self.rng.range(1, 3))
+            }
+            _ => self.zero_length_leaf(comp),
+        };
+        let array = Ty::Array(Rc::new(elem), 0);
+        if depth < 2 && self.rng.chance(15) {
+            Ty::Struct(Rc::new(StructTy::new(vec![(array, false)], None)))
+        } else {
+            array
+        }
+    }
+
+    fn zero_length_leaf(&mut self, comp: Comp) -> Ty {
+        match comp {
+            Comp::Int => self.int(),
+            Comp::Float => self.float(),
+            Comp::Mixed | Comp::Any => self.prim_any(),
         }
     }
 

@@ -205,6 +205,8 @@ impl Ty {
         match self {
             Ty::Prim(_, k) => format!(":{k}"),
             Ty::Struct(s) => s.janet(),
+            // Zero-length arrays in both spellings Janet accepts.
+            Ty::Array(elem, 0) if elem.size() % 2 == 0 => format!("@[{}]", elem.janet()),
             Ty::Array(elem, n) => format!("@[{} {n}]", elem.janet()),
         }
     }
@@ -232,6 +234,16 @@ impl Ty {
         let mut any = false;
         self.leaves(0, &mut |p, offset| any |= offset % p.size() != 0);
         any
+    }
+
+    /// True for a type with a zero-length array (`T f[0]`, GNU C) somewhere inside.
+    pub fn has_zero_length(&self) -> bool {
+        match self {
+            Ty::Prim(..) => false,
+            Ty::Struct(s) => s.fields.iter().any(|f| f.ty.has_zero_length()),
+            Ty::Array(_, 0) => true,
+            Ty::Array(elem, _) => elem.has_zero_length(),
+        }
     }
 
     pub fn has_array(&self) -> bool {
