@@ -560,6 +560,13 @@ impl Callback {
             )));
         }
         let plan = arch::for_abi(sig.abi).classify(&sig)?;
+        if matches!(func, Func::Values(_)) {
+            // The closure gets its arguments as values and gives its result as one: refuse
+            // now what could not be read when C calls (arrays of countless empty parts).
+            for ty in sig.params.iter().chain([&sig.ret]) {
+                value::check_decodable(ty)?;
+            }
+        }
         let (native_args, gathered_words) = match func {
             Func::Native(_) => NativeArg::layout(&sig, &plan),
             Func::Values(_) => (Vec::new(), 0),

@@ -81,6 +81,18 @@ fn huge_count_types_go_through_every_entry_point() {
     }
 }
 
+/// A callback over values decodes its arguments when C calls it: a parameter or result that
+/// could not be read (countless empty parts) is refused when the callback is made.
+#[test]
+fn value_callbacks_refuse_types_they_could_not_read() {
+    let host = Abi::host().expect("a host convention");
+    for (ret, params) in [(":void", vec![HUGE_COUNT]), (HUGE_COUNT, vec![])] {
+        let params = params.into_iter().map(ty).collect();
+        let err = ffi::callback(host, ty(ret), params, |_| Ok(Value::Nil)).unwrap_err();
+        assert!(err.to_string().contains("empty values"), "{err}");
+    }
+}
+
 #[test]
 fn leaves_of_zero_size_parts_are_not_visited_one_by_one() {
     let mut leaves = Vec::new();
