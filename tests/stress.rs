@@ -85,8 +85,8 @@ fn int_comparator(native: bool) -> Callback {
             let read = |v: &Value| match v {
                 // SAFETY: qsort and bsearch pass pointers to ints of a live array.
                 Value::Pointer(p) => match unsafe { ffi::read_ptr(&int, *p, 0) } {
-                    Value::Number(n) => n,
-                    other => panic!("an int read as {other}"),
+                    Ok(Value::Number(n)) => n,
+                    other => panic!("an int read as {other:?}"),
                 },
                 other => panic!("expected a pointer, got {other}"),
             };
