@@ -103,8 +103,7 @@ impl Context {
     /// # Safety
     /// The symbol must be a function of exactly this signature.
     pub unsafe fn bind(&self, name: &str, ret: Type, params: Vec<Type>) -> Result<Binding> {
-        let abi =
-            Abi::host().ok_or_else(|| Error::Abi("this host has no default convention".into()))?;
+        let abi = Abi::host_default()?;
         let symbol = self.symbol_name(name);
         let (target, library) = self
             .native()?

@@ -16,22 +16,47 @@ pub enum Abi {
     Aapcs64,
 }
 
+/// The default convention of a host named by `std::env::consts::{ARCH, OS}`, or why it
+/// has none. A function of names (not of `cfg!`) so that every host's answer is tested
+/// on any host.
+fn convention_for(arch: &str, os: &str) -> std::result::Result<Abi, &'static str> {
+    let apple = matches!(os, "macos" | "ios" | "tvos" | "watchos" | "visionos");
+    match (arch, os) {
+        ("x86_64", "windows") => Ok(Abi::Win64),
+        ("x86_64", _) => Ok(Abi::SysV64),
+        ("aarch64", "windows") => Err("calling convention not supported: the Windows on ARM64 \
+             convention is not implemented yet (:aapcs64 follows the Linux rules, which differ \
+             from Windows')"),
+        ("aarch64", _) if apple => Err("calling convention not supported: Apple arm64's \
+             convention is not implemented yet (:aapcs64 follows the Linux rules, which differ \
+             from Apple's)"),
+        ("aarch64", _) => Ok(Abi::Aapcs64),
+        _ => Err("calling convention not supported: this host has no default"),
+    }
+}
+
 impl Abi {
     pub const ALL: [Abi; 3] = [Abi::SysV64, Abi::Win64, Abi::Aapcs64];
 
     /// The convention of the host C compiler (Janet's `:default`), if jitcall has one.
+    ///
+    /// Apple arm64 and Windows on ARM64 have none yet: their conventions differ from
+    /// AAPCS64's Linux rules (Apple packs stack arguments at their natural alignment, both
+    /// pass variadic arguments differently), so running Linux rules there by default would
+    /// make silently wrong calls. `:aapcs64` stays available by name, for functions that
+    /// follow the Linux rules.
     pub fn host() -> Option<Abi> {
-        cfg_if::cfg_if! {
-            if #[cfg(all(target_arch = "x86_64", windows))] {
-                Some(Abi::Win64)
-            } else if #[cfg(target_arch = "x86_64")] {
-                Some(Abi::SysV64)
-            } else if #[cfg(all(target_arch = "aarch64", not(windows)))] {
-                Some(Abi::Aapcs64)
-            } else {
-                None
-            }
-        }
+        convention_for(std::env::consts::ARCH, std::env::consts::OS).ok()
+    }
+
+    /// [`Abi::host`], or an error that says why this host has none.
+    ///
+    /// # Errors
+    /// A host whose convention jitcall does not implement (Apple arm64, Windows on ARM64,
+    /// 32-bit hosts).
+    pub fn host_default() -> Result<Abi> {
+        convention_for(std::env::consts::ARCH, std::env::consts::OS)
+            .map_err(|why| Error::Abi(why.into()))
     }
 
     /// The convention a Janet name stands for (without the colon); `default` is the host's.
@@ -43,9 +68,7 @@ impl Abi {
             "sysv64" => Ok(Abi::SysV64),
             "win64" => Ok(Abi::Win64),
             "aapcs64" => Ok(Abi::Aapcs64),
-            "default" => Abi::host().ok_or_else(|| {
-                Error::Abi("calling convention not supported: this host has no default".into())
-            }),
+            "default" => Abi::host_default(),
             _ => Err(Error::Abi(format!("unknown calling convention {name}"))),
         }
     }
@@ -76,5 +99,42 @@ pub struct Signature {
 impl Signature {
     pub fn new(abi: Abi, ret: Type, params: Vec<Type>) -> Signature {
         Signature { abi, ret, params }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_host_gets_its_own_convention_or_none() {
+        assert_eq!(convention_for("x86_64", "linux"), Ok(Abi::SysV64));
+        assert_eq!(convention_for("x86_64", "macos"), Ok(Abi::SysV64));
+        assert_eq!(convention_for("x86_64", "freebsd"), Ok(Abi::SysV64));
+        assert_eq!(convention_for("x86_64", "windows"), Ok(Abi::Win64));
+        assert_eq!(convention_for("aarch64", "linux"), Ok(Abi::Aapcs64));
+        assert_eq!(convention_for("aarch64", "freebsd"), Ok(Abi::Aapcs64));
+        assert_eq!(convention_for("aarch64", "android"), Ok(Abi::Aapcs64));
+        // Linux rules would make silently wrong calls on Apple silicon and Windows on ARM64.
+        for os in ["macos", "ios"] {
+            assert!(convention_for("aarch64", os).unwrap_err().contains("Apple arm64"));
+        }
+        assert!(convention_for("aarch64", "windows").unwrap_err().contains("Windows on ARM64"));
+        assert!(convention_for("x86", "linux").is_err());
+    }
+
+    #[test]
+    fn this_host_agrees_with_its_compile_time_facts() {
+        let expected = if cfg!(all(target_arch = "x86_64", windows)) {
+            Some(Abi::Win64)
+        } else if cfg!(target_arch = "x86_64") {
+            Some(Abi::SysV64)
+        } else if cfg!(all(target_arch = "aarch64", not(windows), not(target_vendor = "apple"))) {
+            Some(Abi::Aapcs64)
+        } else {
+            None
+        };
+        assert_eq!(Abi::host(), expected);
+        assert_eq!(Abi::host_default().ok(), expected);
     }
 }
