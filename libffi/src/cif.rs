@@ -123,7 +123,7 @@ thread_local! {
     static KEY: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
-fn segment_of(index: usize) -> (usize, usize) {
+pub(crate) fn segment_of(index: usize) -> (usize, usize) {
     let j = index + FIRST_SEGMENT;
     let k =
         (usize::BITS - 1 - j.leading_zeros()) as usize - FIRST_SEGMENT.trailing_zeros() as usize;

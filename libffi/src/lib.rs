@@ -325,4 +325,58 @@ mod tests {
         assert_eq!(std::mem::size_of::<FfiRawClosure>(), std::mem::size_of::<FfiClosure>() + 16);
         assert_eq!(std::mem::size_of::<FfiGoClosure>(), 24);
     }
+
+    fn fresh_pair_type(elements: &mut [*mut FfiType; 3]) -> FfiType {
+        FfiType {
+            size: 0,
+            alignment: 0,
+            type_: types::FFI_TYPE_STRUCT,
+            elements: elements.as_mut_ptr(),
+        }
+    }
+
+    #[test]
+    fn equal_structures_share_one_prepared_signature() {
+        let double = &types::ffi_type_double as *const FfiType as *mut FfiType;
+        let int = &types::ffi_type_sint32 as *const FfiType as *mut FfiType;
+        let mut elements_a = [double, int, std::ptr::null_mut()];
+        let mut elements_b = elements_a;
+        let mut a = fresh_pair_type(&mut elements_a);
+        let mut b = fresh_pair_type(&mut elements_b);
+        let mut args_a = [&mut a as *mut FfiType, int];
+        let mut args_b = [&mut b as *mut FfiType, int];
+        let mut cif_a = std::mem::MaybeUninit::<FfiCif>::zeroed();
+        let mut cif_b = std::mem::MaybeUninit::<FfiCif>::zeroed();
+        // SAFETY: the cifs are writable and the types valid.
+        unsafe {
+            assert_eq!(
+                ffi_prep_cif(cif_a.as_mut_ptr(), 2, 2, int, args_a.as_mut_ptr()),
+                Status::Ok
+            );
+            assert_eq!(
+                ffi_prep_cif(cif_b.as_mut_ptr(), 2, 2, int, args_b.as_mut_ptr()),
+                Status::Ok
+            );
+            assert_eq!((a.size, a.alignment), (16, 8));
+            assert_eq!(cif_a.assume_init_ref().flags, cif_b.assume_init_ref().flags);
+            // A different structure is a different signature.
+            *(*args_b[0]).elements.add(1) = double;
+            (*args_b[0]).size = 0;
+            assert_eq!(
+                ffi_prep_cif(cif_b.as_mut_ptr(), 2, 2, int, args_b.as_mut_ptr()),
+                Status::Ok
+            );
+            assert_ne!(cif_a.assume_init_ref().flags, cif_b.assume_init_ref().flags);
+        }
+    }
+
+    #[test]
+    fn segments_cover_every_index_once() {
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..10_000 {
+            let (k, offset) = cif::segment_of(i);
+            assert!(offset < 64 << k);
+            assert!(seen.insert((k, offset)));
+        }
+    }
 }
