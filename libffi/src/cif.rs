@@ -109,18 +109,55 @@ type Segment = [OnceLock<Prepared>];
 static SEGMENT_PTRS: [AtomicPtr<OnceLock<Prepared>>; SEGMENTS] =
     [const { AtomicPtr::new(std::ptr::null_mut()) }; SEGMENTS];
 
+/// Hashes key words with one multiply-rotate step each: keys are short, and the maps need
+/// spread, not secrecy.
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    /// A `[u64]` key arrives here as its bytes: taken a word at a time.
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7C_C1_B7_27_22_0A_95);
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+}
+
+/// A map from structural keys. (`[u64]` hashes its length and then each word.)
+type KeyMap = HashMap<Box<[u64]>, u32, std::hash::BuildHasherDefault<WordHasher>>;
+
 struct Registry {
-    by_key: HashMap<Box<[u64]>, u32>,
+    by_key: KeyMap,
     len: usize,
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
 
-thread_local! {
+/// What a thread keeps for preparing cifs.
+#[derive(Default)]
+struct Local {
     /// Keys this thread has prepared, with their indices: repeated preparations take no lock.
-    static LOCAL: RefCell<HashMap<Box<[u64]>, u32>> = RefCell::new(HashMap::new());
+    known: KeyMap,
     /// The key buffer, reused.
-    static KEY: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    key: Vec<u64>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Local> = RefCell::new(Local::default());
 }
 
 pub(crate) fn segment_of(index: usize) -> (usize, usize) {
@@ -145,7 +182,7 @@ pub fn entry(index: usize) -> Option<&'static Prepared> {
 /// Appends a prepared signature (or finds the one with the same key) and returns its index.
 fn insert(key: &[u64], make: impl FnOnce() -> Result<Prepared, Status>) -> Result<u32, Status> {
     let mut guard = REGISTRY.lock().unwrap_or_else(|p| p.into_inner());
-    let registry = guard.get_or_insert_with(|| Registry { by_key: HashMap::new(), len: 0 });
+    let registry = guard.get_or_insert_with(|| Registry { by_key: KeyMap::default(), len: 0 });
     if let Some(&index) = registry.by_key.get(key) {
         return Ok(index);
     }
@@ -232,25 +269,28 @@ unsafe fn prep_inner(
         // SAFETY: the caller guarantees `ntotal` readable pointers at `atypes`.
         unsafe { std::slice::from_raw_parts(atypes, ntotal as usize) }
     };
-    KEY.with(|key| {
-        let mut key = key.borrow_mut();
+    LOCAL.with(|local| {
+        let mut spare = Local::default();
+        // Only a re-entrant preparation on this thread finds the state taken.
+        let mut borrowed = local.try_borrow_mut().ok();
+        let Local { known, key } = borrowed.as_deref_mut().unwrap_or(&mut spare);
         key.clear();
         key.extend([u64::from(abi_value), nfixed.map_or(u64::MAX, u64::from), u64::from(ntotal)]);
         // SAFETY: forwarded from the caller.
-        unsafe { types::prepare(rtype, &mut key, 0)? };
+        unsafe { types::prepare(rtype, key, 0)? };
         for &t in args {
             // SAFETY: forwarded from the caller.
-            unsafe { types::prepare(t, &mut key, 1)? };
+            unsafe { types::prepare(t, key, 1)? };
         }
         if let Some(n) = nfixed {
             check_promoted(&args[n as usize..])?;
         }
-        if let Some(found) = LOCAL.with(|m| m.borrow().get(&key[..]).copied()) {
+        if let Some(&found) = known.get(&key[..]) {
             return Ok(found);
         }
         // SAFETY: forwarded from the caller (the types are prepared).
-        let index = insert(&key, || unsafe { compile(abi, abi_value, nfixed, rtype, args) })?;
-        LOCAL.with(|m| m.borrow_mut().insert(key[..].into(), index));
+        let index = insert(key, || unsafe { compile(abi, abi_value, nfixed, rtype, args) })?;
+        known.insert(key[..].into(), index);
         Ok(index)
     })
 }
