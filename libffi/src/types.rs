@@ -1,0 +1,311 @@
+//! libffi's `ffi_type`: the exported type objects, the checks and layout `ffi_prep_cif`
+//! performs on user types, a structural key for the cif cache, and the translation to
+//! jitcall's [`Type`].
+//!
+//! Types are identified by their `type` field, never by address: executables hold copy
+//! relocations of the `ffi_type_*` objects, so `&ffi_type_sint32` in a program is not the
+//! library's object.
+
+use std::ffi::c_void;
+
+use jitcall::{Member, Prim, Type};
+
+use crate::Status;
+
+/// `ffi_type` as ffi.h declares it (24 bytes on LP64).
+#[repr(C)]
+#[derive(Debug)]
+pub struct FfiType {
+    pub size: usize,
+    pub alignment: u16,
+    pub type_: u16,
+    pub elements: *mut *mut FfiType,
+}
+
+// SAFETY: the exported objects are never written by this library; C may read them from
+// any thread.
+unsafe impl Sync for FfiType {}
+
+pub const FFI_TYPE_VOID: u16 = 0;
+pub const FFI_TYPE_INT: u16 = 1;
+pub const FFI_TYPE_FLOAT: u16 = 2;
+pub const FFI_TYPE_DOUBLE: u16 = 3;
+pub const FFI_TYPE_LONGDOUBLE: u16 = 4;
+pub const FFI_TYPE_UINT8: u16 = 5;
+pub const FFI_TYPE_SINT8: u16 = 6;
+pub const FFI_TYPE_UINT16: u16 = 7;
+pub const FFI_TYPE_SINT16: u16 = 8;
+pub const FFI_TYPE_UINT32: u16 = 9;
+pub const FFI_TYPE_SINT32: u16 = 10;
+pub const FFI_TYPE_UINT64: u16 = 11;
+pub const FFI_TYPE_SINT64: u16 = 12;
+pub const FFI_TYPE_STRUCT: u16 = 13;
+pub const FFI_TYPE_POINTER: u16 = 14;
+pub const FFI_TYPE_COMPLEX: u16 = 15;
+
+/// How deep user types may nest (a cycle in `elements` stops here instead of overflowing
+/// the stack).
+const MAX_DEPTH: usize = jitcall::types::MAX_DEPTH;
+
+const fn scalar(size: usize, type_: u16) -> FfiType {
+    FfiType { size, alignment: size as u16, type_, elements: std::ptr::null_mut() }
+}
+
+/// A NULL-terminated element list of a complex type.
+#[repr(transparent)]
+pub struct Elements([*const FfiType; 2]);
+
+// SAFETY: the lists point to the exported, never written, type objects.
+unsafe impl Sync for Elements {}
+
+const fn complex(size: usize, alignment: u16, elements: &'static Elements) -> FfiType {
+    FfiType {
+        size,
+        alignment,
+        type_: FFI_TYPE_COMPLEX,
+        elements: elements as *const Elements as *mut *mut FfiType,
+    }
+}
+
+// libffi's void has size 1 and alignment 1.
+#[no_mangle]
+pub static ffi_type_void: FfiType = scalar(1, FFI_TYPE_VOID);
+#[no_mangle]
+pub static ffi_type_uint8: FfiType = scalar(1, FFI_TYPE_UINT8);
+#[no_mangle]
+pub static ffi_type_sint8: FfiType = scalar(1, FFI_TYPE_SINT8);
+#[no_mangle]
+pub static ffi_type_uint16: FfiType = scalar(2, FFI_TYPE_UINT16);
+#[no_mangle]
+pub static ffi_type_sint16: FfiType = scalar(2, FFI_TYPE_SINT16);
+#[no_mangle]
+pub static ffi_type_uint32: FfiType = scalar(4, FFI_TYPE_UINT32);
+#[no_mangle]
+pub static ffi_type_sint32: FfiType = scalar(4, FFI_TYPE_SINT32);
+#[no_mangle]
+pub static ffi_type_uint64: FfiType = scalar(8, FFI_TYPE_UINT64);
+#[no_mangle]
+pub static ffi_type_sint64: FfiType = scalar(8, FFI_TYPE_SINT64);
+#[no_mangle]
+pub static ffi_type_float: FfiType = scalar(4, FFI_TYPE_FLOAT);
+#[no_mangle]
+pub static ffi_type_double: FfiType = scalar(8, FFI_TYPE_DOUBLE);
+#[no_mangle]
+pub static ffi_type_pointer: FfiType =
+    scalar(std::mem::size_of::<*const c_void>(), FFI_TYPE_POINTER);
+/// x87 extended in 16 bytes (x86-64) or binary128 (AArch64 Linux): 16 bytes, aligned 16.
+#[no_mangle]
+pub static ffi_type_longdouble: FfiType = scalar(16, FFI_TYPE_LONGDOUBLE);
+
+static COMPLEX_FLOAT_ELEMENTS: Elements = Elements([&ffi_type_float, std::ptr::null()]);
+static COMPLEX_DOUBLE_ELEMENTS: Elements = Elements([&ffi_type_double, std::ptr::null()]);
+static COMPLEX_LONGDOUBLE_ELEMENTS: Elements = Elements([&ffi_type_longdouble, std::ptr::null()]);
+
+#[no_mangle]
+pub static ffi_type_complex_float: FfiType = complex(8, 4, &COMPLEX_FLOAT_ELEMENTS);
+#[no_mangle]
+pub static ffi_type_complex_double: FfiType = complex(16, 8, &COMPLEX_DOUBLE_ELEMENTS);
+#[no_mangle]
+pub static ffi_type_complex_longdouble: FfiType = complex(32, 16, &COMPLEX_LONGDOUBLE_ELEMENTS);
+
+/// The primitive a scalar type code names, or `None` for aggregates and unknown codes.
+/// `long double` has no jitcall type yet.
+pub fn prim_of(code: u16) -> Option<Prim> {
+    Some(match code {
+        FFI_TYPE_INT | FFI_TYPE_SINT32 => Prim::I32,
+        FFI_TYPE_FLOAT => Prim::F32,
+        FFI_TYPE_DOUBLE => Prim::F64,
+        FFI_TYPE_UINT8 => Prim::U8,
+        FFI_TYPE_SINT8 => Prim::I8,
+        FFI_TYPE_UINT16 => Prim::U16,
+        FFI_TYPE_SINT16 => Prim::I16,
+        FFI_TYPE_UINT32 => Prim::U32,
+        FFI_TYPE_UINT64 => Prim::U64,
+        FFI_TYPE_SINT64 => Prim::I64,
+        FFI_TYPE_POINTER => Prim::Ptr,
+        _ => return None,
+    })
+}
+
+/// The elements of an aggregate, up to the NULL terminator.
+///
+/// # Safety
+/// `t.elements` is NULL or a NULL-terminated array of valid type pointers.
+unsafe fn elements(t: &FfiType) -> impl Iterator<Item = *mut FfiType> + '_ {
+    let base = t.elements;
+    (0..)
+        // SAFETY: the caller guarantees the array is NULL-terminated: reading stops at it.
+        .map(move |i| unsafe { *base.add(i) })
+        .take_while(|e| !e.is_null())
+}
+
+/// libffi's `initialize_aggregate`: fills in the size and alignment of a struct whose size
+/// is 0 (and of nested ones), writing element offsets if asked.
+///
+/// # Safety
+/// `t` is a valid, writable type whose element pointers are valid.
+pub unsafe fn initialize_aggregate(
+    t: *mut FfiType,
+    mut offsets: Option<&mut dyn FnMut(usize)>,
+    depth: usize,
+) -> Result<(), Status> {
+    if t.is_null() || depth > MAX_DEPTH {
+        return Err(Status::BadTypedef);
+    }
+    // SAFETY: the caller guarantees `t` is valid and writable.
+    let t = unsafe { &mut *t };
+    if t.elements.is_null() {
+        return Err(Status::BadTypedef);
+    }
+    let (mut size, mut align) = (0usize, 0u16);
+    // SAFETY: forwarded from the caller.
+    for e in unsafe { elements(t) }.collect::<Vec<_>>() {
+        // SAFETY: element pointers are valid (the caller's guarantee).
+        if unsafe { (*e).size } == 0 {
+            // SAFETY: as above.
+            unsafe { initialize_aggregate(e, None, depth + 1)? };
+        }
+        // SAFETY: as above.
+        let e = unsafe { &*e };
+        size = align_up(size, e.alignment);
+        if let Some(put) = offsets.as_mut() {
+            put(size);
+        }
+        size = size.checked_add(e.size).ok_or(Status::BadTypedef)?;
+        align = align.max(e.alignment);
+    }
+    t.size = align_up(size, align);
+    t.alignment = align;
+    if t.size == 0 {
+        return Err(Status::BadTypedef);
+    }
+    Ok(())
+}
+
+fn align_up(n: usize, align: u16) -> usize {
+    let a = usize::from(align.max(1));
+    n.div_ceil(a).saturating_mul(a)
+}
+
+/// Checks a type as `ffi_prep_cif` does (initializing aggregates of size 0) and appends
+/// its structural key to `key`.
+///
+/// # Safety
+/// `t` is NULL or a valid type whose element pointers are valid; aggregates of size 0
+/// must be writable.
+pub unsafe fn prepare(t: *mut FfiType, key: &mut Vec<u64>, depth: usize) -> Result<(), Status> {
+    if t.is_null() || depth > MAX_DEPTH {
+        return Err(Status::BadTypedef);
+    }
+    // SAFETY: the caller guarantees `t` is valid.
+    if unsafe { (*t).size } == 0 {
+        // SAFETY: forwarded from the caller.
+        unsafe { initialize_aggregate(t, None, depth)? };
+    }
+    // SAFETY: as above.
+    let t = unsafe { &*t };
+    match t.type_ {
+        FFI_TYPE_STRUCT | FFI_TYPE_COMPLEX => {
+            if t.elements.is_null() {
+                return Err(Status::BadTypedef);
+            }
+            key.extend([u64::from(t.type_), t.size as u64, u64::from(t.alignment)]);
+            let start = key.len();
+            key.push(0);
+            // SAFETY: forwarded from the caller.
+            for e in unsafe { elements(t) } {
+                // SAFETY: forwarded from the caller.
+                unsafe { prepare(e, key, depth + 1)? };
+                key[start] += 1;
+            }
+            if key[start] == 0 {
+                return Err(Status::BadTypedef);
+            }
+            Ok(())
+        }
+        FFI_TYPE_VOID if depth == 0 => {
+            key.push(u64::from(FFI_TYPE_VOID));
+            Ok(())
+        }
+        code if prim_of(code).is_some() || code == FFI_TYPE_LONGDOUBLE => {
+            key.push(u64::from(code));
+            Ok(())
+        }
+        _ => Err(Status::BadTypedef),
+    }
+}
+
+/// The jitcall type of a prepared libffi type (see [`prepare`]).
+///
+/// # Errors
+/// `FFI_BAD_TYPEDEF` for what jitcall cannot express yet (`long double`, complex
+/// `long double`), and for struct descriptions whose size or alignment contradicts their
+/// elements' layout in a way jitcall's struct rules cannot reproduce.
+///
+/// # Safety
+/// As [`prepare`], which must have succeeded on `t`.
+pub unsafe fn to_jitcall(t: *const FfiType) -> Result<Type, Status> {
+    // SAFETY: the caller guarantees a valid, prepared type.
+    let t = unsafe { &*t };
+    match t.type_ {
+        FFI_TYPE_VOID => Ok(Type::VOID),
+        FFI_TYPE_STRUCT => {
+            // SAFETY: forwarded from the caller.
+            let fields = unsafe { elements(t) }
+                // SAFETY: forwarded from the caller.
+                .map(|e| Ok((unsafe { to_jitcall(e)? }, unsafe { &*e }.alignment)))
+                .collect::<Result<Vec<_>, Status>>()?;
+            struct_with_layout(&fields, t.size, t.alignment)
+        }
+        FFI_TYPE_COMPLEX => {
+            // A complex number is passed as a struct of its two parts on every supported
+            // convention (SysV: one class per part; Win64: by size; AAPCS64: an HFA).
+            // SAFETY: a prepared complex type has at least one element.
+            let part = unsafe { to_jitcall(*t.elements)? };
+            struct_with_layout(
+                &[(part.clone(), part.align() as u16), (part, 0)],
+                t.size,
+                t.alignment,
+            )
+        }
+        code => prim_of(code).map(Type::Prim).ok_or(Status::BadTypedef),
+    }
+}
+
+/// A jitcall struct with libffi's layout: each field at its alignment (libffi's rule,
+/// with the alignment the description gives), and the description's total size. Where
+/// that differs from jitcall's natural layout, packed fields and byte padding make it so.
+fn struct_with_layout(fields: &[(Type, u16)], size: usize, align: u16) -> Result<Type, Status> {
+    let byte = Type::Prim(Prim::U8);
+    let pad = |members: &mut Vec<Member>, n: usize| -> Result<(), Status> {
+        if n > 0 {
+            members.push(Member::Pack);
+            members
+                .push(Member::Field(Type::array(byte.clone(), n).map_err(|_| Status::BadTypedef)?));
+        }
+        Ok(())
+    };
+    let mut members = Vec::new();
+    let (mut end, mut natural_align) = (0usize, 1usize);
+    for (ty, ffi_align) in fields {
+        let ffi_align = if *ffi_align == 0 { ty.align() as u16 } else { *ffi_align };
+        let at = align_up(end, ffi_align);
+        if at == align_up(end, ty.align() as u16) {
+            natural_align = natural_align.max(ty.align());
+        } else {
+            pad(&mut members, at - end)?;
+            members.push(Member::Pack);
+        }
+        members.push(Member::Field(ty.clone()));
+        end = at + ty.size();
+    }
+    let natural_size = align_up(end, natural_align as u16);
+    if size > natural_size {
+        pad(&mut members, size - end)?;
+    }
+    let built = Type::structure(&members).map_err(|_| Status::BadTypedef)?;
+    if built.size() != size || (align != 0 && built.align() > usize::from(align)) {
+        return Err(Status::BadTypedef);
+    }
+    Ok(built)
+}
