@@ -7,7 +7,10 @@
 //! - no mapping is ever writable and executable at once;
 //! - nothing that may be executing is ever made non-executable;
 //! - code made together (say, the bindings a program declares before it starts calling)
-//!   shares pages; the worst case (stage, run, stage, run, ...) is one chunk per piece.
+//!   shares pages; the worst case (stage, run, stage, run, ...) would be one chunk per
+//!   piece, so call thunks avoid it: a signature runs through a shared thunk until its
+//!   own code's chunk is sealed (see `thunk.rs`).
+//! - a chunk's pages are unmapped when the last piece of code in it is dropped.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -128,6 +131,11 @@ impl Code {
             self.chunk.seal()?;
         }
         Ok((self.chunk.pages.base() + self.offset) as *const u8)
+    }
+
+    /// True once the code is executable (and its chunk takes no more code).
+    pub fn is_sealed(&self) -> bool {
+        self.chunk.sealed.load(Ordering::Acquire)
     }
 
     /// The code's address (executable only after [`Code::entry`]).

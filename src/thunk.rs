@@ -2,22 +2,43 @@
 //!
 //! A thunk is entered as `thunk(target, block, ret)`: it loads the arguments that the
 //! plan places in registers and on the stack out of the argument block, calls `target`,
-//! and stores the result registers into the return block (see `plan.rs`). Thunks are
-//! cached per signature (convention included), so each signature is compiled once per
-//! process.
+//! and stores the result registers into the return block (see `plan.rs`).
+//!
+//! # Memory
+//! A signature's own thunks are staged into a chunk of code memory shared with other
+//! signatures' (see `memory.rs`), and that chunk becomes executable (sealed, never written
+//! again) when it is full or when one of its signatures turns *hot*: called
+//! [`DEFAULT_HOT_CALLS`] times (or `JITCALL_HOT_CALLS`, read once from the environment; 0
+//! seals at the first call). Until then the signature's calls run through a *shared
+//! thunk* of its convention, which loads every argument register and stack slot from a
+//! frame that `call` fills by the plan. So a program that makes signatures and calls each a
+//! few times pays for their code and plans, not a page each; a signature made, called 32
+//! times and then followed by the next one costs at most one page.
+//! [`CompiledSignature::prepare`] seals a signature's code at once.
+//!
+//! # The cache
+//! Compiled signatures are cached per signature (convention included), so each is compiled
+//! once. The process-wide cache keeps every signature unless
+//! [`CompiledSignature::set_cache_capacity`] bounds it (the oldest go first) or
+//! [`CompiledSignature::clear_cache`] empties it; each thread also keeps its
+//! [`LOCAL_SLOTS`] most recently fetched ones, for lookups without a lock. Dropping a cache
+//! entry never breaks a `CompiledSignature` in use: it owns its code, whose memory is
+//! unmapped only when the last signature using that chunk is dropped (a call running holds
+//! its signature).
 
+use std::borrow::Borrow;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashSet, VecDeque};
 use std::ffi::c_void;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::arch::{self, CodeBuffer};
 use crate::callback::CallGuard;
 use crate::error::{Error, Path, Result};
 use crate::memory::Code;
-use crate::plan::CallPlan;
+use crate::plan::{ArgPlan, BlockLayout, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
 use crate::types::Type;
 use crate::value::{self, Pointer, Value};
@@ -45,6 +66,11 @@ struct Compiled {
     code: Thunk,
     /// The thunk that reads through a pointer array, when the plan allows one.
     pointer_code: Option<Thunk>,
+    /// The shared thunk that runs this plan while its own code is not sealed, if the plan
+    /// fits one.
+    shared: Option<&'static SharedThunk>,
+    /// Calls run through the shared thunk so far.
+    cold_calls: AtomicU32,
 }
 
 /// A thunk's code and, once it has been sealed, its entry address (so that a call reads
@@ -60,26 +86,142 @@ impl Thunk {
         Thunk { code, entry: AtomicUsize::new(0) }
     }
 
+    /// The entry address, if this thunk has been sealed.
     #[inline]
-    fn entry(&self) -> Result<ThunkFn> {
-        let mut entry = self.entry.load(Ordering::Acquire);
-        if entry == 0 {
-            entry = self.code.entry()? as usize;
-            self.entry.store(entry, Ordering::Release);
-        }
-        // SAFETY: `entry` is this thunk's sealed, executable code, and thunks are entered
-        // with the `ThunkFn` convention (see `arch`).
+    fn sealed_entry(&self) -> Option<ThunkFn> {
+        let entry = self.entry.load(Ordering::Acquire);
+        // SAFETY: a nonzero `entry` was stored by `seal`: this thunk's sealed, executable
+        // code, and thunks are entered with the `ThunkFn` convention (see `arch`).
+        (entry != 0).then(|| unsafe { std::mem::transmute::<usize, ThunkFn>(entry) })
+    }
+
+    /// Seals the thunk's chunk (if it is not yet) and returns the entry address.
+    fn seal(&self) -> Result<ThunkFn> {
+        let entry = self.code.entry()? as usize;
+        self.entry.store(entry, Ordering::Release);
+        // SAFETY: as in `sealed_entry`: `entry` is sealed code entered as a `ThunkFn`.
         Ok(unsafe { std::mem::transmute::<usize, ThunkFn>(entry) })
     }
 }
 
-type Cache = HashMap<Signature, CompiledSignature, BuildHasherDefault<WordHasher>>;
+/// Calls a signature makes through the shared thunk before its own code is sealed.
+pub const DEFAULT_HOT_CALLS: u32 = 32;
 
-static CACHE: RwLock<Option<Cache>> = RwLock::new(None);
+/// `JITCALL_HOT_CALLS` if it is set to a number, else [`DEFAULT_HOT_CALLS`].
+fn hot_calls() -> u32 {
+    static HOT_CALLS: OnceLock<u32> = OnceLock::new();
+    *HOT_CALLS.get_or_init(|| {
+        std::env::var("JITCALL_HOT_CALLS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_HOT_CALLS)
+    })
+}
+
+type WordHash = BuildHasherDefault<WordHasher>;
+
+/// A cache entry: a compiled signature, looked up by its signature (which it holds, so
+/// the key is not stored twice).
+struct Entry(CompiledSignature);
+
+impl Borrow<Signature> for Entry {
+    fn borrow(&self) -> &Signature {
+        &self.0.inner.sig
+    }
+}
+
+impl Hash for Entry {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.inner.sig.hash(state);
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Entry) -> bool {
+        self.0.inner.sig == other.0.inner.sig
+    }
+}
+
+impl Eq for Entry {}
+
+/// The process-wide cache.
+struct Cache {
+    entries: HashSet<Entry, WordHash>,
+    /// The entries in the order they came in, oldest first: the first to go when full.
+    order: VecDeque<CompiledSignature>,
+    capacity: usize,
+}
+
+impl Cache {
+    const fn new() -> Cache {
+        Cache {
+            entries: HashSet::with_hasher(BuildHasherDefault::new()),
+            order: VecDeque::new(),
+            capacity: usize::MAX,
+        }
+    }
+
+    /// Adds `compiled` unless its signature is there already, and returns the entry kept.
+    fn insert(&mut self, compiled: CompiledSignature) -> CompiledSignature {
+        if let Some(found) = self.entries.get(compiled.signature()) {
+            return found.0.clone(); // another thread compiled it meanwhile: keep the first
+        }
+        if self.capacity == 0 {
+            return compiled;
+        }
+        self.shrink_to(self.capacity - 1);
+        self.entries.insert(Entry(compiled.clone()));
+        self.order.push_back(compiled.clone());
+        compiled
+    }
+
+    /// Drops the oldest entries until at most `len` are left.
+    fn shrink_to(&mut self, len: usize) {
+        while self.entries.len() > len {
+            let Some(oldest) = self.order.pop_front() else { break };
+            self.entries.remove(oldest.signature());
+        }
+    }
+}
+
+static CACHE: RwLock<Cache> = RwLock::new(Cache::new());
+
+/// Bumped when the process-wide cache is cleared or bounded, so that each thread's cache
+/// drops what it holds at its next lookup.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Slots of each thread's cache (a signature goes in the slot its hash picks).
+pub const LOCAL_SLOTS: usize = 64;
+
+struct LocalCache {
+    generation: u64,
+    slots: [Option<CompiledSignature>; LOCAL_SLOTS],
+}
 
 thread_local! {
-    /// The signatures this thread has used: hits take no lock.
-    static LOCAL_CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+    /// Signatures this thread fetched lately: hits take no lock.
+    static LOCAL_CACHE: RefCell<LocalCache> =
+        const { RefCell::new(LocalCache { generation: 0, slots: [const { None }; LOCAL_SLOTS] }) };
+}
+
+/// Runs `f` on this thread's cache (emptied first if the process-wide one was cleared), or
+/// returns `None` while the thread is exiting.
+fn with_local_cache<R>(f: impl FnOnce(&mut LocalCache) -> R) -> Option<R> {
+    LOCAL_CACHE
+        .try_with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let generation = GENERATION.load(Ordering::Acquire);
+            if cache.generation != generation {
+                cache.slots = [const { None }; LOCAL_SLOTS];
+                cache.generation = generation;
+            }
+            f(&mut cache)
+        })
+        .ok()
+}
+
+fn local_slot(hash: u64) -> usize {
+    (hash >> 32) as usize % LOCAL_SLOTS
 }
 
 /// Hashes the few words a signature writes (the convention and each type's precomputed
@@ -122,14 +264,27 @@ impl CompiledSignature {
         }
         // First this thread's own cache (no lock), then the process's. (The own cache is
         // gone while the thread exits, e.g. in a callback run by a TLS destructor.)
-        if let Some(found) = LOCAL_CACHE.try_with(|c| c.borrow().get(&sig).cloned()).ok().flatten()
-        {
+        let slot = local_slot(WordHash::default().hash_one(&sig));
+        let local = with_local_cache(|c| {
+            c.slots[slot].as_ref().filter(|found| found.signature() == &sig).cloned()
+        });
+        if let Some(found) = local.flatten() {
             return Ok(found);
         }
-        if let Some(found) = cache_read().as_ref().and_then(|c| c.get(&sig)).cloned() {
-            let _ = LOCAL_CACHE.try_with(|c| c.borrow_mut().insert(sig, found.clone()));
-            return Ok(found);
-        }
+        let found = cache_read().entries.get(&sig).map(|entry| entry.0.clone());
+        let compiled = match found {
+            Some(found) => found,
+            None => {
+                let compiled = CompiledSignature::compile(sig)?;
+                CACHE.write().unwrap_or_else(|p| p.into_inner()).insert(compiled)
+            }
+        };
+        with_local_cache(|c| c.slots[slot] = Some(compiled.clone()));
+        Ok(compiled)
+    }
+
+    /// Classifies `sig` and emits its thunks (staged, not yet executable).
+    fn compile(sig: Signature) -> Result<CompiledSignature> {
         let abi = arch::for_abi(sig.abi);
         let plan = abi.classify(&sig)?;
         let mut code = CodeBuffer::new();
@@ -142,11 +297,48 @@ impl CompiledSignature {
         } else {
             None
         };
-        let inner = Compiled { sig: sig.clone(), plan, code, pointer_code };
-        let compiled = CompiledSignature { inner: Arc::new(inner) };
+        let shared = SharedThunk::for_plan(&plan);
+        let inner =
+            Compiled { sig, plan, code, pointer_code, shared, cold_calls: AtomicU32::new(0) };
+        Ok(CompiledSignature { inner: Arc::new(inner) })
+    }
+
+    /// Makes this signature's own thunks executable now, so that its first calls take the
+    /// fast path too. This seals the chunk of code memory they are in (code staged later
+    /// goes to a new one), so calling it for every new signature costs a page each.
+    ///
+    /// # Errors
+    /// The system refusing to change memory protection.
+    pub fn prepare(&self) -> Result<()> {
+        self.inner.code.seal()?;
+        if let Some(pointer_code) = &self.inner.pointer_code {
+            pointer_code.seal()?;
+        }
+        Ok(())
+    }
+
+    /// Bounds the process-wide cache to `capacity` signatures (`None`: no bound, the
+    /// default); when it is full, the oldest entry goes. `Some(0)` caches nothing. Each
+    /// thread still keeps up to [`LOCAL_SLOTS`] signatures it fetched lately.
+    pub fn set_cache_capacity(capacity: Option<usize>) {
         let mut cache = CACHE.write().unwrap_or_else(|p| p.into_inner());
-        // Another thread may have compiled the same signature meanwhile: keep the first.
-        Ok(cache.get_or_insert_with(Cache::default).entry(sig).or_insert(compiled).clone())
+        cache.capacity = capacity.unwrap_or(usize::MAX);
+        let capacity = cache.capacity;
+        cache.shrink_to(capacity);
+        GENERATION.fetch_add(1, Ordering::Release);
+    }
+
+    /// Empties the process-wide cache, and makes each thread's cache drop its entries at
+    /// that thread's next lookup. Signatures still held elsewhere stay valid.
+    pub fn clear_cache() {
+        let mut cache = CACHE.write().unwrap_or_else(|p| p.into_inner());
+        cache.shrink_to(0);
+        GENERATION.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many signatures the process-wide cache holds.
+    pub fn cache_len() -> usize {
+        cache_read().entries.len()
     }
 
     pub fn signature(&self) -> &Signature {
@@ -203,7 +395,7 @@ impl CompiledSignature {
         let mut ret = RetBlock::zeroed(plan.ret_block_size as usize);
         // SAFETY: the block holds every argument's image where the plan says; the caller
         // vouches for the target and the arguments.
-        unsafe { self.invoke(target, block.as_mut_ptr(), ret.as_mut_ptr())? };
+        unsafe { self.invoke(target, &mut block, &mut ret)? };
         let ret = ret.bytes_mut();
         Ok(match &sig.ret {
             // SAFETY: the caller vouches that a `:string` result is NULL or a C string.
@@ -236,7 +428,11 @@ impl CompiledSignature {
         if args.len() != sig.params.len() {
             return Err(Error::Arity { expected: sig.params.len(), got: args.len() });
         }
-        match pointer_code {
+        let thunk = match pointer_code {
+            Some(thunk) => self.inner.own_code(thunk)?,
+            None => None,
+        };
+        match thunk {
             // The fast path: the thunk reads each argument through its pointer and writes
             // the result straight into `ret`.
             // SAFETY: the caller guarantees what this function's contract says; the thunk
@@ -274,17 +470,81 @@ impl CompiledSignature {
         }
         let mut ret_block = RetBlock::zeroed(plan.ret_block_size as usize);
         // SAFETY: as in `call`.
-        unsafe { self.invoke(target, block.as_mut_ptr(), ret_block.as_mut_ptr())? };
+        unsafe { self.invoke(target, &mut block, &mut ret_block)? };
         // SAFETY: the caller guarantees `ret` is writable for the result's size.
         unsafe { std::ptr::copy_nonoverlapping(ret_block.as_mut_ptr(), ret, sig.ret.size()) };
         Ok(())
     }
 
+    /// Runs the plan's own block thunk, or the shared one while the signature is cold.
+    ///
     /// # Safety
     /// `block` and `ret` are this plan's blocks, filled in; the caller vouches for `target`.
-    unsafe fn invoke(&self, target: Pointer, block: *mut u8, ret: *mut u8) -> Result<()> {
-        // SAFETY: forwarded from the caller.
-        unsafe { run(&self.inner.code, target, block, ret) }
+    unsafe fn invoke(
+        &self,
+        target: Pointer,
+        block: &mut ArgBlock,
+        ret: &mut RetBlock,
+    ) -> Result<()> {
+        match (self.inner.own_code(&self.inner.code)?, self.inner.shared) {
+            // SAFETY: forwarded from the caller.
+            (Some(thunk), _) => unsafe { run(thunk, target, block.as_mut_ptr(), ret.as_mut_ptr()) },
+            // SAFETY: forwarded from the caller.
+            (None, Some(shared)) => unsafe { self.invoke_shared(shared, target, block, ret) },
+            (None, None) => unreachable!("`own_code` seals the code of plans with no shared thunk"),
+        }
+    }
+
+    /// Runs the shared thunk: the plan's pieces are moved from the argument block into
+    /// the shared thunk's frame (with the widening the plan's own thunk would do), and the
+    /// result registers back into the return block.
+    ///
+    /// # Safety
+    /// As [`CompiledSignature::invoke`].
+    #[inline(never)]
+    unsafe fn invoke_shared(
+        &self,
+        shared: &SharedThunk,
+        target: Pointer,
+        block: &mut ArgBlock,
+        ret: &mut RetBlock,
+    ) -> Result<()> {
+        let plan = &self.inner.plan;
+        let mut frame = SharedFrame::zeroed(SHARED_STACK + shared.stack_bytes as usize);
+        let (block_addr, ret_addr) = (block.as_mut_ptr() as u64, ret.as_mut_ptr() as u64);
+        fill_shared_frame(plan, block.bytes_mut(), block_addr, ret_addr, frame.bytes_mut());
+        let mut registers = SharedResult::zeroed(SHARED_RESULT_BYTES);
+        // SAFETY: the frame holds every register and stack slot the plan's own thunk would
+        // load, and by-reference arguments and the result address point into `block` and
+        // `ret`, which live until this returns; the shared thunk stores result registers
+        // only into `registers`. The caller vouches for the target.
+        unsafe { run(shared.entry, target, frame.as_mut_ptr(), registers.as_mut_ptr())? };
+        store_shared_result(plan, registers.bytes_mut(), ret.bytes_mut());
+        Ok(())
+    }
+}
+
+impl Compiled {
+    /// `thunk`'s code once it is sealed; `None` (run the shared thunk) while the signature
+    /// is cold and its chunk still open.
+    #[inline]
+    fn own_code(&self, thunk: &Thunk) -> Result<Option<ThunkFn>> {
+        match thunk.sealed_entry() {
+            Some(entry) => Ok(Some(entry)),
+            None => self.own_code_cold(thunk),
+        }
+    }
+
+    #[cold]
+    fn own_code_cold(&self, thunk: &Thunk) -> Result<Option<ThunkFn>> {
+        let cold = self.shared.is_some()
+            && !thunk.code.is_sealed()
+            && self.cold_calls.fetch_add(1, Ordering::Relaxed) < hot_calls();
+        if cold {
+            Ok(None)
+        } else {
+            thunk.seal().map(Some)
+        }
     }
 }
 
@@ -295,8 +555,7 @@ impl CompiledSignature {
 /// `args` and `ret` are what this thunk reads and writes (a block or a pointer array, a
 /// return block or the caller's memory), and the caller vouches for `target`.
 #[inline]
-unsafe fn run(thunk: &Thunk, target: Pointer, args: *mut u8, ret: *mut u8) -> Result<()> {
-    let thunk = thunk.entry()?;
+unsafe fn run(thunk: ThunkFn, target: Pointer, args: *mut u8, ret: *mut u8) -> Result<()> {
     let guard = CallGuard::enter();
     // SAFETY: the thunk reads only its plan's argument bytes and writes only its result
     // bytes, and calls `target`, which the caller vouches for.
@@ -304,7 +563,7 @@ unsafe fn run(thunk: &Thunk, target: Pointer, args: *mut u8, ret: *mut u8) -> Re
     guard.finish()
 }
 
-fn cache_read() -> std::sync::RwLockReadGuard<'static, Option<Cache>> {
+fn cache_read() -> std::sync::RwLockReadGuard<'static, Cache> {
     CACHE.read().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -347,6 +606,228 @@ impl<const N: usize> AlignedBytes<N> {
 /// Argument blocks of up to 128 bytes, and result blocks of up to 32, stay on the stack.
 type ArgBlock = AlignedBytes<8>;
 type RetBlock = AlignedBytes<2>;
+/// The shared thunk's frame, with the largest stack area, and its result registers.
+type SharedFrame = AlignedBytes<{ (SHARED_STACK + MAX_SHARED_STACK as usize) / 16 }>;
+type SharedResult = AlignedBytes<{ SHARED_RESULT_BYTES / 16 }>;
+
+/// The shared thunk's frame: 8 bytes per general register (x8 included on AArch64), then
+/// 8 per vector register, then the stack arguments.
+const SHARED_GPRS: usize = 9;
+const SHARED_FPRS: usize = 8;
+const SHARED_FPR_AT: usize = 8 * SHARED_GPRS;
+const SHARED_STACK: usize = SHARED_FPR_AT + 8 * SHARED_FPRS;
+/// The result registers it stores: rax, rdx / x0, x1, then xmm0, xmm1 / v0-v3 (8 bytes each).
+const SHARED_RET_FPR_AT: usize = 16;
+const SHARED_RESULT_BYTES: usize = 48;
+/// Stack areas the shared thunks copy (one thunk per size and convention); a plan with
+/// more stack arguments seals its own code at its first call.
+const SHARED_STACK_SIZES: [u32; 3] = [0, 64, 256];
+const MAX_SHARED_STACK: u32 = 256;
+
+/// A thunk that runs any plan of its convention whose stack arguments fit its area.
+#[derive(Debug)]
+struct SharedThunk {
+    entry: ThunkFn,
+    stack_bytes: u32,
+    /// Keeps the code mapped (shared thunks live as long as the process).
+    _code: Code,
+}
+
+/// What a convention's shared thunk loads and stores.
+struct SharedShape {
+    gprs: u8,
+    fprs: u8,
+    ret_fprs: u8,
+    shadow_space: u32,
+    vector_count: Option<u8>,
+}
+
+fn shared_shape(abi: Abi) -> SharedShape {
+    match abi {
+        // al = 8 is a valid upper bound of vector registers for any variadic callee.
+        Abi::SysV64 => {
+            SharedShape { gprs: 6, fprs: 8, ret_fprs: 2, shadow_space: 0, vector_count: Some(8) }
+        }
+        Abi::Win64 => {
+            SharedShape { gprs: 4, fprs: 4, ret_fprs: 2, shadow_space: 32, vector_count: None }
+        }
+        Abi::Aapcs64 => {
+            SharedShape { gprs: 9, fprs: 8, ret_fprs: 4, shadow_space: 0, vector_count: None }
+        }
+    }
+}
+
+impl SharedThunk {
+    /// The shared thunk that can run `plan`, made on first use; `None` when the plan does
+    /// not fit one (or code memory for it was refused: the plan's own code is used then).
+    fn for_plan(plan: &CallPlan) -> Option<&'static SharedThunk> {
+        static THUNKS: [OnceLock<Option<SharedThunk>>; 9] = [const { OnceLock::new() }; 9];
+        let size = SHARED_STACK_SIZES.iter().position(|&size| plan.stack_bytes <= size)?;
+        let stack_bytes = SHARED_STACK_SIZES[size];
+        if !fits_shared(plan, &shared_shape(plan.abi), stack_bytes) {
+            return None;
+        }
+        let abi = Abi::ALL.iter().position(|&abi| abi == plan.abi)?;
+        THUNKS[abi * SHARED_STACK_SIZES.len() + size]
+            .get_or_init(|| SharedThunk::emit(plan.abi, stack_bytes).ok())
+            .as_ref()
+    }
+
+    fn emit(abi: Abi, stack_bytes: u32) -> Result<SharedThunk> {
+        let mut code = CodeBuffer::new();
+        arch::for_abi(abi).emit_thunk(&shared_plan(abi, stack_bytes), &mut code)?;
+        let code = Code::new_sealed(code.bytes())?;
+        let entry = code.entry()?;
+        // SAFETY: sealed thunk code, entered with the `ThunkFn` convention (see `arch`).
+        let entry = unsafe { std::mem::transmute::<*const u8, ThunkFn>(entry) };
+        Ok(SharedThunk { entry, stack_bytes, _code: code })
+    }
+}
+
+/// The plan a shared thunk is emitted from: one argument whose 8-byte pieces fill every
+/// argument register and stack slot, and a result of every result register.
+fn shared_plan(abi: Abi, stack_bytes: u32) -> CallPlan {
+    let shape = shared_shape(abi);
+    let word = |offset: usize, dest: Location, float: bool| Part {
+        offset: offset as u32,
+        size: 8,
+        dest,
+        ext: Extension::None,
+        float,
+    };
+    let mut parts: Vec<Part> =
+        (0..shape.gprs).map(|n| word(8 * n as usize, Location::Gpr(n), false)).collect();
+    parts.extend(
+        (0..shape.fprs).map(|n| word(SHARED_FPR_AT + 8 * n as usize, Location::Fpr(n), true)),
+    );
+    parts.extend(
+        (0..stack_bytes / 8)
+            .map(|i| word(SHARED_STACK + 8 * i as usize, Location::Stack(8 * i), false)),
+    );
+    let mut ret: Vec<Part> =
+        (0..2).map(|n| word(8 * n as usize, Location::Gpr(n), false)).collect();
+    ret.extend(
+        (0..shape.ret_fprs)
+            .map(|n| word(SHARED_RET_FPR_AT + 8 * n as usize, Location::Fpr(n), true)),
+    );
+    CallPlan {
+        abi,
+        args: vec![ArgPlan::Direct(parts)],
+        ret: RetPlan::Direct(ret),
+        stack_bytes,
+        shadow_space: shape.shadow_space,
+        vector_count: shape.vector_count,
+        block: BlockLayout { offsets: vec![0], size: (SHARED_STACK as u32) + stack_bytes },
+        ret_block_size: SHARED_RESULT_BYTES as u32,
+    }
+}
+
+/// True when every piece of `plan` has a place in the shared thunk's frame and results.
+fn fits_shared(plan: &CallPlan, shape: &SharedShape, stack_bytes: u32) -> bool {
+    let arg_place = |dest: Location| match dest {
+        Location::Gpr(n) => n < shape.gprs,
+        Location::Fpr(n) => n < shape.fprs,
+        Location::Stack(offset) => offset.checked_add(8).is_some_and(|end| end <= stack_bytes),
+    };
+    let args = plan.args.iter().all(|arg| match arg {
+        ArgPlan::Direct(parts) => parts.iter().all(|p| p.size <= 8 && arg_place(p.dest)),
+        ArgPlan::Indirect { pointer } => {
+            !matches!(pointer, Location::Fpr(_)) && arg_place(*pointer)
+        }
+    });
+    let ret = match &plan.ret {
+        RetPlan::Void => true,
+        RetPlan::Direct(parts) => parts.iter().all(|p| {
+            p.size <= 8
+                && match p.dest {
+                    Location::Gpr(n) => n < 2,
+                    Location::Fpr(n) => n < shape.ret_fprs,
+                    Location::Stack(_) => false,
+                }
+        }),
+        RetPlan::Indirect { pointer } => {
+            !matches!(pointer, Location::Fpr(_)) && arg_place(*pointer)
+        }
+    };
+    args && ret && plan.shadow_space == shape.shadow_space
+}
+
+/// Where a piece going to `dest` sits in the shared frame.
+fn frame_slot(dest: Location) -> usize {
+    match dest {
+        Location::Gpr(n) => 8 * n as usize,
+        Location::Fpr(n) => SHARED_FPR_AT + 8 * n as usize,
+        Location::Stack(offset) => SHARED_STACK + offset as usize,
+    }
+}
+
+/// Fills the shared frame with the words the plan's own thunk would load from `block`
+/// (whose address is `block_addr`; the return block's is `ret_addr`).
+fn fill_shared_frame(
+    plan: &CallPlan,
+    block: &[u8],
+    block_addr: u64,
+    ret_addr: u64,
+    frame: &mut [u8],
+) {
+    let mut put = |dest: Location, word: u64| {
+        let at = frame_slot(dest);
+        frame[at..at + 8].copy_from_slice(&word.to_le_bytes());
+    };
+    for (arg, &offset) in plan.args.iter().zip(&plan.block.offsets) {
+        match arg {
+            ArgPlan::Direct(parts) => {
+                for part in parts {
+                    let start = (offset + part.offset) as usize;
+                    put(part.dest, load_word(block.get(start..).unwrap_or_default(), part));
+                }
+            }
+            ArgPlan::Indirect { pointer } => put(*pointer, block_addr + u64::from(offset)),
+        }
+    }
+    if let RetPlan::Indirect { pointer } = plan.ret {
+        put(pointer, ret_addr);
+    }
+}
+
+/// The register word a thunk loads for `part` from `bytes` (see `load_integer` in the
+/// emitters): 1, 2 and 4-byte integers widened as the plan says (zero by default), vector
+/// pieces of 4 or 8 bytes zero-extended, other sizes as 8 bytes (images are zero-padded).
+fn load_word(bytes: &[u8], part: &Part) -> u64 {
+    let width = match (part.dest, part.size) {
+        (_, 1 | 2 | 4) => usize::from(part.size),
+        _ => 8,
+    };
+    let mut word = [0u8; 8];
+    let available = width.min(bytes.len());
+    word[..available].copy_from_slice(&bytes[..available]);
+    let word = u64::from_le_bytes(word);
+    let float = matches!(part.dest, Location::Fpr(_));
+    match (width, part.ext) {
+        (1, Extension::Sign) if !float => word as u8 as i8 as u64,
+        (2, Extension::Sign) if !float => word as u16 as i16 as u64,
+        (4, Extension::Sign) if !float => word as u32 as i32 as u64,
+        _ => word,
+    }
+}
+
+/// Stores the result registers the shared thunk saved into the return block, as the plan's
+/// own thunk would: whole general registers, vector pieces at their width.
+fn store_shared_result(plan: &CallPlan, registers: &[u8], ret: &mut [u8]) {
+    let RetPlan::Direct(parts) = &plan.ret else { return };
+    for part in parts {
+        let (from, width) = match part.dest {
+            Location::Gpr(n) => (8 * n as usize, 8),
+            Location::Fpr(n) => {
+                (SHARED_RET_FPR_AT + 8 * n as usize, if part.size == 4 { 4 } else { 8 })
+            }
+            Location::Stack(_) => continue,
+        };
+        let to = part.offset as usize;
+        let width = width.min(ret.len().saturating_sub(to));
+        ret[to..to + width].copy_from_slice(&registers[from..from + width]);
+    }
+}
 
 impl Abi {
     /// True when this host can call functions of this convention: both x86-64 ones on an
