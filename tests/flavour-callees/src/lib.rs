@@ -223,3 +223,60 @@ fn run(command: &mut Command) -> Result<(), Error> {
         String::from_utf8_lossy(&output.stderr)
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tools, when installed (scripts/test-flavour-callees installs them).
+    fn tools_present() -> bool {
+        let present = |tool: &str| Command::new(tool).arg("--version").output().is_ok();
+        let all = present("clang-16") && present("aarch64-linux-gnu-gcc");
+        if !all {
+            eprintln!(
+                "clang-16 or aarch64-linux-gnu-gcc missing: run scripts/test-flavour-callees"
+            );
+        }
+        all
+    }
+
+    fn build_with(flavour: Flavour, name: &str, c: &str) -> (Build, PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("flavour-callees-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(format!("{name}.c"));
+        std::fs::write(&file, c).unwrap();
+        let mut build = Build::new(flavour, &dir);
+        build.file(&file);
+        (build, dir)
+    }
+
+    #[test]
+    fn an_undefined_symbol_fails_the_shared_link() {
+        if !tools_present() {
+            return;
+        }
+        for flavour in [Flavour::Apple, Flavour::Windows] {
+            let c = "int missing(int); int f(int x) { return missing(x) + 1; }";
+            let (build, dir) = build_with(flavour, &format!("undef-{}", flavour.name()), c);
+            let err = build.shared_library("undef").unwrap_err().to_string();
+            assert!(err.contains("undefined reference to `missing'"), "{flavour:?}: {err}");
+            let lib = build.static_library("undef").unwrap();
+            assert!(lib.ends_with("libundef.a"));
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn compiler_errors_come_back_with_clangs_message() {
+        if !tools_present() {
+            return;
+        }
+        let (build, dir) = build_with(Flavour::Apple, "bad", "int f(void) { return nope; }");
+        let err = build.objects().unwrap_err().to_string();
+        assert!(err.contains("clang-16") && err.contains("nope"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+        let err = Build::new(Flavour::Windows, "/nonexistent").objects().unwrap_err();
+        assert!(err.to_string().contains("no C files"), "{err}");
+    }
+}
