@@ -6,6 +6,8 @@
 //! These tests live in their own binary: the stale-pointer checks rely on fewer than
 //! `REUSE_DELAY` callbacks being dropped around them (the other test files drop thousands).
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 
@@ -305,7 +307,7 @@ mod tls_destructor {
             scenario();
             return;
         }
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
+        let out = crate::common::runner::command(std::env::current_exe().unwrap())
             .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
             .env(CHILD, "1")
             .output()

@@ -1,6 +1,8 @@
 //! The `jitcall` command-line tool, driven as a user would (DESIGN.md, "The command-line
 //! tool"): what `layout`, `conventions` and `--help` print, and how errors are reported.
 
+mod common;
+
 use std::ffi::OsStr;
 use std::fmt::Debug;
 use std::process::{Command, Output, Stdio};
@@ -11,16 +13,7 @@ use jitcall::{ffi, syntax, Type};
 /// by qemu-user cannot exec a foreign binary itself), `JITCALL_TEST_RUNNER` names the
 /// emulator command, e.g. `qemu-aarch64 -L /`.
 fn command<A: AsRef<OsStr>>(args: &[A]) -> Command {
-    let runner = std::env::var("JITCALL_TEST_RUNNER").unwrap_or_default();
-    let mut words = runner.split_whitespace();
-    let mut command = match words.next() {
-        Some(emulator) => {
-            let mut c = Command::new(emulator);
-            c.args(words).arg(env!("CARGO_BIN_EXE_jitcall"));
-            c
-        }
-        None => Command::new(env!("CARGO_BIN_EXE_jitcall")),
-    };
+    let mut command = common::runner::command(env!("CARGO_BIN_EXE_jitcall"));
     command.args(args);
     command
 }

@@ -4,7 +4,7 @@
 //!
 //! Types and values are written in Janet syntax and read with `jitcall::syntax::read`.
 
-use std::process::Command;
+mod common;
 
 use jitcall::types::MAX_SIZE;
 use jitcall::{ffi, syntax, Buffer, Error, Pointer, Str, Type, Value};
@@ -89,19 +89,7 @@ fn run_isolated(name: &str, body: impl FnOnce()) {
         return;
     }
     let exe = std::env::current_exe().expect("the test binary");
-    // Under an emulator, a test process cannot exec a foreign binary itself: the
-    // emulator command comes from JITCALL_TEST_RUNNER (e.g. `qemu-aarch64 -L /`).
-    let runner = std::env::var("JITCALL_TEST_RUNNER").unwrap_or_default();
-    let mut words = runner.split_whitespace();
-    let mut command = match words.next() {
-        Some(emulator) => {
-            let mut c = Command::new(emulator);
-            c.args(words).arg(exe);
-            c
-        }
-        None => Command::new(exe),
-    };
-    let out = command
+    let out = common::runner::command(exe)
         .args([name, "--exact", "--test-threads=1", "--nocapture"])
         .env(CHILD_ENV, "1")
         .output()

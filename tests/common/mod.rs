@@ -4,4 +4,5 @@
 pub mod disasm;
 pub mod generated;
 pub mod golden;
+pub mod runner;
 pub mod suite;
