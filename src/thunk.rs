@@ -13,12 +13,12 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::arch::{self, CodeBuffer};
+use crate::arch::{self, ArgSource, CodeBuffer};
 use crate::callback::CallGuard;
 use crate::error::{Error, Path, Result};
 use crate::memory::Code;
 use crate::plan::CallPlan;
-use crate::signature::{Abi, Signature};
+use crate::signature::{Abi, Errno, Signature};
 use crate::types::Type;
 use crate::value::{self, Pointer, Value};
 
@@ -26,8 +26,12 @@ cfg_if::cfg_if! {
     if #[cfg(target_arch = "x86_64")] {
         // The x86-64 thunks are entered with System V's convention on every OS.
         type ThunkFn = unsafe extern "sysv64" fn(*const c_void, *mut u8, *mut u8);
+        /// A thunk that handles `errno`: its fourth argument is the thread's errno slot.
+        type ErrnoThunkFn = unsafe extern "sysv64" fn(*const c_void, *mut u8, *mut u8, *mut u8);
     } else {
         type ThunkFn = unsafe extern "C" fn(*const c_void, *mut u8, *mut u8);
+        /// A thunk that handles `errno`: its fourth argument is the thread's errno slot.
+        type ErrnoThunkFn = unsafe extern "C" fn(*const c_void, *mut u8, *mut u8, *mut u8);
     }
 }
 
@@ -130,13 +134,10 @@ impl CompiledSignature {
         }
         let abi = arch::for_abi(sig.abi);
         let plan = abi.classify(&sig)?;
-        let mut code = CodeBuffer::new();
-        abi.emit_thunk(&plan, &mut code)?;
-        let code = Thunk::new(Code::stage(code.bytes())?);
+        let code = Thunk::new(Code::stage(&emit(abi, &plan, ArgSource::Block, sig.errno)?)?);
         let pointer_code = if arch::pointers_fit(&plan) {
-            let mut code = CodeBuffer::new();
-            abi.emit_pointer_thunk(&plan, &mut code)?;
-            Some(Thunk::new(Code::stage(code.bytes())?))
+            let bytes = emit(abi, &plan, ArgSource::Pointers, sig.errno)?;
+            Some(Thunk::new(Code::stage(&bytes)?))
         } else {
             None
         };
@@ -236,7 +237,13 @@ impl CompiledSignature {
             // the result straight into `ret`.
             // SAFETY: the caller guarantees what this function's contract says; the thunk
             // reads exactly each parameter's bytes and writes exactly the result's.
-            Some(thunk) => unsafe { run(thunk, target, args.as_ptr().cast_mut().cast(), ret) },
+            Some(thunk) if sig.errno == Errno::Ignore => unsafe {
+                run(thunk, target, args.as_ptr().cast_mut().cast(), ret)
+            },
+            // SAFETY: as above.
+            Some(thunk) => unsafe {
+                run_capturing(thunk, target, args.as_ptr().cast_mut().cast(), ret)
+            },
             // SAFETY: forwarded from the caller.
             None => unsafe { self.call_native_via_block(target, args, ret) },
         }
@@ -278,8 +285,13 @@ impl CompiledSignature {
     /// # Safety
     /// `block` and `ret` are this plan's blocks, filled in; the caller vouches for `target`.
     unsafe fn invoke(&self, target: Pointer, block: *mut u8, ret: *mut u8) -> Result<()> {
-        // SAFETY: forwarded from the caller.
-        unsafe { run(&self.inner.code, target, block, ret) }
+        let Compiled { sig, code, .. } = &*self.inner;
+        match sig.errno {
+            // SAFETY: forwarded from the caller.
+            Errno::Ignore => unsafe { run(code, target, block, ret) },
+            // SAFETY: forwarded from the caller.
+            _ => unsafe { run_capturing(code, target, block, ret) },
+        }
     }
 }
 
@@ -297,6 +309,43 @@ unsafe fn run(thunk: &Thunk, target: Pointer, args: *mut u8, ret: *mut u8) -> Re
     // bytes, and calls `target`, which the caller vouches for.
     unsafe { thunk(target.as_ptr(), args, ret) };
     guard.finish()
+}
+
+/// [`run`] for a thunk that handles `errno`: it also gets this thread's errno slot.
+///
+/// # Safety
+/// As [`run`], and `thunk` was emitted by `emit_errno_thunk`.
+#[inline(never)]
+unsafe fn run_capturing(thunk: &Thunk, target: Pointer, args: *mut u8, ret: *mut u8) -> Result<()> {
+    let entry = thunk.entry()? as usize;
+    // SAFETY: an errno thunk's code is entered with the `ErrnoThunkFn` convention.
+    let thunk = unsafe { std::mem::transmute::<usize, ErrnoThunkFn>(entry) };
+    let slot = crate::errno::slot();
+    let guard = CallGuard::enter();
+    // SAFETY: as in `run`; besides, `slot` is this thread's errno slot, which lives as
+    // long as the thread, and the thunk writes only its 8 bytes, on this thread.
+    unsafe { thunk(target.as_ptr(), args, ret, slot) };
+    guard.finish()
+}
+
+/// The machine code of one thunk for `plan`, reading from `source`, handling `errno` as
+/// the signature asks.
+fn emit(
+    abi: &dyn arch::AbiImpl,
+    plan: &CallPlan,
+    source: ArgSource,
+    errno: Errno,
+) -> Result<Vec<u8>> {
+    let mut code = CodeBuffer::new();
+    match (errno, source) {
+        (Errno::Ignore, ArgSource::Block) => abi.emit_thunk(plan, &mut code)?,
+        (Errno::Ignore, ArgSource::Pointers) => abi.emit_pointer_thunk(plan, &mut code)?,
+        (mode, source) => {
+            let access = crate::errno::access(mode == Errno::SetAndCapture);
+            abi.emit_errno_thunk(plan, source, &access, &mut code)?
+        }
+    }
+    Ok(code.into_bytes())
 }
 
 fn cache_read() -> std::sync::RwLockReadGuard<'static, Option<Cache>> {

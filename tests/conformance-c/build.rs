@@ -144,7 +144,8 @@ fn main() {
         .files(&c_files)
         .file(c_dir.join("support.c"))
         .file(c_dir.join("so.c"))
-        .file(c_dir.join("checks.c"));
+        .file(c_dir.join("checks.c"))
+        .file(c_dir.join("errno.c"));
     if alt {
         build.file(c_dir.join("alt.c"));
     }

@@ -126,3 +126,36 @@ pub fn so_void_calls() -> i32 {
 pub fn hand_written(name: &str) -> Option<*const ()> {
     HAND_WRITTEN.iter().find(|(n, _)| *n == name).map(|&(_, f)| f as *const ())
 }
+
+extern "C" {
+    fn jc_errno_set();
+    fn jc_errno_get();
+    #[cfg(windows)]
+    fn jc_last_error_get();
+    #[cfg(target_arch = "x86_64")]
+    fn jc_errno_set_alt();
+}
+
+/// x86-64: `jc_errno_set` in the other x86-64 convention (Win64 on Linux, System V on
+/// Windows).
+#[cfg(target_arch = "x86_64")]
+pub fn errno_setter_alt() -> *const () {
+    jc_errno_set_alt as *const ()
+}
+
+/// `void jc_errno_set(int v)`: sets `errno` to `v` (on Windows also the last error, to
+/// `v + 1000`), in the C compiler's default convention.
+pub fn errno_setter() -> *const () {
+    jc_errno_set as *const ()
+}
+
+/// `int jc_errno_get(void)`: returns `errno` as the callee finds it.
+pub fn errno_getter() -> *const () {
+    jc_errno_get as *const ()
+}
+
+/// Windows: `unsigned jc_last_error_get(void)`: returns `GetLastError()`.
+#[cfg(windows)]
+pub fn last_error_getter() -> *const () {
+    jc_last_error_get as *const ()
+}
