@@ -72,6 +72,26 @@ pub struct CallbackCase {
 
 include!(concat!(env!("OUT_DIR"), "/callback_cases.rs"));
 
+/// One generated variadic callee: `ret f(params[..fixed], ...)` in convention `abi`,
+/// called with `args` (the fixed ones, then the variadic ones, which the callee reads
+/// with `va_arg` and checks as [`Case`]'s callees do).
+#[derive(Debug)]
+pub struct VariadicCase {
+    /// Index in [`VARIADIC_CASES`]; a mismatch in argument `i` is `id * 100 + i + 1`.
+    pub id: usize,
+    pub name: &'static str,
+    pub abi: &'static str,
+    pub ret: &'static str,
+    /// How many of `params` are fixed; the rest are this call's variadic arguments.
+    pub fixed: usize,
+    pub params: &'static [&'static str],
+    pub args: &'static [&'static str],
+    pub expected: &'static str,
+    pub func: unsafe extern "C" fn(),
+}
+
+include!(concat!(env!("OUT_DIR"), "/variadic_cases.rs"));
+
 extern "C" {
     fn jitcall_conf_fail_get() -> c_int;
     fn jitcall_conf_last_get() -> c_int;
