@@ -235,7 +235,8 @@ pub fn signature(abi: Abi, ret: Type, params: Vec<Type>) -> Result<CompiledSigna
 /// ```
 /// # #[cfg(not(windows))] fn main() -> jitcall::Result<()> {
 /// use jitcall::{ffi, Abi, Prim, Type, Value};
-/// let snprintf = ffi::native(None)?.lookup("snprintf")?.expect("the C library's");
+/// // SAFETY: the running program, whose C library is already loaded.
+/// let snprintf = unsafe { ffi::native(None)? }.lookup("snprintf")?.expect("the C library's");
 /// let (ptr, size, int, double) =
 ///     (Type::Prim(Prim::Ptr), Type::Prim(Prim::U64), Type::Prim(Prim::I32), Type::Prim(Prim::F64));
 /// let sig = ffi::variadic_signature(
@@ -283,13 +284,15 @@ pub fn variadic_signature(
 /// ```
 /// # #[cfg(target_os = "linux")] fn main() -> jitcall::Result<()> {
 /// use jitcall::{ffi, Abi, Errno, Prim, Signature, Type, Value};
-/// let open = ffi::native(None)?.lookup("open")?.expect("the C library's");
+/// // SAFETY: the running program, whose C library is already loaded.
+/// let open = unsafe { ffi::native(None)? }.lookup("open")?.expect("the C library's");
 /// let int = Type::Prim(Prim::I32);
-/// let sig = Signature::new(Abi::host().unwrap(), int.clone(), vec![Type::Prim(Prim::String), int])
-///     .with_errno(Errno::Capture);
+/// // `int open(const char *, int, ...)`, called with no variadic argument.
+/// let fixed = vec![Type::Prim(Prim::String), int.clone()];
+/// let sig = Signature::variadic(Abi::host().unwrap(), int, fixed, vec![]).with_errno(Errno::Capture);
 /// let sig = ffi::compile(sig)?;
 /// let args = [Value::string("/no/such/file"), Value::Number(0.0)];
-/// // SAFETY: `int open(const char *, int)` (O_RDONLY needs no mode argument).
+/// // SAFETY: open's own signature (O_RDONLY needs no mode argument).
 /// assert_eq!(unsafe { ffi::call(open, &sig, &args)? }, Value::Number(-1.0));
 /// assert_eq!(ffi::errno(), 2); // ENOENT, as open left it
 /// # Ok(()) }
