@@ -8,7 +8,7 @@ pub mod x86_64;
 use crate::error::{Error, Result};
 use crate::plan::{BlockLayout, CallPlan, RegisterNames};
 use crate::signature::{Abi, Signature};
-use crate::types::Type;
+use crate::types::{Prim, Type};
 
 /// What every convention implements.
 pub trait AbiImpl: Sync {
@@ -30,6 +30,19 @@ pub trait AbiImpl: Sync {
     /// # Errors
     /// As [`AbiImpl::emit_thunk`], and a plan that [`pointers_fit`] rejects.
     fn emit_pointer_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()>;
+
+    /// Emits a call thunk that also handles the callee's `errno` as `errno` says. It is
+    /// entered with a fourth argument, the address of the thread's [`errno_slot`].
+    ///
+    /// # Errors
+    /// As [`AbiImpl::emit_thunk`] / [`AbiImpl::emit_pointer_thunk`] for `source`.
+    fn emit_errno_thunk(
+        &self,
+        plan: &CallPlan,
+        source: ArgSource,
+        errno: &ErrnoAccess,
+        code: &mut CodeBuffer,
+    ) -> Result<()>;
 
     /// Emits the convention's callback handler: the code every trampoline stub of this
     /// convention jumps to (see [`trampoline`]).
@@ -74,6 +87,34 @@ pub mod trampoline {
         /// The whole area, a multiple of 16.
         pub const SIZE: usize = 192;
     }
+}
+
+/// How a thunk reaches the C library's `errno`: through the library's own accessor, an
+/// `int *(void)` function (`__errno_location` on glibc and musl, `__error` on macOS and
+/// FreeBSD, `_errno` on Windows), called in the host's C convention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ErrnoAccess {
+    /// The accessor's address.
+    pub accessor: u64,
+    /// A Windows host: the accessor is a Win64 function (shadow space), and the thread's
+    /// last error (`GetLastError()`) is captured too, read from the TEB.
+    pub windows: bool,
+    /// Also set `errno` (and the last error) from the slot before the call.
+    pub set_before: bool,
+}
+
+/// The per-thread slot a capturing thunk writes (all offsets in bytes).
+pub mod errno_slot {
+    /// `errno` as the callee left it (a C `int`).
+    pub const ERRNO: i32 = 0;
+    /// Windows: `GetLastError()` as the callee left it (a `DWORD`).
+    pub const LAST_ERROR: i32 = 4;
+    /// The slot's size.
+    pub const SIZE: usize = 8;
+    /// Where x86-64 Windows keeps the thread's last error: `LastErrorValue` in the TEB,
+    /// which `gs` addresses (what `GetLastError` and `SetLastError` themselves read and
+    /// write).
+    pub const TEB_LAST_ERROR: u32 = 0x68;
 }
 
 /// Where a thunk reads its arguments and writes its result.
@@ -147,6 +188,7 @@ pub fn for_abi(abi: Abi) -> &'static dyn AbiImpl {
 /// returned directly (C has no such thing: arrays decay to pointers), a zero-size struct,
 /// a value over [`MAX_BY_VALUE_BYTES`], or arguments too large to address.
 pub fn check_signature(sig: &Signature) -> Result<BlockLayout> {
+    check_variadic(sig)?;
     for (i, ty) in sig.params.iter().enumerate() {
         if ty.is_void() {
             return Err(Error::Abi(format!("unexpected void parameter (argument {i})")));
@@ -160,6 +202,43 @@ pub fn check_signature(sig: &Signature) -> Result<BlockLayout> {
     BlockLayout::new(&sig.params)
         .filter(|block| block.size <= i32::MAX as u32)
         .ok_or_else(|| Error::Abi("the arguments are too large to pass (over 2 GiB)".into()))
+}
+
+/// Checks the variadic part of a signature: C's default argument promotions are never
+/// applied silently, so a variadic `:float`, `:bool` or integer narrower than `:int` is an
+/// error that names the promoted type (as Panama and libffi 3.4 refuse them).
+///
+/// # Errors
+/// A non-promoted variadic type, or more fixed parameters than arguments.
+pub fn check_variadic(sig: &Signature) -> Result<()> {
+    let Some(fixed) = sig.fixed else {
+        return Ok(());
+    };
+    if fixed > sig.params.len() {
+        return Err(Error::Abi(format!(
+            "the signature has {fixed} fixed parameters but only {} arguments",
+            sig.params.len()
+        )));
+    }
+    for (i, ty) in sig.params.iter().enumerate().skip(fixed) {
+        if let Some(promoted) = ty.prim().and_then(promoted_type) {
+            return Err(Error::Abi(format!(
+                "variadic argument {i} has type {ty}, which C promotes to :{promoted}: \
+                 pass it as :{promoted}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The type C's default argument promotions turn a primitive into, when it is not
+/// already promoted.
+fn promoted_type(p: Prim) -> Option<&'static str> {
+    match p {
+        Prim::F32 => Some("double"),
+        Prim::Bool | Prim::I8 | Prim::U8 | Prim::I16 | Prim::U16 => Some("int"),
+        _ => None,
+    }
 }
 
 fn check_by_value(ty: &Type, what: &str) -> Result<()> {

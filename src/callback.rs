@@ -553,6 +553,7 @@ impl Callback {
     }
 
     fn with_func(sig: Signature, func: Func) -> Result<Callback> {
+        crate::signature::check_callback(&sig)?;
         if !sig.abi.runs_on_host() {
             return Err(Error::Abi(format!(
                 "calling convention {} cannot run on this host",

@@ -103,13 +103,52 @@ impl Context {
     /// # Safety
     /// The symbol must be a function of exactly this signature.
     pub unsafe fn bind(&self, name: &str, ret: Type, params: Vec<Type>) -> Result<Binding> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.bind_signature(name, |abi| Signature::new(abi, ret, params)) }
+    }
+}
+
+impl Context {
+    /// Resolves `name`, a variadic function with these `fixed` parameters; the variadic
+    /// part is given per call (see [`VariadicBinding`]).
+    ///
+    /// # Errors
+    /// As [`Context::bind`].
+    ///
+    /// # Safety
+    /// The symbol must be a variadic function with exactly these fixed parameters.
+    pub unsafe fn bind_variadic(
+        &self,
+        name: &str,
+        ret: Type,
+        fixed: Vec<Type>,
+    ) -> Result<VariadicBinding> {
+        // SAFETY: forwarded from the caller (a variadic call with no variadic argument
+        // is a call of the fixed part).
+        let binding = unsafe {
+            self.bind_signature(name, |abi| Signature::variadic(abi, ret, fixed, vec![]))
+        }?;
+        Ok(VariadicBinding { binding })
+    }
+
+    /// Resolves `name` and compiles the signature `make` gives for the host convention.
+    ///
+    /// # Safety
+    /// As [`Context::bind`].
+    unsafe fn bind_signature(
+        &self,
+        name: &str,
+        make: impl FnOnce(Abi) -> Signature,
+    ) -> Result<Binding> {
         let abi = Abi::host_default()?;
         let symbol = self.symbol_name(name);
+        // The lookup and the hold on the library are one step: a close on another thread
+        // cannot unload the library in between.
         let (target, library) = self
             .native()?
             .lookup_held(&symbol)?
             .ok_or_else(|| Error::Library(format!("failed to find ffi symbol {symbol}")))?;
-        let sig = CompiledSignature::new(Signature::new(abi, ret, params))?;
+        let sig = CompiledSignature::new(make(abi))?;
         Ok(Binding { target, sig, _library: library })
     }
 }
@@ -152,6 +191,178 @@ impl Binding {
         // SAFETY: forwarded from the caller.
         unsafe { self.sig.call_native(self.target, args, ret) }
     }
+}
+
+/// One variadic argument as a native image with its type, for [`VariadicBinding`]
+/// calls: `VarArg::from(42i32)`, `VarArg::from(2.5f64)`, `VarArg::from(ptr)`, or any
+/// [`NativeType`]. C's promotions are not applied: an `i8`, `i16`, `bool` or `f32` is
+/// refused by the call (pass `i32` or `f64`).
+#[derive(Debug, Clone)]
+pub struct VarArg {
+    ty: Type,
+    image: Vec<u8>,
+}
+
+impl VarArg {
+    /// A value of a type the caller describes, from its native image.
+    ///
+    /// # Errors
+    /// An image whose length is not the type's size.
+    pub fn from_image(ty: Type, image: &[u8]) -> Result<VarArg> {
+        if image.len() != ty.size() {
+            return Err(Error::Memory(format!(
+                "a variadic {ty} needs {} bytes, got {}",
+                ty.size(),
+                image.len()
+            )));
+        }
+        Ok(VarArg { ty, image: image.to_vec() })
+    }
+
+    pub fn ty(&self) -> &Type {
+        &self.ty
+    }
+}
+
+impl<T: NativeType> From<T> for VarArg {
+    fn from(value: T) -> VarArg {
+        let size = std::mem::size_of::<T>();
+        // SAFETY: `value` is a live `T` of `size` bytes; `NativeType` types are plain C
+        // data (their padding, if any, is read as the bytes it happens to hold, which C
+        // ignores too).
+        let bytes = unsafe { std::slice::from_raw_parts((&value as *const T).cast::<u8>(), size) };
+        VarArg { ty: T::native_type(), image: bytes.to_vec() }
+    }
+}
+
+/// A variadic function of a library: its fixed part declared once, the variadic part
+/// given per call (each distinct list of variadic types is compiled once and cached).
+#[derive(Debug, Clone)]
+pub struct VariadicBinding {
+    /// The symbol, with the signature of a call without variadic arguments.
+    binding: Binding,
+}
+
+impl VariadicBinding {
+    pub fn target(&self) -> Pointer {
+        self.binding.target
+    }
+
+    /// The signature of one call: the fixed part, then these variadic types.
+    ///
+    /// # Errors
+    /// A variadic type C would promote (`:float`, `:bool`, integers narrower than `:int`).
+    pub fn signature(&self, variadic: Vec<Type>) -> Result<CompiledSignature> {
+        let sig = self.binding.sig.signature();
+        CompiledSignature::new(
+            Signature::variadic(sig.abi, sig.ret.clone(), sig.params.clone(), variadic)
+                .with_errno(sig.errno),
+        )
+    }
+
+    /// Calls with dynamic values: `fixed` for the fixed parameters, then each variadic
+    /// argument with its type.
+    ///
+    /// # Errors
+    /// As [`VariadicBinding::signature`] and [`CompiledSignature::call`].
+    ///
+    /// # Safety
+    /// As [`CompiledSignature::call`]: the variadic arguments must be what the function
+    /// reads (for `printf`, what the format says).
+    pub unsafe fn call(
+        &self,
+        fixed: &[crate::Value],
+        variadic: &[(Type, crate::Value)],
+    ) -> Result<crate::Value> {
+        let sig = self.signature(variadic.iter().map(|(ty, _)| ty.clone()).collect())?;
+        let args: Vec<crate::Value> =
+            fixed.iter().cloned().chain(variadic.iter().map(|(_, v)| v.clone())).collect();
+        // SAFETY: forwarded from the caller.
+        unsafe { sig.call(self.binding.target, &args) }
+    }
+
+    /// Calls with native images: `fixed[i]` points to fixed argument i's image; the
+    /// result's image goes to `ret`.
+    ///
+    /// # Errors
+    /// As [`VariadicBinding::signature`] and [`CompiledSignature::call_native`].
+    ///
+    /// # Safety
+    /// As [`CompiledSignature::call_native`] and [`VariadicBinding::call`].
+    pub unsafe fn call_native(
+        &self,
+        fixed: &[*const u8],
+        variadic: &[VarArg],
+        ret: *mut u8,
+    ) -> Result<()> {
+        let fixed_count = self.binding.sig.signature().params.len();
+        if fixed.len() != fixed_count {
+            return Err(Error::Arity { expected: fixed_count, got: fixed.len() });
+        }
+        let sig = self.signature(variadic.iter().map(|v| v.ty.clone()).collect())?;
+        let args: Vec<*const u8> =
+            fixed.iter().copied().chain(variadic.iter().map(|v| v.image.as_ptr())).collect();
+        // SAFETY: forwarded from the caller; each variadic image is its type's size.
+        unsafe { sig.call_native(self.binding.target, &args, ret) }
+    }
+}
+
+/// A variadic binding resolved when first needed (what `defbind!` holds for a
+/// `fn name(fixed..., ...)` declaration).
+#[derive(Debug)]
+pub struct LazyVariadicBinding {
+    context: Arc<Context>,
+    name: &'static str,
+    ret: fn() -> Type,
+    fixed: fn() -> Vec<Type>,
+    resolved: OnceLock<VariadicBinding>,
+}
+
+impl LazyVariadicBinding {
+    /// # Safety
+    /// The symbol `name` must be a variadic function with these fixed parameters.
+    pub unsafe fn new(
+        context: Arc<Context>,
+        name: &'static str,
+        ret: fn() -> Type,
+        fixed: fn() -> Vec<Type>,
+    ) -> LazyVariadicBinding {
+        LazyVariadicBinding { context, name, ret, fixed, resolved: OnceLock::new() }
+    }
+
+    /// The binding, resolved now if this is its first use.
+    ///
+    /// # Errors
+    /// As [`Context::bind_variadic`].
+    pub fn get(&self) -> Result<&VariadicBinding> {
+        if let Some(found) = self.resolved.get() {
+            return Ok(found);
+        }
+        // SAFETY: `LazyVariadicBinding::new`'s caller vouched for the signature.
+        let binding =
+            unsafe { self.context.bind_variadic(self.name, (self.ret)(), (self.fixed)()) }?;
+        Ok(self.resolved.get_or_init(|| binding))
+    }
+}
+
+/// Calls a variadic binding with typed fixed arguments and result (used by `defbind!`).
+///
+/// # Errors
+/// As [`VariadicBinding::call_native`].
+///
+/// # Safety
+/// As [`call_typed`], and the variadic arguments must be what the function reads.
+#[doc(hidden)]
+pub unsafe fn call_typed_variadic<R: NativeType>(
+    binding: &VariadicBinding,
+    fixed: &[*const u8],
+    variadic: &[VarArg],
+) -> Result<R> {
+    let mut result = std::mem::MaybeUninit::<R>::zeroed();
+    // SAFETY: forwarded from the caller; `result` has room for an `R`.
+    unsafe { binding.call_native(fixed, variadic, result.as_mut_ptr().cast()) }?;
+    // SAFETY: the call wrote an `R` (or nothing, for `()`).
+    Ok(unsafe { result.assume_init() })
 }
 
 /// A binding resolved when first needed (what a lazily bound `defbind!` struct holds).
@@ -271,6 +482,8 @@ pub unsafe fn call_typed<R: NativeType>(binding: &Binding, args: &[*const u8]) -
 ///         /// Docs for the method.
 ///         fn int_fn(a: i32, b: i32) -> i32;
 ///         fn void_fn();
+///         /// A variadic function: the fixed part, then `...`.
+///         fn snprintf(buf: *mut u8, size: usize, format: *const u8, ...) -> i32;
 ///     }
 /// }
 /// ```
@@ -279,23 +492,76 @@ pub unsafe fn call_typed<R: NativeType>(binding: &Binding, args: &[*const u8]) -
 /// resolved and compiled now: eager), `unsafe fn bind_lazy(Arc<Context>) -> So` (each
 /// resolved on its first call), and one safe method per function returning
 /// `jitcall::Result<R>`. Argument and result types implement
-/// [`NativeType`]. Symbol names go through the context's `map_symbols`. The `unsafe` of
-/// `bind` is the promise that each declaration is the symbol's true signature.
+/// [`NativeType`]. A variadic function's method takes its fixed arguments and then
+/// `&[VarArg]`, this call's variadic arguments (`&[42i32.into(), 2.5f64.into()]`).
+/// Symbol names go through the context's `map_symbols`. The `unsafe` of `bind` is the
+/// promise that each declaration is the symbol's true signature (and, for a variadic
+/// one, that callers pass what the function reads).
 #[macro_export]
 macro_rules! defbind {
-    (
-        $(#[$meta:meta])*
-        $vis:vis struct $name:ident {
-            $(
-                $(#[$fmeta:meta])*
-                fn $func:ident($($arg:ident : $argty:ty),* $(,)?) $(-> $ret:ty)?;
-            )*
+    (@ret) => { () };
+    (@ret $ret:ty) => { $ret };
+    (@field fixed) => { $crate::context::LazyBinding };
+    (@field variadic) => { $crate::context::LazyVariadicBinding };
+    (@lazy $kind:ident $context:ident $func:ident [$($argty:ty),*] [$($ret:ty)?]) => {{
+        fn ret() -> $crate::Type {
+            <$crate::defbind!(@ret $($ret)?) as $crate::context::NativeType>::native_type()
         }
+        fn params() -> Vec<$crate::Type> {
+            vec![$(<$argty as $crate::context::NativeType>::native_type()),*]
+        }
+        // SAFETY: forwarded from the caller of `bind_lazy`.
+        unsafe { <$crate::defbind!(@field $kind)>::new($context.clone(), stringify!($func), ret, params) }
+    }};
+    (@method fixed $vis:vis [$(#[$fmeta:meta])*] $func:ident [$($arg:ident : $argty:ty),*] [$($ret:ty)?]) => {
+        $(#[$fmeta])*
+        #[allow(dead_code, clippy::too_many_arguments)]
+        $vis fn $func(&self, $($arg: $argty),*) -> $crate::Result<$crate::defbind!(@ret $($ret)?)> {
+            let binding = self.$func.get()?;
+            let args: &[*const u8] = &[$(&$arg as *const $argty as *const u8),*];
+            // SAFETY: `bind`'s caller promised this is the symbol's signature, and
+            // each pointer refers to a live argument of its declared type.
+            unsafe { $crate::context::call_typed(binding, args) }
+        }
+    };
+    (@method variadic $vis:vis [$(#[$fmeta:meta])*] $func:ident [$($arg:ident : $argty:ty),*] [$($ret:ty)?]) => {
+        $(#[$fmeta])*
+        #[allow(dead_code, clippy::too_many_arguments)]
+        $vis fn $func(
+            &self,
+            $($arg: $argty,)*
+            variadic: &[$crate::context::VarArg],
+        ) -> $crate::Result<$crate::defbind!(@ret $($ret)?)> {
+            let binding = self.$func.get()?;
+            let args: &[*const u8] = &[$(&$arg as *const $argty as *const u8),*];
+            // SAFETY: `bind`'s caller promised this is the symbol's fixed signature and
+            // that callers pass the variadic arguments the function reads; each pointer
+            // refers to a live argument of its declared type.
+            unsafe { $crate::context::call_typed_variadic(binding, args, variadic) }
+        }
+    };
+    // Munching the declarations one by one: a variadic one ends its parameters in `...`.
+    (@parse $meta:tt $vis:tt $name:ident [$($done:tt)*]
+        $(#[$fmeta:meta])* fn $func:ident($($arg:ident : $argty:ty,)* ...) $(-> $ret:ty)?;
+        $($rest:tt)*
     ) => {
+        $crate::defbind!(@parse $meta $vis $name
+            [$($done)* [variadic [$(#[$fmeta])*] $func [$($arg : $argty),*] [$($ret)?]]] $($rest)*);
+    };
+    (@parse $meta:tt $vis:tt $name:ident [$($done:tt)*]
+        $(#[$fmeta:meta])* fn $func:ident($($arg:ident : $argty:ty),* $(,)?) $(-> $ret:ty)?;
+        $($rest:tt)*
+    ) => {
+        $crate::defbind!(@parse $meta $vis $name
+            [$($done)* [fixed [$(#[$fmeta])*] $func [$($arg : $argty),*] [$($ret)?]]] $($rest)*);
+    };
+    (@parse [$(#[$meta:meta])*] [$vis:vis] $name:ident [$(
+        [$kind:ident [$(#[$fmeta:meta])*] $func:ident [$($arg:ident : $argty:ty),*] [$($ret:ty)?]]
+    )*]) => {
         $(#[$meta])*
         #[allow(missing_debug_implementations)]
         $vis struct $name {
-            $($func: $crate::context::LazyBinding,)*
+            $($func: $crate::defbind!(@field $kind),)*
         }
 
         impl $name {
@@ -321,32 +587,17 @@ macro_rules! defbind {
             #[allow(dead_code)]
             $vis unsafe fn bind_lazy(context: ::std::sync::Arc<$crate::context::Context>) -> $name {
                 $name {
-                    $($func: {
-                        fn ret() -> $crate::Type {
-                            <$crate::defbind!(@ret $($ret)?) as $crate::context::NativeType>::native_type()
-                        }
-                        fn params() -> Vec<$crate::Type> {
-                            vec![$(<$argty as $crate::context::NativeType>::native_type()),*]
-                        }
-                        // SAFETY: forwarded from the caller.
-                        unsafe { $crate::context::LazyBinding::new(context.clone(), stringify!($func), ret, params) }
-                    },)*
+                    $($func: $crate::defbind!(@lazy $kind context $func [$($argty),*] [$($ret)?]),)*
                 }
             }
 
-            $(
-                $(#[$fmeta])*
-                #[allow(dead_code, clippy::too_many_arguments)]
-                $vis fn $func(&self, $($arg: $argty),*) -> $crate::Result<$crate::defbind!(@ret $($ret)?)> {
-                    let binding = self.$func.get()?;
-                    let args: &[*const u8] = &[$(&$arg as *const $argty as *const u8),*];
-                    // SAFETY: `bind`'s caller promised this is the symbol's signature, and
-                    // each pointer refers to a live argument of its declared type.
-                    unsafe { $crate::context::call_typed(binding, args) }
-                }
-            )*
+            $($crate::defbind!(@method $kind $vis [$(#[$fmeta])*] $func [$($arg : $argty),*] [$($ret)?]);)*
         }
     };
-    (@ret) => { () };
-    (@ret $ret:ty) => { $ret };
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident { $($body:tt)* }
+    ) => {
+        $crate::defbind!(@parse [$(#[$meta])*] [$vis] $name [] $($body)*);
+    };
 }

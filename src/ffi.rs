@@ -244,6 +244,86 @@ pub fn signature(abi: Abi, ret: Type, params: Vec<Type>) -> Result<CompiledSigna
     CompiledSignature::new(Signature::new(abi, ret, params))
 }
 
+/// A variadic function's call signature: `fixed` parameters, then `...` with this call's
+/// `variadic` argument types (compiled once per distinct list, like any signature). Call
+/// it with [`call`] (the values of the fixed arguments, then of the variadic ones) or
+/// [`CompiledSignature::call_native`].
+///
+/// ```
+/// # #[cfg(not(windows))] fn main() -> jitcall::Result<()> {
+/// use jitcall::{ffi, Abi, Prim, Type, Value};
+/// // SAFETY: the running program, whose C library is already loaded.
+/// let snprintf = unsafe { ffi::native(None)? }.lookup("snprintf")?.expect("the C library's");
+/// let (ptr, size, int, double) =
+///     (Type::Prim(Prim::Ptr), Type::Prim(Prim::U64), Type::Prim(Prim::I32), Type::Prim(Prim::F64));
+/// let sig = ffi::variadic_signature(
+///     Abi::host().unwrap(),
+///     int.clone(),
+///     vec![ptr.clone(), size, Type::Prim(Prim::String)], // char *, size_t, const char *
+///     vec![int, double],                                  // ... this call's int and double
+/// )?;
+/// let buffer = ffi::malloc(32)?.unwrap();
+/// let args = [
+///     Value::Pointer(buffer),
+///     Value::Number(32.0),
+///     Value::string("%d %g"),
+///     Value::Number(42.0),
+///     Value::Number(2.5),
+/// ];
+/// // SAFETY: snprintf's own signature, a 32-byte buffer, and a format that reads an int
+/// // and a double.
+/// let written = unsafe { ffi::call(snprintf, &sig, &args)? };
+/// assert_eq!(written, Value::Number(6.0));
+/// // SAFETY: snprintf wrote a C string there; then the buffer is freed once.
+/// unsafe {
+///     assert_eq!(ffi::read_c_string(buffer), Value::string("42 2.5"));
+///     ffi::free(buffer);
+/// }
+/// # Ok(()) }
+/// # #[cfg(windows)] fn main() {}
+/// ```
+///
+/// # Errors
+/// As [`signature`]; besides, a variadic `:float`, `:bool` or integer narrower than
+/// `:int` (C promotes those: the message names the type to pass instead).
+pub fn variadic_signature(
+    abi: Abi,
+    ret: Type,
+    fixed: Vec<Type>,
+    variadic: Vec<Type>,
+) -> Result<CompiledSignature> {
+    CompiledSignature::new(Signature::variadic(abi, ret, fixed, variadic))
+}
+
+/// Compiles any [`Signature`]: a variadic one, or one whose thunk captures `errno` (see
+/// [`crate::Errno`] and [`errno`]).
+///
+/// ```
+/// # #[cfg(target_os = "linux")] fn main() -> jitcall::Result<()> {
+/// use jitcall::{ffi, Abi, Errno, Prim, Signature, Type, Value};
+/// // SAFETY: the running program, whose C library is already loaded.
+/// let open = unsafe { ffi::native(None)? }.lookup("open")?.expect("the C library's");
+/// let int = Type::Prim(Prim::I32);
+/// // `int open(const char *, int, ...)`, called with no variadic argument.
+/// let fixed = vec![Type::Prim(Prim::String), int.clone()];
+/// let sig = Signature::variadic(Abi::host().unwrap(), int, fixed, vec![]).with_errno(Errno::Capture);
+/// let sig = ffi::compile(sig)?;
+/// let args = [Value::string("/no/such/file"), Value::Number(0.0)];
+/// // SAFETY: open's own signature (O_RDONLY needs no mode argument).
+/// assert_eq!(unsafe { ffi::call(open, &sig, &args)? }, Value::Number(-1.0));
+/// assert_eq!(ffi::errno(), 2); // ENOENT, as open left it
+/// # Ok(()) }
+/// # #[cfg(not(target_os = "linux"))] fn main() {}
+/// ```
+///
+/// # Errors
+/// As [`signature`] and [`variadic_signature`].
+pub fn compile(sig: Signature) -> Result<CompiledSignature> {
+    CompiledSignature::new(sig)
+}
+
+pub use crate::errno::{errno, last_error, set_errno, set_last_error};
+
 /// `ffi/call`: calls `target` with dynamic values. Every argument is converted before
 /// anything is called; the result is converted back (structs as tuples, arrays as arrays,
 /// 64-bit integers as exact boxes, NULL pointers and strings as nil).

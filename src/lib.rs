@@ -11,6 +11,7 @@ pub mod arch;
 
 pub mod callback;
 pub mod context;
+pub mod errno;
 pub mod error;
 pub mod ffi;
 pub mod ldouble;
@@ -31,7 +32,7 @@ pub struct ReadmeDoctests;
 pub use callback::{Callback, Function};
 pub use error::{Error, Path, Result};
 pub use library::Native;
-pub use signature::{Abi, Signature};
+pub use signature::{Abi, Errno, Signature};
 pub use thunk::CompiledSignature;
 pub use types::{Member, Prim, Type};
 pub use value::{Buffer, Pointer, Str, Value};

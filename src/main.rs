@@ -9,14 +9,17 @@ use jitcall::{ffi, syntax, Abi, Error, Prim, Signature, Str, Type, Value};
 
 const USAGE: &str = "\
 usage:
-  jitcall call [--cc CC] LIBRARY SYMBOL RET [TYPE VALUE]...
+  jitcall call [--cc CC] [--errno] LIBRARY SYMBOL RET [TYPE VALUE]... [... [TYPE VALUE]...]
   jitcall layout [--cc CC] TYPE
-  jitcall plan [--cc CC] RET [TYPE]...
+  jitcall plan [--cc CC] RET [TYPE]... [... [TYPE]...]
   jitcall conventions
 
 CC is default, sysv64, win64 or aapcs64. LIBRARY is passed to the dynamic loader as it
 is; - means the running program. TYPE is Janet type syntax (:int, [:int :double],
-@[:int 4], with :pack / :pack-all); VALUE is a Janet literal (42, -1.5, \"text\", [1 2]).";
+@[:int 4], with :pack / :pack-all); VALUE is a Janet literal (42, -1.5, \"text\", [1 2]).
+A lone ... ends the fixed parameters of a variadic function: what follows are this
+call's variadic arguments, of C's promoted types. --errno prints errno (and on Windows
+GetLastError) as the function left it.";
 
 /// The exit status of every error, a crashed function's included.
 const FAILURE: u8 = 2;
@@ -72,16 +75,19 @@ fn run(args: &[OsString]) -> Result<String, String> {
             let Some((ret, params)) = rest.split_first() else {
                 return Err(format!("plan takes RET [TYPE]...\n{USAGE}"));
             };
+            variadic::check_ret(ret)?;
             let ret = parse_type(ret)?;
+            let (params, fixed) = variadic::split_types(params)?;
             let params = params.iter().map(|t| parse_type(t)).collect::<Result<Vec<_>, _>>()?;
-            plan(&abis, ret, params)
+            plan(&abis, ret, params, fixed)
         }
         "call" => {
             let (abi, rest) = match conventions_option(rest)? {
                 (abis, rest) if abis.len() == 1 => (abis[0], rest),
                 (_, rest) => (Abi::from_name("default").map_err(|e| e.to_string())?, rest),
             };
-            call(abi, rest)
+            let (errno, rest) = variadic::errno_option(rest);
+            call(abi, errno, rest)
         }
         "conventions" if rest.is_empty() => Ok(conventions()),
         _ => Err(format!("unknown command {command:?}\n{USAGE}")),
@@ -105,11 +111,13 @@ fn parse_type(text: &OsStr) -> Result<Type, String> {
     ffi::native_type(&desc).map_err(|e: Error| e.to_string())
 }
 
-/// `call`: LIBRARY SYMBOL RET [TYPE VALUE]...
-fn call(abi: Abi, args: &[OsString]) -> Result<String, String> {
+/// `call`: LIBRARY SYMBOL RET [TYPE VALUE]... [... [TYPE VALUE]...]
+fn call(abi: Abi, errno: bool, args: &[OsString]) -> Result<String, String> {
     let [library, symbol, ret, pairs @ ..] = args else {
         return Err(format!("call takes LIBRARY SYMBOL RET [TYPE VALUE]...\n{USAGE}"));
     };
+    variadic::check_ret(ret)?;
+    let (pairs, fixed) = variadic::split_pairs(pairs)?;
     if pairs.len() % 2 != 0 {
         return Err(format!("argument type {:?} has no value", pairs[pairs.len() - 1]));
     }
@@ -121,7 +129,12 @@ fn call(abi: Abi, args: &[OsString]) -> Result<String, String> {
         values.push(parse_value(&ty, &pair[1])?);
         params.push(ty);
     }
-    let sig = ffi::signature(abi, ret, params).map_err(|e| e.to_string())?;
+    let mut sig = Signature::new(abi, ret, params);
+    sig.fixed = fixed;
+    if errno {
+        sig = sig.with_errno(jitcall::Errno::Capture);
+    }
+    let sig = ffi::compile(sig).map_err(|e| e.to_string())?;
     let (library, symbol) = (text(library)?, text(symbol)?);
     let path = (library != "-").then_some(library);
     // SAFETY: the person running the tool names the library; loading it is what they ask.
@@ -134,7 +147,11 @@ fn call(abi: Abi, args: &[OsString]) -> Result<String, String> {
     // like any FFI, a wrong signature is the user's error. A crash is reported.
     let result = crash::reported(|| unsafe { ffi::call(target, &sig, &values) })
         .map_err(|e| e.to_string())?;
-    Ok(format!("{}\n", syntax::print(&result)))
+    let mut out = format!("{}\n", syntax::print(&result));
+    if errno {
+        out.push_str(&variadic::errno_lines());
+    }
+    Ok(out)
 }
 
 /// A VALUE for a TYPE: a Janet literal, except that for `:string` an unquoted word is the
@@ -178,13 +195,20 @@ fn integers_as_doubles(ty: &Type, value: Value) -> Value {
 }
 
 /// `plan`: the placement of every argument and of the result, per convention.
-fn plan(abis: &[Abi], ret: Type, params: Vec<Type>) -> Result<String, String> {
+fn plan(
+    abis: &[Abi],
+    ret: Type,
+    params: Vec<Type>,
+    fixed: Option<usize>,
+) -> Result<String, String> {
     let mut out = String::new();
     for &abi in abis {
         let engine = arch::for_abi(abi);
-        let sig = Signature::new(abi, ret.clone(), params.clone());
+        let mut sig = Signature::new(abi, ret.clone(), params.clone());
+        sig.fixed = fixed;
         let plan = engine.classify(&sig).map_err(|e| e.to_string())?;
-        out.push_str(&format!("convention: {}\n{}", abi.name(), plan.describe(engine.names())));
+        let text = plan.describe_call(engine.names(), fixed);
+        out.push_str(&format!("convention: {}\n{text}", abi.name()));
     }
     Ok(out)
 }
@@ -572,5 +596,72 @@ mod tests {
         assert_eq!(line(0xabc1).unwrap(), "error: the function crashed: SIGSEGV at 0xabc1\n");
         let max = format!("error: the function crashed: SIGSEGV at 0x{:x}\n", usize::MAX);
         assert_eq!(line(usize::MAX).unwrap(), max);
+    }
+}
+
+/// The variadic part of the argument grammar: a lone `...` ends the fixed parameters.
+mod variadic {
+    use std::ffi::{OsStr, OsString};
+
+    const DOTS: &str = "...";
+
+    /// `--errno`, if given (after `--cc CC`).
+    pub fn errno_option(args: &[OsString]) -> (bool, &[OsString]) {
+        match args {
+            [flag, rest @ ..] if flag == "--errno" => (true, rest),
+            _ => (false, args),
+        }
+    }
+
+    /// The RET of `call` and `plan` cannot be `...`.
+    pub fn check_ret(ret: &OsStr) -> Result<(), String> {
+        if ret == DOTS {
+            return Err("misplaced ...: the result type RET comes first, then the fixed \
+                        parameters, then ... and the variadic arguments"
+                .into());
+        }
+        Ok(())
+    }
+
+    /// `plan`'s types with the `...` taken out, and the number of fixed ones before it.
+    pub fn split_types(types: &[OsString]) -> Result<(Vec<OsString>, Option<usize>), String> {
+        split(types, 1)
+    }
+
+    /// `call`'s TYPE VALUE pairs with the `...` taken out, and the number of fixed
+    /// arguments before it.
+    pub fn split_pairs(pairs: &[OsString]) -> Result<(Vec<OsString>, Option<usize>), String> {
+        let (items, fixed) = split(pairs, 2)?;
+        Ok((items, fixed.map(|words| words / 2)))
+    }
+
+    /// Takes out the one `...`, which must stand where a TYPE would (every `stride` words).
+    fn split(words: &[OsString], stride: usize) -> Result<(Vec<OsString>, Option<usize>), String> {
+        let mut dots = words.iter().enumerate().filter(|(_, w)| *w == DOTS).map(|(i, _)| i);
+        let Some(at) = dots.next() else {
+            return Ok((words.to_vec(), None));
+        };
+        if dots.next().is_some() {
+            return Err("misplaced ...: it may appear only once, after the fixed parameters".into());
+        }
+        if at % stride != 0 {
+            return Err(format!(
+                "misplaced ...: it stands where the value of argument {} should be; a lone ... \
+                 ends the fixed parameters (for a string value, write \"...\")",
+                at / stride
+            ));
+        }
+        let mut rest = words.to_vec();
+        rest.remove(at);
+        Ok((rest, Some(at)))
+    }
+
+    /// What `--errno` prints after the result.
+    pub fn errno_lines() -> String {
+        let mut out = format!("errno: {}\n", jitcall::ffi::errno());
+        if cfg!(windows) {
+            out.push_str(&format!("last-error: {}\n", jitcall::ffi::last_error()));
+        }
+        out
     }
 }

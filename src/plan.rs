@@ -145,6 +145,12 @@ impl CallPlan {
     /// One line per argument and one for the result, e.g.
     /// `arg1: [0..8] -> rdx; [8..16] -> xmm0`.
     pub fn describe(&self, names: &dyn RegisterNames) -> String {
+        self.describe_call(names, None)
+    }
+
+    /// As [`CallPlan::describe`], for a call whose arguments from index `fixed` on are
+    /// variadic (see [`Signature::fixed`]): their lines read `argN (variadic): ...`.
+    pub fn describe_call(&self, names: &dyn RegisterNames, fixed: Option<usize>) -> String {
         let loc = |l: Location, ret: bool| match l {
             Location::Gpr(n) if ret => names.ret_gpr(n).to_string(),
             Location::Gpr(n) => names.arg_gpr(n).to_string(),
@@ -183,7 +189,8 @@ impl CallPlan {
                     format!("by reference to a copy, address -> {}", loc(*pointer, false))
                 }
             };
-            out.push_str(&format!("arg{i}: {text}\n"));
+            let variadic = if fixed.is_some_and(|n| i >= n) { " (variadic)" } else { "" };
+            out.push_str(&format!("arg{i}{variadic}: {text}\n"));
         }
         let ret = match &self.ret {
             RetPlan::Void => "void".to_string(),

@@ -34,12 +34,12 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
-use crate::arch::{self, CodeBuffer};
+use crate::arch::{self, ArgSource, CodeBuffer};
 use crate::callback::CallGuard;
 use crate::error::{Error, Path, Result};
 use crate::memory::Code;
 use crate::plan::{ArgPlan, BlockLayout, CallPlan, Extension, Location, Part, RetPlan};
-use crate::signature::{Abi, Signature};
+use crate::signature::{Abi, Errno, Signature};
 use crate::types::Type;
 use crate::value::{self, Pointer, Value};
 
@@ -47,8 +47,12 @@ cfg_if::cfg_if! {
     if #[cfg(target_arch = "x86_64")] {
         // The x86-64 thunks are entered with System V's convention on every OS.
         type ThunkFn = unsafe extern "sysv64" fn(*const c_void, *mut u8, *mut u8);
+        /// A thunk that handles `errno`: its fourth argument is the thread's errno slot.
+        type ErrnoThunkFn = unsafe extern "sysv64" fn(*const c_void, *mut u8, *mut u8, *mut u8);
     } else {
         type ThunkFn = unsafe extern "C" fn(*const c_void, *mut u8, *mut u8);
+        /// A thunk that handles `errno`: its fourth argument is the thread's errno slot.
+        type ErrnoThunkFn = unsafe extern "C" fn(*const c_void, *mut u8, *mut u8, *mut u8);
     }
 }
 
@@ -287,17 +291,15 @@ impl CompiledSignature {
     fn compile(sig: Signature) -> Result<CompiledSignature> {
         let abi = arch::for_abi(sig.abi);
         let plan = abi.classify(&sig)?;
-        let mut code = CodeBuffer::new();
-        abi.emit_thunk(&plan, &mut code)?;
-        let code = Thunk::new(Code::stage(code.bytes())?);
+        let code = Thunk::new(Code::stage(&emit(abi, &plan, ArgSource::Block, sig.errno)?)?);
         let pointer_code = if arch::pointers_fit(&plan) {
-            let mut code = CodeBuffer::new();
-            abi.emit_pointer_thunk(&plan, &mut code)?;
-            Some(Thunk::new(Code::stage(code.bytes())?))
+            let bytes = emit(abi, &plan, ArgSource::Pointers, sig.errno)?;
+            Some(Thunk::new(Code::stage(&bytes)?))
         } else {
             None
         };
-        let shared = SharedThunk::for_plan(&plan);
+        // The shared thunk does not handle errno: signatures that do run their own code.
+        let shared = (sig.errno == Errno::Ignore).then(|| SharedThunk::for_plan(&plan)).flatten();
         let inner =
             Compiled { sig, plan, code, pointer_code, shared, cold_calls: AtomicU32::new(0) };
         Ok(CompiledSignature { inner: Arc::new(inner) })
@@ -437,7 +439,13 @@ impl CompiledSignature {
             // the result straight into `ret`.
             // SAFETY: the caller guarantees what this function's contract says; the thunk
             // reads exactly each parameter's bytes and writes exactly the result's.
-            Some(thunk) => unsafe { run(thunk, target, args.as_ptr().cast_mut().cast(), ret) },
+            Some(thunk) if sig.errno == Errno::Ignore => unsafe {
+                run(thunk, target, args.as_ptr().cast_mut().cast(), ret)
+            },
+            // SAFETY: as above.
+            Some(thunk) => unsafe {
+                run_capturing(thunk, target, args.as_ptr().cast_mut().cast(), ret)
+            },
             // SAFETY: forwarded from the caller.
             None => unsafe { self.call_native_via_block(target, args, ret) },
         }
@@ -488,7 +496,13 @@ impl CompiledSignature {
     ) -> Result<()> {
         match (self.inner.own_code(&self.inner.code)?, self.inner.shared) {
             // SAFETY: forwarded from the caller.
-            (Some(thunk), _) => unsafe { run(thunk, target, block.as_mut_ptr(), ret.as_mut_ptr()) },
+            (Some(thunk), _) if self.inner.sig.errno == Errno::Ignore => unsafe {
+                run(thunk, target, block.as_mut_ptr(), ret.as_mut_ptr())
+            },
+            // SAFETY: forwarded from the caller.
+            (Some(thunk), _) => unsafe {
+                run_capturing(thunk, target, block.as_mut_ptr(), ret.as_mut_ptr())
+            },
             // SAFETY: forwarded from the caller.
             (None, Some(shared)) => unsafe { self.invoke_shared(shared, target, block, ret) },
             (None, None) => unreachable!("`own_code` seals the code of plans with no shared thunk"),
@@ -561,6 +575,48 @@ unsafe fn run(thunk: ThunkFn, target: Pointer, args: *mut u8, ret: *mut u8) -> R
     // bytes, and calls `target`, which the caller vouches for.
     unsafe { thunk(target.as_ptr(), args, ret) };
     guard.finish()
+}
+
+/// [`run`] for a thunk that handles `errno`: it also gets this thread's errno slot.
+///
+/// # Safety
+/// As [`run`], and `thunk` was emitted by `emit_errno_thunk`.
+#[inline(never)]
+unsafe fn run_capturing(
+    thunk: ThunkFn,
+    target: Pointer,
+    args: *mut u8,
+    ret: *mut u8,
+) -> Result<()> {
+    let entry = thunk as usize;
+    // SAFETY: an errno thunk's code is entered with the `ErrnoThunkFn` convention.
+    let thunk = unsafe { std::mem::transmute::<usize, ErrnoThunkFn>(entry) };
+    let slot = crate::errno::slot();
+    let guard = CallGuard::enter();
+    // SAFETY: as in `run`; besides, `slot` is this thread's errno slot, which lives as
+    // long as the thread, and the thunk writes only its 8 bytes, on this thread.
+    unsafe { thunk(target.as_ptr(), args, ret, slot) };
+    guard.finish()
+}
+
+/// The machine code of one thunk for `plan`, reading from `source`, handling `errno` as
+/// the signature asks.
+fn emit(
+    abi: &dyn arch::AbiImpl,
+    plan: &CallPlan,
+    source: ArgSource,
+    errno: Errno,
+) -> Result<Vec<u8>> {
+    let mut code = CodeBuffer::new();
+    match (errno, source) {
+        (Errno::Ignore, ArgSource::Block) => abi.emit_thunk(plan, &mut code)?,
+        (Errno::Ignore, ArgSource::Pointers) => abi.emit_pointer_thunk(plan, &mut code)?,
+        (mode, source) => {
+            let access = crate::errno::access(mode == Errno::SetAndCapture);
+            abi.emit_errno_thunk(plan, source, &access, &mut code)?
+        }
+    }
+    Ok(code.into_bytes())
 }
 
 fn cache_read() -> std::sync::RwLockReadGuard<'static, Cache> {

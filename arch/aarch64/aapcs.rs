@@ -17,7 +17,7 @@
 //!   (sign or zero) to 64 bits, as Apple's variant requires of callers.
 
 use super::Names;
-use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer};
+use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer, ErrnoAccess};
 use crate::error::{Error, Result};
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
@@ -253,6 +253,16 @@ impl AbiImpl for Aapcs64 {
 
     fn emit_pointer_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
         super::emit_thunk(plan, ArgSource::Pointers, code)
+    }
+
+    fn emit_errno_thunk(
+        &self,
+        plan: &CallPlan,
+        source: ArgSource,
+        errno: &ErrnoAccess,
+        code: &mut CodeBuffer,
+    ) -> Result<()> {
+        super::emit_thunk_with(plan, source, Some(errno), code)
     }
 
     fn emit_callback_handler(&self, code: &mut CodeBuffer) -> Result<()> {

@@ -3,7 +3,7 @@
 pub mod aapcs;
 pub mod encode;
 
-use crate::arch::{check_emittable, ArgSource};
+use crate::arch::{check_emittable, errno_slot, ArgSource, ErrnoAccess};
 use crate::error::{Error, Result};
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use encode::*;
@@ -39,6 +39,26 @@ const IP0: X = X(16);
 /// With [`ArgSource::Pointers`], x1 is an array of pointers to each argument's image and
 /// x2 the caller's result memory, written at exact widths.
 pub fn emit_thunk(plan: &CallPlan, source: ArgSource, code: &mut CodeBuffer) -> Result<()> {
+    emit_thunk_with(plan, source, None, code)
+}
+
+/// The errno slot's address in a capturing thunk (callee-saved, kept in the frame
+/// record's spare word).
+const ERRNO_SLOT: X = X(22);
+
+/// [`emit_thunk`], and with `errno` also its capture: the thunk then takes a fourth
+/// argument (x3), the thread's errno slot (see [`crate::arch::errno_slot`]). Right after
+/// the call returns it stores the result registers, then calls the C library's errno
+/// accessor and copies `errno` into the slot; nothing else runs in between.
+///
+/// # Errors
+/// As [`emit_thunk`].
+pub fn emit_thunk_with(
+    plan: &CallPlan,
+    source: ArgSource,
+    errno: Option<&ErrnoAccess>,
+    code: &mut CodeBuffer,
+) -> Result<()> {
     check_emittable(plan, source)?;
     let mut a = Asm { code };
     let pair = |offset| PairImm7::new(offset).expect("frame offsets are small constants");
@@ -51,6 +71,17 @@ pub fn emit_thunk(plan: &CallPlan, source: ArgSource, code: &mut CodeBuffer) -> 
     a.put(mov_x(TARGET, X(0)));
     a.put(mov_x(BLOCK, X(1)));
     a.put(mov_x(RESULT, X(2)));
+    if let Some(errno) = errno {
+        a.store(LoadStore::StrX, ERRNO_SLOT.0, SP, 40);
+        a.put(mov_x(ERRNO_SLOT, X(3)));
+        if errno.set_before {
+            // *accessor() = slot.errno; the pointers the thunk keeps are callee-saved.
+            a.mov_imm(SCRATCH, errno.accessor);
+            a.put(blr(SCRATCH));
+            a.load(LoadStore::LdrW, SCRATCH.0, ERRNO_SLOT, errno_slot::ERRNO as u64);
+            a.store(LoadStore::StrW, SCRATCH.0, X(0), 0);
+        }
+    }
     let frame = u64::from(plan.stack_bytes.next_multiple_of(16));
     let mut reserved = 0;
     while frame - reserved >= PAGE {
@@ -126,9 +157,19 @@ pub fn emit_thunk(plan: &CallPlan, source: ArgSource, code: &mut CodeBuffer) -> 
             }
         }
     }
+    if let Some(errno) = errno {
+        // sp is the frame's 16-aligned bottom.
+        a.mov_imm(SCRATCH, errno.accessor);
+        a.put(blr(SCRATCH));
+        a.load(LoadStore::LdrW, SCRATCH.0, X(0), 0);
+        a.store(LoadStore::StrW, SCRATCH.0, ERRNO_SLOT, errno_slot::ERRNO as u64);
+    }
 
     // Epilogue: sp back to the frame record, restore, return.
     a.put(add_x_imm(SP, FP, imm12(0)));
+    if errno.is_some() {
+        a.load(LoadStore::LdrX, ERRNO_SLOT.0, SP, 40);
+    }
     a.put(ldp_x(BLOCK, RESULT, SP, pair(16)));
     a.load(LoadStore::LdrX, TARGET.0, SP, 32);
     a.put(ldp_x_post(FP, LR, SP, pair(48)));

@@ -282,3 +282,17 @@ pub fn mov_m16r(mem: Mem, src: Reg) -> Inst {
 pub fn mov_m8r(mem: Mem, src: Reg) -> Inst {
     reg_mem(REX, &[0x88], src.num(), mem)
 }
+
+/// `mov r32, gs:[disp32]` (absolute, no base): reads a field of the Windows TEB. Only
+/// for registers 0-7.
+pub fn mov_r32_gs(dst: Reg, disp: u32) -> Inst {
+    debug_assert!(dst.num() < 8);
+    Inst::new(&[0x65, 0x8B, 0x04 | (dst.num() << 3), 0x25]).push(&disp.to_le_bytes())
+}
+
+/// `mov gs:[disp32], r32` (absolute, no base): writes a field of the Windows TEB. Only
+/// for registers 0-7.
+pub fn mov_gs_r32(disp: u32, src: Reg) -> Inst {
+    debug_assert!(src.num() < 8);
+    Inst::new(&[0x65, 0x89, 0x04 | (src.num() << 3), 0x25]).push(&disp.to_le_bytes())
+}

@@ -8,7 +8,7 @@ pub mod encode;
 pub mod sysv;
 pub mod win64;
 
-use crate::arch::{check_emittable, ArgSource};
+use crate::arch::{check_emittable, errno_slot, ArgSource, ErrnoAccess};
 use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use encode::*;
@@ -94,17 +94,69 @@ pub fn emit_thunk(
     source: ArgSource,
     code: &mut CodeBuffer,
 ) -> Result<()> {
+    emit_thunk_with(plan, arg_gprs, source, None, code)
+}
+
+/// The thunk's own callee-saved registers when it handles `errno`: the slot's address,
+/// and the target and arguments while the accessor runs before the call.
+const ERRNO_SLOT: Reg = Reg::R13;
+const SAVED_TARGET: Reg = Reg::R14;
+const SAVED_BLOCK: Reg = Reg::R15;
+/// Shadow space a Win64 accessor may use.
+const ACCESSOR_SHADOW: u32 = 32;
+
+/// [`emit_thunk`], and with `errno` also its capture: the thunk then takes a fourth
+/// argument (rcx), the thread's errno slot (see [`crate::arch::errno_slot`]).
+///
+/// Right after the call returns, before anything else runs, a Windows thunk copies the
+/// TEB's last error into the slot (one load, no call: `GetLastError` is that load too,
+/// and calling the errno accessor first could change it); then the result registers are
+/// stored, and the C library's errno accessor is called and its `errno` copied.
+///
+/// # Errors
+/// As [`emit_thunk`].
+pub fn emit_thunk_with(
+    plan: &CallPlan,
+    arg_gprs: &[Reg],
+    source: ArgSource,
+    errno: Option<&ErrnoAccess>,
+    code: &mut CodeBuffer,
+) -> Result<()> {
     check_emittable(plan, source)?;
     let mut out = |inst: Inst| code.put(inst.bytes());
 
-    // Prologue: save the one callee-saved register used. The caller (Rust, through
-    // `ThunkFn`) entered with rsp = 8 mod 16, so after the push rsp is 16-aligned, and
-    // stays so below a frame that is a multiple of 16.
-    out(push_r(RESULT));
-    out(mov_rr(RESULT, Reg::Rdx));
-    out(mov_rr(TARGET, Reg::Rdi));
-    out(mov_rr(BLOCK, Reg::Rsi));
-    let frame = (plan.shadow_space + plan.stack_bytes).next_multiple_of(16);
+    let mut frame = (plan.shadow_space + plan.stack_bytes).next_multiple_of(16);
+    match errno {
+        // Prologue: save the one callee-saved register used. The caller (Rust, through
+        // `ThunkFn`) entered with rsp = 8 mod 16, so after the push rsp is 16-aligned, and
+        // stays so below a frame that is a multiple of 16.
+        None => {
+            out(push_r(RESULT));
+            out(mov_rr(RESULT, Reg::Rdx));
+            out(mov_rr(TARGET, Reg::Rdi));
+            out(mov_rr(BLOCK, Reg::Rsi));
+        }
+        // Four callee-saved registers and 8 bytes of padding: rsp 16-aligned again.
+        Some(errno) => {
+            for reg in [RESULT, ERRNO_SLOT, SAVED_TARGET, SAVED_BLOCK] {
+                out(push_r(reg));
+            }
+            out(sub_ri(Reg::Rsp, 8));
+            out(mov_rr(RESULT, Reg::Rdx));
+            out(mov_rr(ERRNO_SLOT, Reg::Rcx));
+            out(mov_rr(SAVED_TARGET, Reg::Rdi));
+            out(mov_rr(SAVED_BLOCK, Reg::Rsi));
+            if errno.set_before {
+                set_errno_from_slot(errno, &mut out);
+            }
+            out(mov_rr(TARGET, SAVED_TARGET));
+            out(mov_rr(BLOCK, SAVED_BLOCK));
+            if errno.windows {
+                // After the call the outgoing area is dead: it is the accessor's shadow space.
+                frame = frame.max(ACCESSOR_SHADOW);
+            }
+        }
+    }
     // Touch each new page in order, so that a guard-page-grown stack (Windows) grows.
     let mut reserved = 0;
     while frame - reserved >= PAGE {
@@ -205,6 +257,11 @@ pub fn emit_thunk(
         out(mov_r32i(Reg::Rax, count.into()));
     }
     out(call_r(TARGET));
+    if let Some(ErrnoAccess { windows: true, .. }) = errno {
+        // rcx is no result register.
+        out(mov_r32_gs(Reg::Rcx, errno_slot::TEB_LAST_ERROR));
+        out(mov_m32r(Mem::new(ERRNO_SLOT, errno_slot::LAST_ERROR), Reg::Rcx));
+    }
 
     if let RetPlan::Direct(parts) = &plan.ret {
         for part in parts {
@@ -228,13 +285,48 @@ pub fn emit_thunk(
         }
     }
 
+    if let Some(errno) = errno {
+        // rsp is at the frame's 16-aligned bottom, with the shadow space a Win64
+        // accessor needs above it.
+        out(mov_ri64(Reg::Rax, errno.accessor));
+        out(call_r(Reg::Rax));
+        out(mov_r32m(Reg::Rax, Mem::new(Reg::Rax, 0)));
+        out(mov_m32r(Mem::new(ERRNO_SLOT, errno_slot::ERRNO), Reg::Rax));
+    }
+
     // Epilogue.
     if frame > 0 {
         out(add_ri(Reg::Rsp, frame as i32));
     }
-    out(pop_r(RESULT));
+    if errno.is_some() {
+        out(add_ri(Reg::Rsp, 8));
+        for reg in [SAVED_BLOCK, SAVED_TARGET, ERRNO_SLOT, RESULT] {
+            out(pop_r(reg));
+        }
+    } else {
+        out(pop_r(RESULT));
+    }
     out(ret());
     Ok(())
+}
+
+/// Before the call: `*accessor() = slot.errno` (and on Windows the TEB's last error =
+/// `slot.last_error`). rsp is 16-aligned here; a Win64 accessor gets its shadow space.
+fn set_errno_from_slot(errno: &ErrnoAccess, out: &mut impl FnMut(Inst)) {
+    if errno.windows {
+        out(sub_ri(Reg::Rsp, ACCESSOR_SHADOW as i32));
+    }
+    out(mov_ri64(Reg::Rax, errno.accessor));
+    out(call_r(Reg::Rax));
+    if errno.windows {
+        out(add_ri(Reg::Rsp, ACCESSOR_SHADOW as i32));
+    }
+    out(mov_r32m(Reg::Rcx, Mem::new(ERRNO_SLOT, errno_slot::ERRNO)));
+    out(mov_m32r(Mem::new(Reg::Rax, 0), Reg::Rcx));
+    if errno.windows {
+        out(mov_r32m(Reg::Rcx, Mem::new(ERRNO_SLOT, errno_slot::LAST_ERROR)));
+        out(mov_gs_r32(errno_slot::TEB_LAST_ERROR, Reg::Rcx));
+    }
 }
 
 /// Loads a piece of an argument into a whole 64-bit register, widened as the plan says.

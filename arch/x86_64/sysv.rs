@@ -16,7 +16,7 @@
 //! - narrow integers are extended to 64 bits by the caller (clang relies on 32).
 
 use super::{Names, Reg};
-use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer};
+use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer, ErrnoAccess};
 use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
@@ -230,6 +230,16 @@ impl AbiImpl for SysV {
 
     fn emit_pointer_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
         super::emit_thunk(plan, &ARG_GPRS, ArgSource::Pointers, code)
+    }
+
+    fn emit_errno_thunk(
+        &self,
+        plan: &CallPlan,
+        source: ArgSource,
+        errno: &ErrnoAccess,
+        code: &mut CodeBuffer,
+    ) -> Result<()> {
+        super::emit_thunk_with(plan, &ARG_GPRS, source, Some(errno), code)
     }
 
     fn emit_callback_handler(&self, code: &mut CodeBuffer) -> Result<()> {

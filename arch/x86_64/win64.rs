@@ -11,11 +11,12 @@
 //! - results of 1, 2, 4 or 8 bytes come back in rax (float and double in xmm0); any other
 //!   result goes to memory whose address the caller passes in rcx, which shifts the
 //!   arguments one position along.
-//! - no `%al`: variadic callees read floats from the general registers instead (jitcall
-//!   has no variadic signatures).
+//! - no `%al`. A variadic float or double goes in its XMM register *and* in the general
+//!   register of its position, since a variadic callee may spill either (its `va_arg`
+//!   reads the general one's home slot); variadic aggregates follow the usual rules.
 
 use super::{Names, Reg};
-use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer};
+use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer, ErrnoAccess};
 use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
@@ -50,6 +51,22 @@ fn whole_value(ty: &Type, dest: Location) -> Part {
     Part { offset: 0, size: ty.size() as u8, dest, ext, float }
 }
 
+/// Every variadic float in an XMM register is also passed, as its bits, in the general
+/// register of its position.
+fn copy_variadic_floats_to_gprs(sig: &Signature, args: &mut [ArgPlan]) {
+    for (i, arg) in args.iter_mut().enumerate() {
+        if !sig.is_variadic_arg(i) {
+            continue;
+        }
+        if let ArgPlan::Direct(parts) = arg {
+            if let [part @ Part { dest: Location::Fpr(n), .. }] = parts.as_slice() {
+                let bits = Part { dest: Location::Gpr(*n), float: false, ..*part };
+                parts.push(bits);
+            }
+        }
+    }
+}
+
 /// The Win64 convention.
 #[derive(Debug)]
 pub struct Win64;
@@ -74,7 +91,7 @@ impl AbiImpl for Win64 {
         let positions = first + sig.params.len();
         let stack_bytes = stack_add(0, 8 * positions.saturating_sub(4))?;
 
-        let args: Vec<ArgPlan> = sig
+        let mut args: Vec<ArgPlan> = sig
             .params
             .iter()
             .enumerate()
@@ -92,6 +109,7 @@ impl AbiImpl for Win64 {
             })
             .collect();
 
+        copy_variadic_floats_to_gprs(sig, &mut args);
         Ok(CallPlan {
             abi: Abi::Win64,
             args,
@@ -110,6 +128,16 @@ impl AbiImpl for Win64 {
 
     fn emit_pointer_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
         super::emit_thunk(plan, &ARG_GPRS, ArgSource::Pointers, code)
+    }
+
+    fn emit_errno_thunk(
+        &self,
+        plan: &CallPlan,
+        source: ArgSource,
+        errno: &ErrnoAccess,
+        code: &mut CodeBuffer,
+    ) -> Result<()> {
+        super::emit_thunk_with(plan, &ARG_GPRS, source, Some(errno), code)
     }
 
     fn emit_callback_handler(&self, code: &mut CodeBuffer) -> Result<()> {

@@ -11,6 +11,7 @@ pub mod callees;
 pub mod cases;
 pub mod libffi;
 pub mod timing;
+pub mod variadic;
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,8 @@
 //! `jitcall-bench [--quick]`: one line per case,
 //! `CASE direct=NS typed=NS value=NS libffi=NS` (nanoseconds per call, each the median of
-//! several calibrated runs), then `build new=NS cached=NS`. Notes go to stderr.
+//! several calibrated runs); `snprintf direct= typed= value=` (a variadic call) and
+//! `errno direct= typed= typed_capture= value= value_capture=` (errno capture against the
+//! same call without); then `build new=NS cached=NS`. Notes go to stderr.
 
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -11,6 +13,7 @@ use jitcall_bench::cases::*;
 use jitcall_bench::timing::{
     calibrate, median, nanos, ns_per_call, ns_per_call_batched, run, Plan,
 };
+use jitcall_bench::variadic;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,6 +37,15 @@ fn main() -> ExitCode {
     ];
     if rows.iter().any(Result::is_err) {
         return ExitCode::FAILURE;
+    }
+    for line in [variadic::snprintf_row(plan), variadic::errno_row(plan)] {
+        match line {
+            Ok(line) => println!("{line}"),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::FAILURE;
+            }
+        }
     }
 
     let cached = cached_signature();

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use gen::callbacks;
 use gen::cases::{Generator, CASES_PER_CONVENTION, SEED};
 use gen::emit::{c_file, rust_file, Convention, Named};
+use gen::variadic;
 
 /// The C functions of Janet's `examples/ffi/so.c` (spec §9.2) and the defect checks of
 /// spec §9 (`c/so.c`, `c/checks.c`). On x86-64 each is also built in the other x86-64
@@ -129,6 +130,7 @@ fn main() {
         c_files.push(path);
     }
     write_if_changed(&out_dir.join("callback_cases.rs"), &callbacks::rust_file(&cb_named));
+    c_files.extend(variadic_cases(&conventions, &out_dir, &os));
 
     let alt = arch == "x86_64";
     let mut rust = rust_file(&named);
@@ -145,11 +147,41 @@ fn main() {
         .file(c_dir.join("support.c"))
         .file(c_dir.join("so.c"))
         .file(c_dir.join("checks.c"))
-        .file(c_dir.join("ldouble.c"));
+        .file(c_dir.join("ldouble.c"))
+        .file(c_dir.join("errno.c"));
     if alt {
         build.file(c_dir.join("alt.c"));
     }
     build.compile("jitcall_conformance_c");
+}
+
+/// The variadic cases: `var_<abi>.c` per convention and `variadic_cases.rs`. On Windows
+/// only the default convention's (gcc's `sysv_abi` variadic support there is not one the
+/// tests can trust).
+fn variadic_cases(conventions: &[Convention], out_dir: &Path, os: &str) -> Vec<PathBuf> {
+    let conventions: Vec<&Convention> =
+        conventions.iter().filter(|c| os != "windows" || c.abi == "win64").collect();
+    let defs: Vec<_> =
+        conventions.iter().map(|_| variadic::defs(variadic::CASES_PER_CONVENTION)).collect();
+    let (mut named, mut fixed, mut files) = (Vec::new(), Vec::new(), Vec::new());
+    for (conv, defs) in conventions.iter().zip(&defs) {
+        let start = named.len();
+        for (i, def) in defs.iter().enumerate() {
+            let id = named.len();
+            named.push(Named {
+                id,
+                name: variadic::name(conv.abi, i),
+                abi: conv.abi,
+                def: &def.case,
+            });
+            fixed.push(def.fixed);
+        }
+        let path = out_dir.join(format!("var_{}.c", conv.abi));
+        write_if_changed(&path, &variadic::c_file(conv, &named[start..], &fixed[start..]));
+        files.push(path);
+    }
+    write_if_changed(&out_dir.join("variadic_cases.rs"), &variadic::rust_file(&named, &fixed));
+    files
 }
 
 /// `HAND_WRITTEN` (and the `_alt` twins) as a Rust table of names and addresses.

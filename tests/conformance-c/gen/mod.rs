@@ -6,3 +6,4 @@ pub mod emit;
 pub mod model;
 pub mod rng;
 pub mod values;
+pub mod variadic;

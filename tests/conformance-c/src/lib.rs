@@ -76,6 +76,26 @@ pub struct CallbackCase {
 
 include!(concat!(env!("OUT_DIR"), "/callback_cases.rs"));
 
+/// One generated variadic callee: `ret f(params[..fixed], ...)` in convention `abi`,
+/// called with `args` (the fixed ones, then the variadic ones, which the callee reads
+/// with `va_arg` and checks as [`Case`]'s callees do).
+#[derive(Debug)]
+pub struct VariadicCase {
+    /// Index in [`VARIADIC_CASES`]; a mismatch in argument `i` is `id * 100 + i + 1`.
+    pub id: usize,
+    pub name: &'static str,
+    pub abi: &'static str,
+    pub ret: &'static str,
+    /// How many of `params` are fixed; the rest are this call's variadic arguments.
+    pub fixed: usize,
+    pub params: &'static [&'static str],
+    pub args: &'static [&'static str],
+    pub expected: &'static str,
+    pub func: unsafe extern "C" fn(),
+}
+
+include!(concat!(env!("OUT_DIR"), "/variadic_cases.rs"));
+
 extern "C" {
     fn jitcall_conf_fail_get() -> c_int;
     fn jitcall_conf_last_get() -> c_int;
@@ -129,4 +149,37 @@ pub fn so_void_calls() -> i32 {
 /// The address of a hand-written callee (`"int_fn"`, `"int_fn_alt"`, ...).
 pub fn hand_written(name: &str) -> Option<*const ()> {
     HAND_WRITTEN.iter().find(|(n, _)| *n == name).map(|&(_, f)| f as *const ())
+}
+
+extern "C" {
+    fn jc_errno_set();
+    fn jc_errno_get();
+    #[cfg(windows)]
+    fn jc_last_error_get();
+    #[cfg(target_arch = "x86_64")]
+    fn jc_errno_set_alt();
+}
+
+/// x86-64: `jc_errno_set` in the other x86-64 convention (Win64 on Linux, System V on
+/// Windows).
+#[cfg(target_arch = "x86_64")]
+pub fn errno_setter_alt() -> *const () {
+    jc_errno_set_alt as *const ()
+}
+
+/// `void jc_errno_set(int v)`: sets `errno` to `v` (on Windows also the last error, to
+/// `v + 1000`), in the C compiler's default convention.
+pub fn errno_setter() -> *const () {
+    jc_errno_set as *const ()
+}
+
+/// `int jc_errno_get(void)`: returns `errno` as the callee finds it.
+pub fn errno_getter() -> *const () {
+    jc_errno_get as *const ()
+}
+
+/// Windows: `unsigned jc_last_error_get(void)`: returns `GetLastError()`.
+#[cfg(windows)]
+pub fn last_error_getter() -> *const () {
+    jc_last_error_get as *const ()
 }
