@@ -132,16 +132,19 @@ fn snprintf_with_mixed_arguments_through_native_images() {
     assert_eq!(text, expected);
 }
 
-/// Makes the C library's live `errno` (and last error) `value` with a plain call, after
-/// an allocation and a failing conversion: what "other code" after a call might do.
-fn disturb(value: i32) {
+/// Sets the C library's live `errno` (and last error) to `value` with a plain call, after
+/// an allocation and a failing conversion: what "other code" after a call might do. The
+/// live value must then differ from `kept`, the value the capture must still report. (Not
+/// "equal `value`": the C library may change `errno` in any call, even one that succeeds,
+/// such as the ones that compile the next signature.)
+fn disturb(value: i32, kept: i32) {
     let noise: Vec<String> = (0..100).map(|i| format!("{i:>40}")).collect();
     assert!(noise.concat().trim().parse::<f64>().is_err());
     let sig = ffi::signature(host(), ty(":void"), types(&[":int"])).unwrap();
     // SAFETY: `void jc_errno_set(int)`.
     unsafe { ffi::call(Pointer::from_ptr(errno_setter()), &sig, &[Value::Number(value.into())]) }
         .unwrap();
-    assert_eq!(live_errno(), value, "the disturbance took");
+    assert_ne!(live_errno(), kept, "the disturbance took");
 }
 
 /// The C library's `errno` now, read by a plain (non-capturing) call.
@@ -172,7 +175,7 @@ fn open_of_a_missing_file_captures_enoent() {
     // SAFETY: open's own signature with a C string and O_RDONLY.
     let got = unsafe { ffi::call(c_function(name), &sig, &args) }.unwrap();
     assert_eq!(got, Value::Number(-1.0));
-    disturb(7);
+    disturb(7, ENOENT);
     assert_eq!(ffi::errno(), ENOENT);
 }
 
@@ -188,7 +191,7 @@ fn strtol_overflow_captures_erange_through_values_and_native_images() {
     let long_max =
         if cfg!(windows) { Value::Number(i32::MAX.into()) } else { Value::Int(i64::MAX) };
     assert_eq!(got, long_max);
-    disturb(0);
+    disturb(0, ERANGE);
     assert_eq!(ffi::errno(), ERANGE);
 
     ffi::set_errno(0);
@@ -202,7 +205,7 @@ fn strtol_overflow_captures_erange_through_values_and_native_images() {
     let mut result = [0u8; 8];
     // SAFETY: as above, through native images.
     unsafe { sig.call_native(c_function("strtol"), &args, result.as_mut_ptr()) }.unwrap();
-    disturb(0);
+    disturb(0, ERANGE);
     assert_eq!(ffi::errno(), ERANGE);
 }
 
@@ -218,7 +221,7 @@ fn a_success_leaves_what_the_callee_left() {
     // SAFETY: as in the overflow test.
     let got = unsafe { ffi::call(c_function("strtol"), &sig, &args) }.unwrap();
     assert_eq!(got, Value::Number(12.0));
-    disturb(5);
+    disturb(5, 1234);
     assert_eq!(ffi::errno(), 1234);
 }
 
@@ -228,7 +231,7 @@ fn set_and_capture_hands_the_slot_to_the_callee() {
         ffi::compile(Signature::new(host(), ty(":int"), vec![]).with_errno(Errno::SetAndCapture))
             .unwrap();
     ffi::set_errno(99);
-    disturb(3);
+    disturb(3, 99);
     // SAFETY: `int jc_errno_get(void)`.
     let got = unsafe { ffi::call(Pointer::from_ptr(errno_getter()), &sig, &[]) }.unwrap();
     assert_eq!(got, Value::Number(99.0));
@@ -243,7 +246,7 @@ fn capture_from_setter(abi: Abi, setter: *const ()) {
     let target = Pointer::from_ptr(setter);
     // SAFETY: `void jc_errno_set(int)` in convention `abi`.
     unsafe { ffi::call(target, &sig, &[Value::Number(4242.0)]) }.unwrap();
-    disturb(1);
+    disturb(1, 4242);
     assert_eq!(ffi::errno(), 4242);
     if cfg!(windows) {
         assert_eq!(ffi::last_error(), 5242);
@@ -252,7 +255,7 @@ fn capture_from_setter(abi: Abi, setter: *const ()) {
     // SAFETY: as above, through a native image.
     unsafe { sig.call_native(target, &[(&value as *const i32).cast()], std::ptr::null_mut()) }
         .unwrap();
-    disturb(1);
+    disturb(1, 321);
     assert_eq!(ffi::errno(), 321);
     if cfg!(windows) {
         assert_eq!(ffi::last_error(), 1321);
@@ -274,7 +277,7 @@ fn capture_works_in_the_other_x86_64_convention_too() {
 #[test]
 fn signatures_that_do_not_ask_leave_the_slot_alone() {
     ffi::set_errno(5);
-    disturb(77);
+    disturb(77, 5);
     assert_eq!(ffi::errno(), 5);
 }
 
@@ -316,7 +319,8 @@ fn a_failing_create_file_captures_its_last_error() {
     assert_eq!(handle, Value::Pointer(Pointer::from_addr(usize::MAX)));
     // Rust's own failing file access sets the last error to something else.
     assert!(std::fs::metadata("C:\\no\\such\\dir\\at\\all").is_err());
-    disturb(1);
+    // Only the last error matters here (errno is never -1).
+    disturb(1, -1);
     const ERROR_FILE_NOT_FOUND: u32 = 2;
     assert_eq!(ffi::last_error(), ERROR_FILE_NOT_FOUND);
 }

@@ -58,7 +58,7 @@ fn run(case: &VariadicCase, abi: Abi, path: CallPath) -> Result<(), String> {
             // SAFETY: as above; every pointer refers to a whole image of its parameter.
             unsafe { sig.call_native(target, &pointers, result.as_mut_ptr()) }
                 // SAFETY: the generated results hold no `:string`.
-                .map(|()| unsafe { ffi::read_ptr(ret_ty, Pointer::from_ptr(result.as_ptr()), 0) })
+                .and_then(|()| unsafe { ffi::read_ptr(ret_ty, Pointer::from_ptr(result.as_ptr()), 0) })
         }
     };
     let (fail, last) = (conf_fail(), conf_last());
