@@ -246,15 +246,33 @@ fn check_by_value(ty: &Type, what: &str) -> Result<()> {
         Type::Array(_) => Err(Error::Abi(format!(
             "{what} is an array type {ty}: C passes arrays as pointers (use :ptr) or inside a struct"
         ))),
-        Type::Struct(_) if ty.size() == 0 => {
+        Type::Struct(_) | Type::Union(_) if ty.size() == 0 => {
             Err(Error::Abi(format!("{what} is a zero-size struct {ty}, which C cannot pass by value")))
         }
-        Type::Struct(_) if ty.size() > MAX_BY_VALUE_BYTES => Err(Error::Abi(format!(
+        Type::Struct(_) | Type::Union(_) if ty.size() > MAX_BY_VALUE_BYTES => Err(Error::Abi(format!(
             "{what} is too large to pass by value: {} bytes, more than the {MAX_BY_VALUE_BYTES} \
              a value may have (pass a pointer instead)",
             ty.size()
         ))),
         _ => Ok(()),
+    }
+}
+
+/// Refuses the [`crate::types::Wide`] scalars (at any depth) for a convention whose
+/// placement of them is not built yet, rather than placing them wrongly.
+///
+/// # Errors
+/// A parameter or result that holds a wide scalar.
+pub(crate) fn refuse_wide(sig: &Signature) -> Result<()> {
+    let what = sig.params.iter().position(Type::contains_wide).map(|i| format!("argument {i}"));
+    let what = what.or_else(|| sig.ret.contains_wide().then(|| "the return type".to_string()));
+    match what {
+        Some(what) => Err(Error::Abi(format!(
+            "{what} holds a long double, 128-bit integer or complex number, which the {} \
+             convention cannot pass yet",
+            sig.abi.name()
+        ))),
+        None => Ok(()),
     }
 }
 

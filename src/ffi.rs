@@ -10,7 +10,7 @@ use crate::library::Native;
 use crate::memory::Code;
 use crate::signature::{Abi, Signature};
 use crate::thunk::CompiledSignature;
-use crate::types::{Member, Prim, Type, MAX_DEPTH};
+use crate::types::{Member, Prim, Type, Wide, MAX_DEPTH};
 use crate::value::{self, Buffer, Pointer, Value};
 
 /// Decodes a Janet type descriptor: a keyword (`:int`), a tuple (an anonymous struct,
@@ -34,7 +34,12 @@ fn native_type_at(desc: &Value, depth: usize) -> Result<Type> {
             let name = String::from_utf8_lossy(k.as_bytes());
             Prim::from_keyword(&name)
                 .map(Type::Prim)
+                .or_else(|| Wide::from_keyword(&name).map(Type::Wide))
                 .ok_or_else(|| Error::Type(format!("unknown machine type {name}")))
+        }
+        // `[:union M1 M2 ...]`
+        Value::Tuple(elems) if matches!(elems.first(), Some(Value::Keyword(k)) if k.as_bytes() == b"union") => {
+            Type::union(&members_at(&elems[1..], depth)?)
         }
         Value::Tuple(elems) => struct_type_at(elems, depth),
         Value::Array(elems) => match elems.as_slice() {
@@ -66,15 +71,19 @@ pub fn struct_type(elems: &[Value]) -> Result<Type> {
 }
 
 fn struct_type_at(elems: &[Value], depth: usize) -> Result<Type> {
-    let members = elems
+    Type::structure(&members_at(elems, depth)?)
+}
+
+/// The fields and packing markers of a struct or union description.
+fn members_at(elems: &[Value], depth: usize) -> Result<Vec<Member>> {
+    elems
         .iter()
         .map(|e| match e {
             Value::Keyword(k) if k.as_bytes() == b"pack" => Ok(Member::Pack),
             Value::Keyword(k) if k.as_bytes() == b"pack-all" => Ok(Member::PackAll),
             _ => native_type_at(e, depth + 1).map(Member::Field),
         })
-        .collect::<Result<Vec<_>>>()?;
-    Type::structure(&members)
+        .collect()
 }
 
 /// `ffi/size`: the size of a type in bytes (a struct's padded size; 0 for void).

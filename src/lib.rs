@@ -23,6 +23,7 @@ pub mod syntax;
 pub mod thunk;
 pub mod types;
 pub mod value;
+mod value_ext;
 
 /// The README's example, compiled and run as a doctest.
 #[doc = include_str!("../README.md")]
@@ -34,5 +35,5 @@ pub use error::{Error, Path, Result};
 pub use library::Native;
 pub use signature::{Abi, Errno, Signature};
 pub use thunk::CompiledSignature;
-pub use types::{Member, Prim, Type};
+pub use types::{Member, Prim, Type, Wide};
 pub use value::{Buffer, Pointer, Str, Value};

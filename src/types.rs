@@ -154,14 +154,121 @@ impl Prim {
     }
 }
 
-/// A C type: a primitive, a struct or a fixed-length array.
+/// The C scalars wider than the 8-byte [`Prim`] path carries, or made of two parts:
+/// `long double`, the 128-bit integers and the complex numbers.
+///
+/// They live apart from [`Prim`] because a `Prim` value always fits a `u64` (the fast
+/// paths of calls and callbacks rely on that); these go through the general image paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Wide {
+    /// C `long double` (`:long-double`, `:ldouble`) of the host's C compiler.
+    LongDouble,
+    /// `__int128` (`:int128`, `:s128`).
+    I128,
+    /// `unsigned __int128` (`:uint128`, `:u128`).
+    U128,
+    /// `float _Complex` (`:complex-float`).
+    ComplexF32,
+    /// `double _Complex` (`:complex-double`).
+    ComplexF64,
+    /// `long double _Complex` (`:complex-long-double`).
+    ComplexLongDouble,
+}
+
+/// The keywords of the [`Wide`] scalars, canonical name first.
+pub const WIDE_KEYWORDS: [(&str, Wide); 9] = [
+    ("long-double", Wide::LongDouble),
+    ("ldouble", Wide::LongDouble),
+    ("int128", Wide::I128),
+    ("s128", Wide::I128),
+    ("uint128", Wide::U128),
+    ("u128", Wide::U128),
+    ("complex-float", Wide::ComplexF32),
+    ("complex-double", Wide::ComplexF64),
+    ("complex-long-double", Wide::ComplexLongDouble),
+];
+
+/// What the host C compiler's `long double` is: its format, or `None` where it is a
+/// plain `double` (Apple arm64 and Windows on ARM64; MSVC on x86-64 too, but jitcall
+/// follows gcc/mingw there, whose `long double` is the x87 format: use `:double` for a
+/// `long double` of an MSVC-built DLL).
+pub const HOST_LONG_DOUBLE: Option<crate::ldouble::Format> = host_long_double();
+
+const fn host_long_double() -> Option<crate::ldouble::Format> {
+    if cfg!(target_arch = "x86_64") {
+        Some(crate::ldouble::Format::X87)
+    } else if cfg!(all(target_arch = "aarch64", any(target_vendor = "apple", windows))) {
+        None
+    } else if cfg!(target_arch = "aarch64") {
+        Some(crate::ldouble::Format::Binary128)
+    } else {
+        None
+    }
+}
+
+/// Size (and alignment) of the host's `long double`: 16, or 8 where it is a `double`.
+const LONG_DOUBLE_SIZE: usize = if HOST_LONG_DOUBLE.is_some() { 16 } else { 8 };
+
+impl Wide {
+    /// The scalar a keyword names (without its colon), if any.
+    pub fn from_keyword(name: &str) -> Option<Wide> {
+        WIDE_KEYWORDS.iter().find(|(k, _)| *k == name).map(|&(_, w)| w)
+    }
+
+    /// The canonical keyword.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Wide::LongDouble => "long-double",
+            Wide::I128 => "int128",
+            Wide::U128 => "uint128",
+            Wide::ComplexF32 => "complex-float",
+            Wide::ComplexF64 => "complex-double",
+            Wide::ComplexLongDouble => "complex-long-double",
+        }
+    }
+
+    /// Size in bytes, as the host's C compiler has it.
+    pub fn size(self) -> usize {
+        match self {
+            Wide::LongDouble => LONG_DOUBLE_SIZE,
+            Wide::I128 | Wide::U128 | Wide::ComplexF64 => 16,
+            Wide::ComplexF32 => 8,
+            Wide::ComplexLongDouble => 2 * LONG_DOUBLE_SIZE,
+        }
+    }
+
+    /// Alignment in bytes, as the host's C compiler has it.
+    pub fn align(self) -> usize {
+        match self {
+            Wide::LongDouble | Wide::ComplexLongDouble => LONG_DOUBLE_SIZE,
+            Wide::I128 | Wide::U128 => 16,
+            Wide::ComplexF32 => 4,
+            Wide::ComplexF64 => 8,
+        }
+    }
+
+    /// For a complex number, the type of each of its two parts.
+    pub fn complex_part(self) -> Option<Type> {
+        match self {
+            Wide::ComplexF32 => Some(Type::Prim(Prim::F32)),
+            Wide::ComplexF64 => Some(Type::Prim(Prim::F64)),
+            Wide::ComplexLongDouble => Some(Type::Wide(Wide::LongDouble)),
+            _ => None,
+        }
+    }
+}
+
+/// A C type: a primitive, a wide scalar, a struct, a union or a fixed-length array.
 ///
 /// Cloning is cheap: aggregates are shared behind an `Arc`. Hashing is cheap too: each
 /// aggregate carries a hash of its content, computed when it is built.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Type {
     Prim(Prim),
+    Wide(Wide),
     Struct(Arc<StructType>),
+    /// A union: every field at offset 0.
+    Union(Arc<StructType>),
     Array(Arc<ArrayType>),
 }
 
@@ -173,7 +280,7 @@ pub struct Field {
     pub packed: bool,
 }
 
-/// A struct type with its layout computed once, when it is built.
+/// A struct or union type with its layout computed once, when it is built.
 #[derive(Debug, PartialEq, Eq)]
 pub struct StructType {
     fields: Vec<Field>,
@@ -202,7 +309,8 @@ impl Type {
     pub fn content_hash(&self) -> u64 {
         match self {
             Type::Prim(p) => mix(0x9E37_79B9_7F4A_7C15, *p as u64),
-            Type::Struct(s) => s.content_hash,
+            Type::Wide(w) => mix(0x0001_DE5C_A1A7, *w as u64),
+            Type::Struct(s) | Type::Union(s) => s.content_hash,
             Type::Array(a) => a.content_hash,
         }
     }
@@ -233,7 +341,10 @@ impl MisalignMask {
             Type::Prim(p) => {
                 MisalignMask((0..8).fold(0, |m, b| m | (u8::from(b % p.align() != 0) << b)))
             }
-            Type::Struct(s) => s.misaligned_at,
+            Type::Wide(w) => {
+                MisalignMask((0..8).fold(0, |m, b| m | (u8::from(b % w.align() != 0) << b)))
+            }
+            Type::Struct(s) | Type::Union(s) => s.misaligned_at,
             Type::Array(a) => a.misaligned_at,
         }
     }
@@ -265,7 +376,8 @@ impl Type {
     pub fn size(&self) -> usize {
         match self {
             Type::Prim(p) => p.size(),
-            Type::Struct(s) => s.size,
+            Type::Wide(w) => w.size(),
+            Type::Struct(s) | Type::Union(s) => s.size,
             Type::Array(a) => a.size,
         }
     }
@@ -274,7 +386,8 @@ impl Type {
     pub fn align(&self) -> usize {
         match self {
             Type::Prim(p) => p.align(),
-            Type::Struct(s) => s.align,
+            Type::Wide(w) => w.align(),
+            Type::Struct(s) | Type::Union(s) => s.align,
             Type::Array(a) => a.elem.align(),
         }
     }
@@ -282,8 +395,8 @@ impl Type {
     /// How many aggregates nest here: 0 for a primitive, 1 for a flat struct.
     pub fn depth(&self) -> usize {
         match self {
-            Type::Prim(_) => 0,
-            Type::Struct(s) => s.depth,
+            Type::Prim(_) | Type::Wide(_) => 0,
+            Type::Struct(s) | Type::Union(s) => s.depth,
             Type::Array(a) => a.depth,
         }
     }
@@ -294,8 +407,8 @@ impl Type {
     /// is not bounded by the value's size: readers bound it instead.
     pub fn empty_values(&self) -> usize {
         match self {
-            Type::Prim(_) => 0,
-            Type::Struct(s) => s.empty_values,
+            Type::Prim(_) | Type::Wide(_) => 0,
+            Type::Struct(s) | Type::Union(s) => s.empty_values,
             Type::Array(a) => a.empty_values,
         }
     }
@@ -312,8 +425,19 @@ impl Type {
     pub fn contains_string(&self) -> bool {
         match self {
             Type::Prim(p) => *p == Prim::String,
-            Type::Struct(s) => s.fields.iter().any(|f| f.ty.contains_string()),
+            Type::Wide(_) => false,
+            Type::Struct(s) | Type::Union(s) => s.fields.iter().any(|f| f.ty.contains_string()),
             Type::Array(a) => a.elem.contains_string(),
+        }
+    }
+
+    /// True when a [`Wide`] scalar appears anywhere in the type.
+    pub fn contains_wide(&self) -> bool {
+        match self {
+            Type::Prim(_) => false,
+            Type::Wide(_) => true,
+            Type::Struct(s) | Type::Union(s) => s.fields.iter().any(|f| f.ty.contains_wide()),
+            Type::Array(a) => a.elem.contains_wide(),
         }
     }
 
@@ -380,11 +504,22 @@ impl Type {
     /// No fields ("invalid empty struct"), a field of alignment 0 ("bad field type void"),
     /// or a size over [`MAX_SIZE`].
     pub fn structure(members: &[Member]) -> Result<Type> {
-        StructType::new(members).map(|s| Type::Struct(Arc::new(s)))
+        StructType::new(members, false).map(|s| Type::Struct(Arc::new(s)))
+    }
+
+    /// A union of the fields (all at offset 0), as gcc lays it out: the size of the largest
+    /// field rounded up to the largest alignment. `:pack` before a field keeps it from
+    /// raising the alignment; `:pack-all` anywhere makes the alignment 1.
+    ///
+    /// # Errors
+    /// As [`Type::structure`] ("invalid empty union" for no fields).
+    pub fn union(members: &[Member]) -> Result<Type> {
+        StructType::new(members, true).map(|s| Type::Union(Arc::new(s)))
     }
 
     /// Calls `f` on every primitive leaf with its byte offset, in memory order; array
-    /// elements are visited one by one.
+    /// elements are visited one by one. [`Wide`] scalars are not primitives: they are
+    /// not visited. A union's fields are visited one after the other.
     ///
     /// This costs time in proportion to the number of leaves (up to the type's size), not
     /// to its description: fine for tests and small types, never for classifying. Parts of
@@ -392,7 +527,8 @@ impl Type {
     pub fn for_each_leaf(&self, base: usize, f: &mut impl FnMut(Prim, usize)) {
         match self {
             Type::Prim(p) => f(*p, base),
-            Type::Struct(s) => {
+            Type::Wide(_) => {}
+            Type::Struct(s) | Type::Union(s) => {
                 for field in &s.fields {
                     field.ty.for_each_leaf(base + field.offset, f);
                 }
@@ -409,7 +545,7 @@ impl Type {
 }
 
 impl StructType {
-    fn new(members: &[Member]) -> Result<StructType> {
+    fn new(members: &[Member], union: bool) -> Result<StructType> {
         let pack_all = members.contains(&Member::PackAll);
         let mut fields = Vec::new();
         let mut size: usize = 0;
@@ -433,21 +569,25 @@ impl StructType {
                 let name = ty.prim().map_or(ty.to_string(), |p| p.keyword().to_string());
                 return Err(Error::Type(format!("bad field type {name}")));
             }
+            // A union's fields all start at 0; it is as large as its largest field.
+            let end = if union { 0 } else { size };
             let offset = if packed {
-                size
+                end
             } else {
                 align = align.max(a);
-                round_up(size, a).ok_or_else(|| too_large(members))?
+                round_up(end, a).ok_or_else(|| too_large(members))?
             };
             misaligned_at.0 |= MisalignMask::shifted(MisalignMask::of(&ty), offset % 8).0;
-            size = offset
+            let field_end = offset
                 .checked_add(s)
                 .filter(|&s| s <= MAX_SIZE)
                 .ok_or_else(|| too_large(members))?;
+            size = size.max(field_end);
             fields.push(Field { ty, offset, packed });
         }
         if fields.is_empty() {
-            return Err(Error::Type("invalid empty struct".into()));
+            let kind = if union { "union" } else { "struct" };
+            return Err(Error::Type(format!("invalid empty {kind}")));
         }
         let size = round_up(size, align).ok_or_else(|| too_large(members))?;
         let empty_values = if size == 0 {
@@ -456,7 +596,8 @@ impl StructType {
         } else {
             fields.iter().fold(0usize, |n, f| n.saturating_add(f.ty.empty_values()))
         };
-        let content_hash = fields.iter().fold(0x0005_72C7, |h, f| {
+        let seed = if union { 0x0000_0210_0000 } else { 0x0005_72C7 };
+        let content_hash = fields.iter().fold(seed, |h, f| {
             mix(mix(mix(h, f.ty.content_hash()), f.offset as u64), u64::from(f.packed))
         });
         Ok(StructType { fields, size, align, depth, misaligned_at, empty_values, content_hash })
@@ -502,8 +643,15 @@ impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Type::Prim(p) => write!(f, ":{}", p.keyword()),
-            Type::Struct(s) => {
+            Type::Wide(w) => write!(f, ":{}", w.keyword()),
+            Type::Struct(s) | Type::Union(s) => {
                 write!(f, "[")?;
+                if matches!(self, Type::Union(_)) {
+                    write!(f, ":union")?;
+                    if !s.fields.is_empty() {
+                        write!(f, " ")?;
+                    }
+                }
                 for (i, field) in s.fields.iter().enumerate() {
                     if i > 0 {
                         write!(f, " ")?;

@@ -379,12 +379,14 @@ pub fn check_encodable(ty: &Type, value: &Value, path: &Path) -> Result<()> {
 }
 
 /// [`encode`], writing only when there is an image to write to.
-fn convert(ty: &Type, value: &Value, out: Option<&mut [u8]>, path: &Path) -> Result<()> {
+pub(crate) fn convert(ty: &Type, value: &Value, out: Option<&mut [u8]>, path: &Path) -> Result<()> {
     match ty {
         Type::Prim(p) => match out {
             Some(out) => encode_prim(*p, value, out, path),
             None => encode_prim_bits(*p, value, path).map(drop),
         },
+        Type::Wide(w) => crate::value_ext::convert_wide(*w, value, out, path),
+        Type::Union(s) => crate::value_ext::convert_union(ty, s, value, out, path),
         Type::Struct(s) => {
             let elems = value.as_indexed().ok_or_else(|| expected_indexed(value, path))?;
             if elems.len() != s.fields().len() {
@@ -479,7 +481,7 @@ fn encode_prim(p: Prim, value: &Value, out: &mut [u8], path: &Path) -> Result<()
 }
 
 #[inline]
-fn number(value: &Value, path: &Path) -> Result<f64> {
+pub(crate) fn number(value: &Value, path: &Path) -> Result<f64> {
     match value {
         Value::Number(n) => Ok(*n),
         _ => Err(Error::value(path, format!("expected number, got {value}"))),
@@ -559,7 +561,7 @@ fn get_narrow_unsigned(value: &Value, bits: u32, path: &Path) -> Result<u64> {
 
 /// The exact integer of a box, or of a string that spells one; numbers are left to the
 /// getters (Janet's rules for them differ per getter).
-fn exact_integer_or_string(value: &Value) -> Option<Exact> {
+pub(crate) fn exact_integer_or_string(value: &Value) -> Option<Exact> {
     match value {
         Value::String(s) => match parse_int(s.as_bytes())? {
             IntLiteral::Fits(v) => Some(v),
@@ -591,7 +593,7 @@ impl Exact {
         Exact::new(v < 0, v.unsigned_abs())
     }
 
-    fn to_i128(self) -> Option<i128> {
+    pub(crate) fn to_i128(self) -> Option<i128> {
         if self.negative {
             0i128.checked_sub_unsigned(self.magnitude)
         } else {
@@ -599,7 +601,7 @@ impl Exact {
         }
     }
 
-    fn to_u128(self) -> Option<u128> {
+    pub(crate) fn to_u128(self) -> Option<u128> {
         (!self.negative).then_some(self.magnitude)
     }
 
@@ -731,7 +733,9 @@ pub unsafe fn decode_following_pointers(ty: &Type, bytes: &[u8]) -> Value {
             // SAFETY: the caller vouches for `:string` slots.
             unsafe { decode_prim_bits(*p, u64::from_le_bytes(word)) }
         }
-        Type::Struct(s) => Value::Tuple(
+        Type::Wide(w) => crate::value_ext::decode_wide(*w, bytes),
+        // A union reads as every field's view of its bytes, as a struct does.
+        Type::Struct(s) | Type::Union(s) => Value::Tuple(
             s.fields()
                 .iter()
                 .map(|f| {

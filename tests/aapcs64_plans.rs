@@ -431,3 +431,34 @@ fn narrow_integers_are_widened_by_signedness() {
     }
     assert_eq!(p.stack_bytes, 8 * types.len() as u32);
 }
+
+// ---------------------------------------------------------------------------------------
+// Unions (AAPCS64 §5.9.5: a union is a homogeneous aggregate when every member is, of the
+// one base type; gcc counts it as its largest member, and B.3/C.2 apply unchanged).
+
+#[test]
+fn a_union_of_same_float_members_is_an_hfa() {
+    // union { float a[2]; struct { float x, y, z; } s; }: 3 floats, v0-v2.
+    let p = plan(":void", &["[:union @[:float 2] [:float :float :float]]"]);
+    assert_eq!(p.args[0], direct(&hfa(4, 3, 0)));
+    // union { double d; double e[4]; }: 4 doubles, returned in v0-v3.
+    let p = plan("[:union :double @[:double 4]]", &[]);
+    assert_eq!(p.ret, RetPlan::Direct(hfa(8, 4, 0)));
+}
+
+#[test]
+fn a_union_with_mixed_members_is_not_an_hfa() {
+    // union { float f; double d; }: two base types: 8 bytes in x0.
+    let p = plan(":void", &["[:union :float :double]"]);
+    assert_eq!(p.args[0], direct(&[bytes(0, 8, Gpr(0))]));
+    // union { double d[3]; long l; }: 24 bytes, no HFA: B.4, a pointer to a copy.
+    let p = plan(":void", &["[:union @[:double 3] :long]"]);
+    assert_eq!(p.args[0], ArgPlan::Indirect { pointer: Gpr(0) });
+}
+
+#[test]
+fn wide_scalars_are_refused_until_their_placement_exists() {
+    let sig = Signature::new(Abi::Aapcs64, Type::VOID, vec![ty("[:int :int128]")]);
+    let err = for_abi(Abi::Aapcs64).classify(&sig).unwrap_err().to_string();
+    assert!(err.contains("argument 0 holds a long double, 128-bit integer or complex"), "{err}");
+}

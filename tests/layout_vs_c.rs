@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
-use jitcall::types::{Type, KEYWORDS};
+use jitcall::types::{Type, KEYWORDS, WIDE_KEYWORDS};
 use jitcall::{ffi, syntax};
 
 /// Fixed so that a failure reproduces; change it to explore other types.
@@ -87,6 +87,8 @@ enum Item {
 struct StructDef {
     items: Vec<Item>,
     top_level: bool,
+    /// A `[:union ...]`: every field at offset 0.
+    union: bool,
 }
 
 impl StructDef {
@@ -116,9 +118,11 @@ struct Model {
     structs: Vec<StructDef>,
 }
 
-/// Every primitive keyword but `:void` (which cannot be a field).
+/// Every primitive keyword but `:void` (which cannot be a field), and every wide one
+/// (long double, 128-bit integers, complex numbers).
 fn field_keywords() -> Vec<&'static str> {
-    KEYWORDS.iter().map(|&(k, _)| k).filter(|&k| k != "void").collect()
+    let prims = KEYWORDS.iter().map(|&(k, _)| k).filter(|&k| k != "void");
+    prims.chain(WIDE_KEYWORDS.iter().map(|&(k, _)| k)).collect()
 }
 
 /// The C type a primitive keyword stands for.
@@ -141,6 +145,12 @@ fn c_prim(keyword: &str) -> &'static str {
         "ulong" => "unsigned long",
         "size" => "size_t",
         "ssize" => "ptrdiff_t",
+        "long-double" | "ldouble" => "long double",
+        "int128" | "s128" => "__int128",
+        "uint128" | "u128" => "unsigned __int128",
+        "complex-float" => "_Complex float",
+        "complex-double" => "_Complex double",
+        "complex-long-double" => "_Complex long double",
         other => panic!("no C type for keyword :{other}"),
     }
 }
@@ -161,6 +171,8 @@ impl Generator {
 
     /// Generates a struct (and the structs nested in it); returns its arena index.
     fn structure(&mut self, depth: usize, top_level: bool) -> usize {
+        // A third of them unions, at every level (in structs, and structs in them).
+        let union = self.rng.chance(33);
         let count = 1 + self.rng.below(if top_level { 7 } else { 4 });
         let mut items = Vec::new();
         for _ in 0..count {
@@ -178,7 +190,7 @@ impl Generator {
         if self.rng.chance(4) {
             items.push(Item::Pack);
         }
-        self.model.structs.push(StructDef { items, top_level });
+        self.model.structs.push(StructDef { items, top_level, union });
         self.model.structs.len() - 1
     }
 
@@ -212,14 +224,14 @@ impl Generator {
 // delimiters and numbers so that the reader is exercised.
 
 fn janet_struct(model: &Model, index: usize, rng: &mut Rng) -> String {
-    let parts: Vec<String> = model.structs[index]
-        .items
-        .iter()
-        .map(|item| match item {
+    let union = model.structs[index].union.then(|| ":union".to_string());
+    let parts: Vec<String> = union
+        .into_iter()
+        .chain(model.structs[index].items.iter().map(|item| match item {
             Item::Field(ty) => janet_ty(model, ty, rng),
             Item::Pack => ":pack".to_string(),
             Item::PackAll => ":pack-all".to_string(),
-        })
+        }))
         .collect();
     let sep = if rng.chance(5) { "\n  " } else { " " };
     let (open, close) = if rng.chance(20) { ("(", ")") } else { ("[", "]") };
@@ -270,7 +282,8 @@ fn c_declarator(ty: &Ty) -> (String, String) {
 fn c_typedef(model: &Model, index: usize) -> String {
     let def = &model.structs[index];
     let attr = if def.pack_all() { " __attribute__((packed))" } else { "" };
-    let mut out = format!("typedef struct{attr} {{\n");
+    let kind = if def.union { "union" } else { "struct" };
+    let mut out = format!("typedef {kind}{attr} {{\n");
     for (i, (ty, packed)) in def.fields().into_iter().enumerate() {
         let (base, dims) = c_declarator(ty);
         let field_attr = if packed && !def.pack_all() { " __attribute__((packed))" } else { "" };
@@ -390,8 +403,8 @@ impl std::fmt::Display for Layout {
 }
 
 fn jitcall_layout(ty: &Type) -> Layout {
-    let Type::Struct(s) = ty else {
-        panic!("{ty} is not a struct");
+    let (Type::Struct(s) | Type::Union(s)) = ty else {
+        panic!("{ty} is not a struct or union");
     };
     Layout {
         size: ty.size(),
@@ -433,6 +446,22 @@ fn generate(seed: u64) -> (Model, Vec<String>) {
     (model, texts)
 }
 
+/// The minimum of compared types that hold a union or a wide scalar.
+const MIN_WITH_NEW_KINDS: usize = 500;
+
+/// True when struct `index` is a union or holds one, or a wide scalar, at any depth.
+fn uses_new_kinds(model: &Model, index: usize) -> bool {
+    fn walk(model: &Model, ty: &Ty) -> bool {
+        match ty {
+            Ty::Prim(k) => WIDE_KEYWORDS.iter().any(|(w, _)| w == k),
+            Ty::Struct(i) => uses_new_kinds(model, *i),
+            Ty::Array(elem, _) => walk(model, elem),
+        }
+    }
+    let def = &model.structs[index];
+    def.union || def.fields().into_iter().any(|(ty, _)| walk(model, ty))
+}
+
 /// Every keyword the model uses as a field or array element.
 fn keywords_used(model: &Model) -> BTreeSet<&'static str> {
     fn walk(ty: &Ty, out: &mut BTreeSet<&'static str>) {
@@ -467,6 +496,12 @@ fn random_structs_match_c_layout() {
     let used = keywords_used(&model);
     let missing: Vec<_> = field_keywords().into_iter().filter(|k| !used.contains(k)).collect();
     assert!(missing.is_empty(), "the generator never used {missing:?}");
+
+    let with_new = (0..model.structs.len())
+        .filter(|&i| model.structs[i].top_level && uses_new_kinds(&model, i))
+        .count();
+    println!("{with_new} top-level types hold a union or a wide scalar");
+    assert!(with_new >= MIN_WITH_NEW_KINDS, "only {with_new} types hold a union or wide scalar");
 
     let c_layouts = parse_c_output(&compile_and_run(&c_program(&model), "layout"));
 

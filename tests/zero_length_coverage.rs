@@ -16,8 +16,8 @@ fn ty(text: &str) -> Type {
 /// The kinds of zero-length member in `t` at `offset`: "mid-eightbyte" or "boundary".
 fn zero_length_kinds(t: &Type, offset: usize, out: &mut BTreeSet<&'static str>) {
     match t {
-        Type::Prim(_) => {}
-        Type::Struct(s) => {
+        Type::Prim(_) | Type::Wide(_) => {}
+        Type::Struct(s) | Type::Union(s) => {
             for f in s.fields() {
                 zero_length_kinds(&f.ty, offset + f.offset, out);
             }

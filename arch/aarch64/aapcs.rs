@@ -30,7 +30,7 @@ pub const XR: u8 = 8;
 
 /// The base type and member count of a homogeneous floating-point aggregate.
 fn hfa(ty: &Type) -> Option<(Prim, usize)> {
-    if !matches!(ty, Type::Struct(_)) {
+    if !matches!(ty, Type::Struct(_) | Type::Union(_)) {
         return None;
     }
     let (base, count) = float_members(ty)?;
@@ -48,7 +48,7 @@ fn float_members(ty: &Type) -> Option<(Prim, usize)> {
     const MAX_MEMBERS: usize = 4;
     let (base, count) = match ty {
         Type::Prim(p) if p.is_float() => (*p, 1),
-        Type::Prim(_) => return None,
+        Type::Prim(_) | Type::Wide(_) => return None,
         Type::Array(a) if a.len == 0 => return None,
         Type::Array(a) => {
             let (base, count) = float_members(&a.elem)?;
@@ -61,6 +61,20 @@ fn float_members(ty: &Type) -> Option<(Prim, usize)> {
                 members = match members {
                     None => Some((base, count)),
                     Some((b, n)) if b == base => Some((b, n + count)),
+                    Some(_) => return None,
+                };
+            }
+            members?
+        }
+        // gcc: every field a candidate of the one float type; the union counts as its
+        // largest field (the caller's size check then rules out padding).
+        Type::Union(s) => {
+            let mut members: Option<(Prim, usize)> = None;
+            for field in s.fields() {
+                let (base, count) = float_members(&field.ty)?;
+                members = match members {
+                    None => Some((base, count)),
+                    Some((b, n)) if b == base => Some((b, n.max(count))),
                     Some(_) => return None,
                 };
             }
@@ -233,6 +247,7 @@ pub struct Aapcs64;
 impl AbiImpl for Aapcs64 {
     fn classify(&self, sig: &Signature) -> Result<CallPlan> {
         let block = check_signature(sig)?;
+        crate::arch::refuse_wide(sig)?;
         let mut alloc = Allocator { ngrn: 0, nsrn: 0, nsaa: 0 };
         let args = sig.params.iter().map(|ty| alloc.arg(ty)).collect::<Result<_>>()?;
         Ok(CallPlan {

@@ -17,23 +17,36 @@
 
 use super::{Names, Reg};
 use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer, ErrnoAccess};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
-use crate::types::{Prim, Type};
+use crate::types::{Prim, Type, Wide};
 
 /// The integer argument registers, in order.
 pub const ARG_GPRS: [Reg; 6] = [Reg::Rdi, Reg::Rsi, Reg::Rdx, Reg::Rcx, Reg::R8, Reg::R9];
 const ARG_FPRS: u8 = 8;
 
-/// The psABI classes that C types can have here (no x87, no SSEUP: no such types exist).
+/// The psABI classes that C types can have here (no SSEUP: only vector types, which
+/// jitcall has none of, have it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(clippy::enum_variant_names)] // NO_CLASS is the psABI's name
 enum Class {
     NoClass,
     Integer,
     Sse,
+    /// The low eightbyte of a `long double` (its 64-bit significand).
+    X87,
+    /// The high eightbyte of a `long double` (its sign and exponent, and padding).
+    X87Up,
+    /// A `long double _Complex`, all 32 bytes.
+    ComplexX87,
     Memory,
+}
+
+impl Class {
+    fn is_x87(self) -> bool {
+        matches!(self, Class::X87 | Class::X87Up | Class::ComplexX87)
+    }
 }
 
 /// psABI §3.2.3, step 4: merging the classes of two fields in one eightbyte.
@@ -44,6 +57,7 @@ fn merge(a: Class, b: Class) -> Class {
         (NoClass, other) | (other, NoClass) => other,
         (Memory, _) | (_, Memory) => Memory,
         (Integer, _) | (_, Integer) => Integer,
+        (x, y) if x.is_x87() || y.is_x87() => Memory,
         _ => Sse,
     }
 }
@@ -56,10 +70,31 @@ fn prim_class(p: Prim) -> Class {
     }
 }
 
+/// The classes of a wide scalar's eightbytes placed `offset` bytes into an eightbyte
+/// (gcc's `classify_argument` for its machine modes), or `None` for MEMORY.
+fn wide_classes(w: Wide, offset: usize) -> Option<Vec<Class>> {
+    use Class::*;
+    if offset % w.align() != 0 {
+        return None; // misaligned by `:pack`
+    }
+    Some(match w {
+        Wide::LongDouble => vec![X87, X87Up],
+        Wide::I128 | Wide::U128 => vec![Integer, Integer],
+        // Like a struct of two floats: one eightbyte, or two when it starts at byte 4.
+        Wide::ComplexF32 if offset == 0 => vec![Sse],
+        Wide::ComplexF32 => vec![Sse, Sse],
+        Wide::ComplexF64 => vec![Sse, Sse],
+        Wide::ComplexLongDouble => vec![ComplexX87],
+    })
+}
+
 /// The class of each eightbyte of a value of type `ty`, or `None` for MEMORY.
 fn classify(ty: &Type) -> Option<Vec<Class>> {
     if let Type::Prim(p) = ty {
         return Some(vec![prim_class(*p)]);
+    }
+    if let Type::Wide(w) = ty {
+        return wide_classes(*w, 0);
     }
     // Larger than two eightbytes: MEMORY (step 1; there are no SSEUP types here).
     if ty.size() > 16 {
@@ -82,9 +117,12 @@ fn classify_at(ty: &Type, offset: usize) -> Option<Vec<Class>> {
         // A misaligned scalar makes the whole value MEMORY (only `:pack` allows one).
         Type::Prim(p) if offset % p.align() != 0 => None,
         Type::Prim(p) => Some(vec![prim_class(*p)]),
+        Type::Wide(w) => wide_classes(*w, offset),
         _ if ty.size() > 64 => None,
         _ if words == 0 => Some(vec![Class::NoClass]),
-        Type::Struct(s) => {
+        // A union's fields all start at its offset: each eightbyte merges the classes of
+        // every field that overlaps it (psABI step 4), not those of the largest field.
+        Type::Struct(s) | Type::Union(s) => {
             let mut classes = vec![Class::NoClass; words];
             for field in s.fields() {
                 let at = offset + field.offset;
@@ -93,15 +131,28 @@ fn classify_at(ty: &Type, offset: usize) -> Option<Vec<Class>> {
                     *slot = merge(*slot, class);
                 }
             }
-            // Step 5 (post-merger cleanup): MEMORY anywhere makes it all MEMORY; the other
-            // rules concern X87 and SSEUP classes, which no type here has.
-            (!classes.contains(&Class::Memory)).then_some(classes)
+            post_merger_cleanup(classes)
         }
         Type::Array(a) => {
             let sub = classify_at(&a.elem, offset)?;
             Some((0..words).map(|i| sub[i % sub.len()]).collect())
         }
     }
+}
+
+/// psABI §3.2.3 step 5: MEMORY anywhere makes it all MEMORY, and so does an X87UP not
+/// preceded by X87 (a union whose `long double` shares its high eightbyte). The SSEUP
+/// rules concern classes that no type here has; the size rule is [`classify`]'s.
+fn post_merger_cleanup(classes: Vec<Class>) -> Option<Vec<Class>> {
+    let stray_x87up = (0..classes.len())
+        .any(|i| classes[i] == Class::X87Up && (i == 0 || classes[i - 1] != Class::X87));
+    (!classes.contains(&Class::Memory) && !stray_x87up).then_some(classes)
+}
+
+/// True for classes that an argument cannot take to a register: the x87 ones are
+/// passed in memory (psABI: "the X87, X87UP and COMPLEX_X87 classes ... memory").
+fn argument_in_memory(classes: &[Class]) -> bool {
+    classes.iter().any(|c| c.is_x87())
 }
 
 fn extension(ty: &Type) -> Extension {
@@ -140,7 +191,13 @@ fn eightbyte_parts(
 /// A stack area past `u32::MAX` bytes.
 fn stack_parts(ty: &Type, stack: &mut u32) -> Result<Vec<Part>> {
     let size = ty.size();
-    let at = *stack;
+    // Stack slots are eightbytes; a type aligned to 16 (long double, __int128, and
+    // aggregates holding one) starts at a 16-byte boundary.
+    let at = if ty.align() >= 16 {
+        stack_add(*stack, ((16 - *stack % 16) % 16) as usize)?
+    } else {
+        *stack
+    };
     // Checked first: every piece's offset below lies under `end`.
     let end = stack_add(at, size.next_multiple_of(8))?;
     let parts = (0..size.div_ceil(8))
@@ -171,6 +228,13 @@ impl AbiImpl for SysV {
                 ngrn = 1; // the hidden result pointer takes rdi
                 RetPlan::Indirect { pointer: Location::Gpr(0) }
             }
+            Some(classes) if classes.iter().any(|c| c.is_x87()) => {
+                return Err(Error::Abi(format!(
+                    "the return type {} comes back on the x87 stack, which the sysv64 \
+                     thunks cannot read yet",
+                    sig.ret
+                )));
+            }
             Some(classes) => {
                 let (mut int, mut sse) = (0, 0);
                 RetPlan::Direct(eightbyte_parts(&sig.ret, &classes, |class| {
@@ -186,6 +250,7 @@ impl AbiImpl for SysV {
         let mut args = Vec::with_capacity(sig.params.len());
         for ty in &sig.params {
             let parts = match classify(ty) {
+                Some(classes) if argument_in_memory(&classes) => stack_parts(ty, &mut stack)?,
                 Some(classes) => {
                     let need_int = classes.iter().filter(|c| **c == Class::Integer).count() as u8;
                     let need_sse = classes.iter().filter(|c| **c == Class::Sse).count() as u8;
@@ -426,5 +491,125 @@ mod tests {
         let exts: Vec<Extension> = (0..6).map(|i| direct(&plan, i)[0].ext).collect();
         use Extension::*;
         assert_eq!(exts, [Sign, Zero, Sign, Zero, Zero, Zero]);
+    }
+}
+
+/// The psABI §3.2.3 rules for the types beyond the first wave: x87 classes, unions,
+/// 128-bit integers and complex numbers.
+#[cfg(test)]
+mod wide_and_union_tests {
+    use super::*;
+    use crate::arch::x86_64::test_util::*;
+    use crate::types::Member;
+    use Location::{Fpr, Gpr, Stack};
+    use Prim::*;
+
+    fn w(w: Wide) -> Type {
+        Type::Wide(w)
+    }
+    fn union(fields: &[Type]) -> Type {
+        let members: Vec<Member> = fields.iter().cloned().map(Member::Field).collect();
+        Type::union(&members).unwrap()
+    }
+    fn arg(params: Vec<Type>, i: usize) -> Vec<Part> {
+        match &SysV.classify(&Signature::new(Abi::SysV64, Type::VOID, params)).unwrap().args[i] {
+            ArgPlan::Direct(parts) => parts.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn classes_of_the_wide_scalars() {
+        use Class::*;
+        assert_eq!(classify(&w(Wide::LongDouble)), Some(vec![X87, X87Up]));
+        assert_eq!(classify(&w(Wide::I128)), Some(vec![Integer, Integer]));
+        assert_eq!(classify(&w(Wide::ComplexF32)), Some(vec![Sse]));
+        assert_eq!(classify(&w(Wide::ComplexF64)), Some(vec![Sse, Sse]));
+        assert_eq!(classify(&w(Wide::ComplexLongDouble)), Some(vec![ComplexX87]));
+        // struct { float f; float _Complex c; }: the complex straddles both eightbytes.
+        let fc = st(&[p(F32), w(Wide::ComplexF32)]);
+        assert_eq!(classify(&fc), Some(vec![Sse, Sse]));
+    }
+
+    #[test]
+    fn a_union_merges_the_classes_of_every_overlapping_field() {
+        use Class::*;
+        // union { double d; struct { float a; int b; } s; }: eightbyte 0 is SSE merged
+        // with INTEGER, so INTEGER, although the largest (first) field is a double.
+        let u = union(&[p(F64), st(&[p(F32), p(I32)])]);
+        assert_eq!(classify(&u), Some(vec![Integer]));
+        // union { double d[2]; struct { double a; long b; } s; }: SSE, then INTEGER.
+        let u = union(&[Type::array(p(F64), 2).unwrap(), st(&[p(F64), p(I64)])]);
+        assert_eq!(classify(&u), Some(vec![Sse, Integer]));
+        assert_eq!(arg(vec![u], 0), [fpart(0, 8, Fpr(0)), part(8, 8, Gpr(0))]);
+        // All-float fields stay SSE: union { float f; double d; } in xmm0.
+        let u = union(&[p(F32), p(F64)]);
+        assert_eq!(arg(vec![u], 0), [fpart(0, 8, Fpr(0))]);
+    }
+
+    #[test]
+    fn x87_classes_merged_with_others_make_memory() {
+        // Step 4(e): union { long double ld; int i; } and union { long double; double; }.
+        assert_eq!(classify(&union(&[w(Wide::LongDouble), p(I32)])), None);
+        assert_eq!(classify(&union(&[w(Wide::LongDouble), p(F64)])), None);
+        // union { long double ld; long double _Complex c; } is 32 bytes: MEMORY.
+        assert_eq!(classify(&union(&[w(Wide::LongDouble), w(Wide::ComplexLongDouble)])), None);
+        // Two long doubles merge to themselves.
+        let u = union(&[w(Wide::LongDouble), st(&[w(Wide::LongDouble)])]);
+        assert_eq!(classify(&u), Some(vec![Class::X87, Class::X87Up]));
+    }
+
+    #[test]
+    fn x87up_not_preceded_by_x87_is_memory() {
+        use Class::*;
+        assert_eq!(post_merger_cleanup(vec![Integer, X87Up]), None);
+        assert_eq!(post_merger_cleanup(vec![X87Up]), None);
+        assert_eq!(post_merger_cleanup(vec![X87, X87Up]), Some(vec![X87, X87Up]));
+    }
+
+    #[test]
+    fn x87_arguments_go_to_the_stack_aligned_to_16() {
+        // void f(int, long double, double): the long double at stack+0, 16 bytes.
+        let parts = arg(vec![p(I32), w(Wide::LongDouble), p(F64)], 1);
+        assert_eq!(parts, [part(0, 8, Stack(0)), part(8, 8, Stack(8))]);
+        assert_eq!(arg(vec![p(I32), w(Wide::LongDouble), p(F64)], 2), [fpart(0, 8, Fpr(0))]);
+        // A long double after an 8-byte stack argument skips to stack+16.
+        let mut params: Vec<Type> = (0..7).map(|_| p(I64)).collect();
+        params.push(w(Wide::LongDouble));
+        assert_eq!(arg(params, 7), [part(0, 8, Stack(16)), part(8, 8, Stack(24))]);
+        // COMPLEX_X87 arguments: memory too, 32 bytes.
+        let parts = arg(vec![w(Wide::ComplexLongDouble)], 0);
+        assert_eq!(parts.len(), 4);
+        assert_eq!(parts[3].dest, Stack(24));
+    }
+
+    #[test]
+    fn int128_takes_two_registers_or_the_stack_whole() {
+        assert_eq!(arg(vec![w(Wide::I128)], 0), [part(0, 8, Gpr(0)), part(8, 8, Gpr(1))]);
+        // Five integers leave one register: the __int128 goes to the stack, 16-aligned,
+        // and the next integer still takes r9.
+        let mut params: Vec<Type> = (0..5).map(|_| p(I64)).collect();
+        params.extend([p(I64), w(Wide::U128), p(I64)]);
+        params.swap(5, 6); // i64 x5, u128, i64, i64
+        let plan = SysV.classify(&Signature::new(Abi::SysV64, Type::VOID, params)).unwrap();
+        assert_eq!(plan.args[5], ArgPlan::Direct(vec![part(0, 8, Stack(0)), part(8, 8, Stack(8))]));
+        assert_eq!(plan.args[6], ArgPlan::Direct(vec![part(0, 8, Gpr(5))]));
+        assert_eq!(plan.args[7], ArgPlan::Direct(vec![part(0, 8, Stack(16))]));
+    }
+
+    #[test]
+    fn complex_results_come_back_in_sse_registers_and_x87_ones_are_refused() {
+        let sig = |ret| Signature::new(Abi::SysV64, ret, vec![]);
+        let plan = SysV.classify(&sig(w(Wide::ComplexF64))).unwrap();
+        assert_eq!(plan.ret, RetPlan::Direct(vec![fpart(0, 8, Fpr(0)), fpart(8, 8, Fpr(1))]));
+        let plan = SysV.classify(&sig(w(Wide::I128))).unwrap();
+        assert_eq!(plan.ret, RetPlan::Direct(vec![part(0, 8, Gpr(0)), part(8, 8, Gpr(1))]));
+        for ty in [w(Wide::LongDouble), w(Wide::ComplexLongDouble), st(&[w(Wide::LongDouble)])] {
+            let err = SysV.classify(&sig(ty.clone())).unwrap_err().to_string();
+            assert!(err.contains("x87 stack"), "{ty}: {err}");
+        }
+        // A struct with a long double and more is MEMORY: a hidden pointer, as usual.
+        let plan = SysV.classify(&sig(st(&[w(Wide::LongDouble), p(I32)]))).unwrap();
+        assert_eq!(plan.ret, RetPlan::Indirect { pointer: Gpr(0) });
     }
 }

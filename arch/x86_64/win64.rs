@@ -74,6 +74,7 @@ pub struct Win64;
 impl AbiImpl for Win64 {
     fn classify(&self, sig: &Signature) -> Result<CallPlan> {
         let block = check_signature(sig)?;
+        crate::arch::refuse_wide(sig)?;
         let is_float = |ty: &Type| ty.prim().is_some_and(|p| p.is_float());
 
         let ret = match &sig.ret {

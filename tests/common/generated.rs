@@ -42,8 +42,8 @@ pub fn native_type(text: &str) -> Type {
 pub fn has_nested_struct(t: &Type) -> bool {
     fn contains_struct(t: &Type) -> bool {
         match t {
-            Type::Prim(_) => false,
-            Type::Struct(_) => true,
+            Type::Prim(_) | Type::Wide(_) => false,
+            Type::Struct(_) | Type::Union(_) => true,
             Type::Array(a) => contains_struct(&a.elem),
         }
     }
