@@ -103,7 +103,7 @@ impl Callback {
             pool().freed.push_back(slot);
             return Err(Error::Abi(format!("no callback handler for {}", context.sig.abi)));
         };
-        slot.publish(handler, context.clone());
+        slot.publish(handler, dispatch::dispatch as *const () as usize, context.clone());
         Ok(Callback { slot, context })
     }
 

@@ -28,7 +28,6 @@ use crate::signature::Abi;
 use crate::value::Pointer;
 
 use super::closure::Context;
-use super::dispatch::dispatch;
 use super::errors::report;
 
 /// One code page (executable) and one data page (writable) right after it.
@@ -233,12 +232,12 @@ impl Slot {
         self.page.slot_words(self.index)
     }
 
-    /// Makes the (free) slot run `context` through `handler`; the slot keeps that count
-    /// of the context until [`release`].
-    pub(super) fn publish(&self, handler: usize, context: Arc<Context>) {
+    /// Makes the (free) slot run `context` through `handler`, which calls `dispatcher`; the
+    /// slot keeps that count of the context until [`release`].
+    pub(super) fn publish(&self, handler: usize, dispatcher: usize, context: Arc<Context>) {
         let words = self.words();
         words[HANDLER].store(handler, Ordering::Relaxed);
-        words[DISPATCHER].store(dispatch as *const () as usize, Ordering::Relaxed);
+        words[DISPATCHER].store(dispatcher, Ordering::Relaxed);
         words[CONTEXT].store(Arc::into_raw(context) as usize, Ordering::Relaxed);
         // Release: a call that sees LIVE (Acquire, in `InFlight::enter`) sees the words
         // above and the context's contents. Calls may be counted already: stale ones that
