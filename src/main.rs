@@ -134,7 +134,7 @@ fn call(abi: Abi, args: &[OsString]) -> Result<String, String> {
     // like any FFI, a wrong signature is the user's error. A crash is reported.
     let result = crash::reported(|| unsafe { ffi::call(target, &sig, &values) })
         .map_err(|e| e.to_string())?;
-    Ok(format!("{}\n", syntax::print(&result)))
+    Ok(format!("{result}\n"))
 }
 
 /// A VALUE for a TYPE: a Janet literal, except that for `:string` an unquoted word is the

@@ -18,7 +18,7 @@ mod common;
 
 use common::generated::{has_nested_struct, native_type, value};
 use common::suite;
-use jitcall::{ffi, syntax, Abi, Pointer, Value};
+use jitcall::{ffi, Abi, Pointer, Value};
 use jitcall_conformance_c::{conf_fail, conf_last, conf_reset, Case, CASES};
 
 /// The callees report through process-wide globals; the tests here run on several
@@ -90,7 +90,7 @@ fn run(case: &Case, abi: Abi, path: CallPath) -> Result<(), String> {
         problems.push(format!("argument {arg}{at} arrived wrong (conf_fail {fail})"));
     }
     if got != expected {
-        problems.push(format!("result {} (expected {})", syntax::print(&got), case.expected));
+        problems.push(format!("result {} (expected {})", got, case.expected));
     }
     if problems.is_empty() {
         Ok(())

@@ -4,10 +4,7 @@
 use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan};
 use crate::signature::Signature;
-use crate::value::Value;
-
-/// What a callback runs: dynamic values in, a dynamic value out.
-pub type CallbackFn = dyn Fn(&[Value]) -> Result<Value> + Send + Sync;
+use crate::value::CallbackFn;
 
 /// What a native callback runs: `args[i]` points to argument i's native image (as C lays
 /// it out, valid for the duration of the call), and the result's image is written to the

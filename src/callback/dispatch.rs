@@ -13,9 +13,9 @@ use crate::arch::trampoline::frame;
 use crate::error::{Error, Path, Result};
 use crate::plan::{ArgPlan, Location, RetPlan};
 use crate::types::Type;
-use crate::value::{self, Value};
+use crate::value::{self, CallbackFn, Value};
 
-use super::closure::{CallbackFn, Context, Func, NativeArg, NativeCallbackFn};
+use super::closure::{Context, Func, NativeArg, NativeCallbackFn};
 use super::errors::raise;
 use super::pool::{InFlight, SlotWords};
 

@@ -6,8 +6,7 @@
 //!   signature's plan, runs the closure and writes the result,
 //! - `closure`: what a slot points at (the signature, its plan and the closure),
 //! - `errors`: how a callback's error reaches the running call (the call path uses it too),
-//! - `function`: [`Function`], a closure handed to native code as userdata,
-//! - `janet`: Janet's `ffi/trampoline`, which calls such a function.
+//! - `janet`: Janet's `ffi/trampoline`, which calls a [`Function`] (a value).
 //!
 //! Errors and panics never unwind into foreign frames: the callback returns a zero
 //! result to its C caller and keeps the error; the `call` that is running on this thread
@@ -17,7 +16,6 @@
 mod closure;
 mod dispatch;
 mod errors;
-mod function;
 mod janet;
 mod pool;
 
@@ -34,9 +32,9 @@ use closure::{Context, Func, NativeArg};
 use errors::CALLBACKS_EXIST;
 use pool::{pool, Slot};
 
-pub use closure::{CallbackFn, NativeCallbackFn};
+pub use crate::value::{CallbackFn, Function};
+pub use closure::NativeCallbackFn;
 pub(crate) use errors::CallGuard;
-pub use function::Function;
 pub use janet::trampoline;
 pub use pool::{trampoline_pages, REUSE_DELAY};
 

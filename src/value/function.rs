@@ -5,10 +5,11 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
+use super::{Pointer, Value};
 use crate::error::Result;
-use crate::value::{Pointer, Value};
 
-use super::closure::CallbackFn;
+/// What a callback runs: dynamic values in, a dynamic value out.
+pub type CallbackFn = dyn Fn(&[Value]) -> Result<Value> + Send + Sync;
 
 /// A callable value: a closure that a runtime hands to native code as userdata (Janet's
 /// `ffi/trampoline` pattern). As a `:ptr` it converts to a handle that finds it while the
