@@ -4,23 +4,29 @@
 use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan};
 use crate::signature::Signature;
-use crate::value::CallbackFn;
+use crate::value::ValueFn;
 
-/// What a native callback runs: `args[i]` points to argument i's native image (as C lays
+/// The Rust closure of a native callback ([`Callback::new_native`]), over native images:
+/// `args[i]` points to argument i's native image (as C lays
 /// it out, valid for the duration of the call), and the result's image is written to the
 /// second pointer (room for the result type's size; nothing for void).
-pub type NativeCallbackFn = dyn Fn(&[*const u8], *mut u8) -> Result<()> + Send + Sync;
+pub type ImageFn = dyn Fn(&[*const u8], *mut u8) -> Result<()> + Send + Sync;
 
-/// A callback's closure, over values or over native images.
-pub(super) enum Func {
-    Values(Box<CallbackFn>),
-    Native(Box<NativeCallbackFn>),
+#[cfg(doc)]
+use super::Callback;
+
+/// The Rust closure a callback runs, over values or over native images.
+pub(super) enum ClosureBody {
+    Values(Box<ValueFn>),
+    Native(Box<ImageFn>),
 }
 
-pub(super) struct Context {
+/// Everything a callback's slot points at: the signature, its plan (by which the
+/// dispatcher reads the arguments and writes the result) and the Rust closure.
+pub(super) struct Closure {
     pub(super) sig: Signature,
     pub(super) plan: CallPlan,
-    pub(super) func: Func,
+    pub(super) body: ClosureBody,
     /// For native callbacks: where each argument's image is found, decided once.
     pub(super) native_args: Vec<NativeArg>,
     /// Words of local buffer the split arguments are gathered into.

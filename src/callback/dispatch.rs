@@ -13,9 +13,9 @@ use crate::arch::trampoline::frame;
 use crate::error::{Error, Path, Result};
 use crate::plan::{ArgPlan, Location, RetPlan};
 use crate::types::Type;
-use crate::value::{self, CallbackFn, Value};
+use crate::value::{self, Value, ValueFn};
 
-use super::closure::{Context, Func, NativeArg, NativeCallbackFn};
+use super::closure::{Closure, ClosureBody, ImageFn, NativeArg};
 use super::errors::raise;
 use super::pool::{InFlight, SlotWords};
 
@@ -47,16 +47,16 @@ unsafe fn dispatch_body(slot: *const AtomicUsize, frame: *mut u8, stack: *const 
     let frame = unsafe { std::slice::from_raw_parts_mut(frame, frame::SIZE) };
     frame[frame::RET_GPRS..].fill(0);
     let call = InFlight::enter(words);
-    let Some(context) = call.context() else {
+    let Some(closure) = call.closure() else {
         raise(Error::Callback("a callback was called after it was dropped".into()));
         return;
     };
     // Nothing may unwind out of here into the foreign caller.
-    let outcome = catch_unwind(AssertUnwindSafe(|| match &context.func {
+    let outcome = catch_unwind(AssertUnwindSafe(|| match &closure.body {
         // SAFETY: forwarded from the caller.
-        Func::Values(func) => unsafe { run_values(context, func, frame, stack) },
+        ClosureBody::Values(func) => unsafe { run_values(closure, func, frame, stack) },
         // SAFETY: forwarded from the caller.
-        Func::Native(func) => unsafe { run_native(context, func, frame, stack) },
+        ClosureBody::Native(func) => unsafe { run_native(closure, func, frame, stack) },
     }));
     let error = match outcome {
         Ok(Ok(())) => return,
@@ -73,12 +73,12 @@ unsafe fn dispatch_body(slot: *const AtomicUsize, frame: *mut u8, stack: *const 
     raise(error);
     // The C caller gets a zero result.
     frame[frame::RET_GPRS..].fill(0);
-    if let RetPlan::Indirect { pointer } = context.plan.ret {
+    if let RetPlan::Indirect { pointer } = closure.plan.ret {
         let at = location_addr(pointer, frame, std::ptr::null());
         // SAFETY: the caller passed its result memory's address in this register.
         let dest = unsafe { (at as *const *mut u8).read_unaligned() };
         // SAFETY: that memory holds a whole value of the result type.
-        unsafe { std::ptr::write_bytes(dest, 0, context.sig.ret.size()) };
+        unsafe { std::ptr::write_bytes(dest, 0, closure.sig.ret.size()) };
         frame[frame::RET_GPRS..frame::RET_GPRS + 8].copy_from_slice(&(dest as u64).to_le_bytes());
     }
 }
@@ -89,8 +89,8 @@ unsafe fn dispatch_body(slot: *const AtomicUsize, frame: *mut u8, stack: *const 
 /// # Safety
 /// As [`dispatch_body`].
 unsafe fn run_values(
-    context: &Context,
-    func: &CallbackFn,
+    closure: &Closure,
+    func: &ValueFn,
     frame: &mut [u8],
     stack: *const u8,
 ) -> Result<()> {
@@ -98,13 +98,13 @@ unsafe fn run_values(
     // taken and makes its own; so does one on an exiting thread, whose storage is gone).
     let mut args = ARGS.try_with(Cell::take).unwrap_or_default();
     // SAFETY: forwarded from the caller.
-    unsafe { read_args(context, frame, stack, &mut args) };
+    unsafe { read_args(closure, frame, stack, &mut args) };
     let result = func(&args);
     args.clear();
     // Fails only on an exiting thread: the list is then dropped.
     let _ = ARGS.try_with(|a| a.set(args));
     // SAFETY: forwarded from the caller (for a memory result's address).
-    unsafe { write_result(context, frame, &result?) }
+    unsafe { write_result(closure, frame, &result?) }
 }
 
 thread_local! {
@@ -148,8 +148,8 @@ fn location_addr(loc: Location, frame: &mut [u8], stack: *const u8) -> *const u8
 
 /// # Safety
 /// As [`dispatch_body`].
-unsafe fn read_args(context: &Context, frame: &mut [u8], stack: *const u8, args: &mut Vec<Value>) {
-    for (ty, plan) in context.sig.params.iter().zip(&context.plan.args) {
+unsafe fn read_args(closure: &Closure, frame: &mut [u8], stack: *const u8, args: &mut Vec<Value>) {
+    for (ty, plan) in closure.sig.params.iter().zip(&closure.plan.args) {
         let value = match (ty, plan) {
             // A primitive in one piece: decode it where it was saved.
             (Type::Prim(p), ArgPlan::Direct(parts)) if parts.len() == 1 => {
@@ -201,12 +201,12 @@ unsafe fn read_args(context: &Context, frame: &mut [u8], stack: *const u8, args:
 ///
 /// # Safety
 /// As [`dispatch_body`].
-unsafe fn write_result(context: &Context, frame: &mut [u8], result: &Value) -> Result<()> {
-    let ret = &context.sig.ret;
+unsafe fn write_result(closure: &Closure, frame: &mut [u8], result: &Value) -> Result<()> {
+    let ret = &closure.sig.ret;
     let mismatch =
         |e: Error| Error::Callback(format!("the callback's result does not convert: {e}"));
     let path = Path::default();
-    if let (Type::Prim(p), RetPlan::Direct(parts)) = (ret, &context.plan.ret) {
+    if let (Type::Prim(p), RetPlan::Direct(parts)) = (ret, &closure.plan.ret) {
         // A primitive in one register: its bits, extended to the whole register.
         let bits = value::encode_prim_bits(*p, result, &path).map_err(mismatch)?;
         let mask = if p.size() >= 8 { u64::MAX } else { (1u64 << (8 * p.size())) - 1 };
@@ -226,7 +226,7 @@ unsafe fn write_result(context: &Context, frame: &mut [u8], result: &Value) -> R
     let image = image.bytes(ret.size().next_multiple_of(8));
     value::encode(ret, result, &mut image[..ret.size()], &Path::default()).map_err(mismatch)?;
     // SAFETY: forwarded from the caller.
-    unsafe { store_result_image(context, frame, image) };
+    unsafe { store_result_image(closure, frame, image) };
     Ok(())
 }
 
@@ -235,9 +235,9 @@ unsafe fn write_result(context: &Context, frame: &mut [u8], result: &Value) -> R
 ///
 /// # Safety
 /// As [`dispatch_body`].
-unsafe fn store_result_image(context: &Context, frame: &mut [u8], image: &[u8]) {
-    let ret = &context.sig.ret;
-    match &context.plan.ret {
+unsafe fn store_result_image(closure: &Closure, frame: &mut [u8], image: &[u8]) {
+    let ret = &closure.sig.ret;
+    match &closure.plan.ret {
         RetPlan::Void => {}
         RetPlan::Direct(parts) => {
             for part in parts {
@@ -287,20 +287,20 @@ fn read_le(bytes: &[u8]) -> u64 {
 /// # Safety
 /// As [`dispatch_body`].
 unsafe fn run_native(
-    context: &Context,
-    func: &NativeCallbackFn,
+    closure: &Closure,
+    func: &ImageFn,
     frame: &mut [u8],
     stack: *const u8,
 ) -> Result<()> {
     const INLINE_ARGS: usize = 16;
-    let count = context.native_args.len();
+    let count = closure.native_args.len();
     // Pieces of split aggregates are gathered here; 8-byte slots keep every image aligned.
     let mut inline_words = [0u64; 16];
     let mut heap_words = Vec::new();
-    let words: &mut [u64] = if context.gathered_words <= inline_words.len() {
-        &mut inline_words[..context.gathered_words]
+    let words: &mut [u64] = if closure.gathered_words <= inline_words.len() {
+        &mut inline_words[..closure.gathered_words]
     } else {
-        heap_words.resize(context.gathered_words, 0);
+        heap_words.resize(closure.gathered_words, 0);
         &mut heap_words
     };
     let mut inline_ptrs = [std::ptr::null::<u8>(); INLINE_ARGS];
@@ -311,7 +311,7 @@ unsafe fn run_native(
         heap_ptrs.resize(count, std::ptr::null());
         &mut heap_ptrs
     };
-    for (i, (arg, place)) in context.plan.args.iter().zip(&context.native_args).enumerate() {
+    for (i, (arg, place)) in closure.plan.args.iter().zip(&closure.native_args).enumerate() {
         ptrs[i] = match (arg, *place) {
             (ArgPlan::Indirect { pointer }, _) => {
                 let at = location_addr(*pointer, frame, stack);
@@ -340,8 +340,8 @@ unsafe fn run_native(
             }
         };
     }
-    let ret = &context.sig.ret;
-    if let RetPlan::Indirect { pointer } = context.plan.ret {
+    let ret = &closure.sig.ret;
+    if let RetPlan::Indirect { pointer } = closure.plan.ret {
         // The closure writes straight into the caller's result memory.
         let at = location_addr(pointer, frame, std::ptr::null());
         // SAFETY: the caller passed its result memory's address in this register.
@@ -354,7 +354,7 @@ unsafe fn run_native(
     let image = image.bytes(ret.size().next_multiple_of(8));
     func(ptrs, image.as_mut_ptr())?;
     // SAFETY: forwarded from the caller.
-    unsafe { store_result_image(context, frame, image) };
+    unsafe { store_result_image(closure, frame, image) };
     Ok(())
 }
 

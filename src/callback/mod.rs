@@ -28,12 +28,12 @@ use crate::error::{Error, Result};
 use crate::signature::Signature;
 use crate::value::{self, Pointer, Value};
 
-use closure::{Context, Func, NativeArg};
+use closure::{Closure, ClosureBody, NativeArg};
 use errors::CALLBACKS_EXIST;
 use pool::{pool, Slot};
 
-pub use crate::value::{CallbackFn, Function};
-pub use closure::NativeCallbackFn;
+pub use crate::value::{Function, ValueFn};
+pub use closure::ImageFn;
 pub(crate) use errors::CallGuard;
 pub use janet::trampoline;
 pub use pool::{trampoline_pages, REUSE_DELAY};
@@ -42,7 +42,7 @@ pub use pool::{trampoline_pages, REUSE_DELAY};
 pub struct Callback {
     slot: Slot,
     /// The `Callback`'s own count (the slot holds another while live or dying).
-    context: Arc<Context>,
+    closure: Arc<Closure>,
 }
 
 impl Callback {
@@ -55,11 +55,11 @@ impl Callback {
         sig: Signature,
         func: impl Fn(&[Value]) -> Result<Value> + Send + Sync + 'static,
     ) -> Result<Callback> {
-        Callback::with_func(sig, Func::Values(Box::new(func)))
+        Callback::with_body(sig, ClosureBody::Values(Box::new(func)))
     }
 
     /// A C-callable function with signature `sig` that runs `func` over native images
-    /// (see [`NativeCallbackFn`]): no values are made, so this is the fast form for
+    /// (see [`ImageFn`]): no values are made, so this is the fast form for
     /// callers that hold native data. No code is written.
     ///
     /// # Errors
@@ -68,10 +68,10 @@ impl Callback {
         sig: Signature,
         func: impl Fn(&[*const u8], *mut u8) -> Result<()> + Send + Sync + 'static,
     ) -> Result<Callback> {
-        Callback::with_func(sig, Func::Native(Box::new(func)))
+        Callback::with_body(sig, ClosureBody::Native(Box::new(func)))
     }
 
-    fn with_func(sig: Signature, func: Func) -> Result<Callback> {
+    fn with_body(sig: Signature, body: ClosureBody) -> Result<Callback> {
         if !sig.abi.runs_on_host() {
             return Err(Error::Abi(format!(
                 "calling convention {} cannot run on this host",
@@ -79,30 +79,30 @@ impl Callback {
             )));
         }
         let plan = arch::for_abi(sig.abi).classify(&sig)?;
-        if matches!(func, Func::Values(_)) {
+        if matches!(body, ClosureBody::Values(_)) {
             // The closure gets its arguments as values and gives its result as one: refuse
             // now what could not be read when C calls (arrays of countless empty parts).
             for ty in sig.params.iter().chain([&sig.ret]) {
                 value::check_decodable(ty)?;
             }
         }
-        let (native_args, gathered_words) = match func {
-            Func::Native(_) => NativeArg::layout(&sig, &plan),
-            Func::Values(_) => (Vec::new(), 0),
+        let (native_args, gathered_words) = match body {
+            ClosureBody::Native(_) => NativeArg::layout(&sig, &plan),
+            ClosureBody::Values(_) => (Vec::new(), 0),
         };
-        let context = Arc::new(Context { sig, plan, func, native_args, gathered_words });
+        let closure = Arc::new(Closure { sig, plan, body, native_args, gathered_words });
         let slot = Slot::claim()?;
         // From now on, calls keep track of errors raised in callbacks. (A call already
         // running cannot reach this callback: its pointer did not exist when it began.)
         CALLBACKS_EXIST.store(true, Ordering::Release);
         let Some(&(_, handler)) =
-            slot.page.handlers.iter().find(|(abi, _)| *abi == context.sig.abi)
+            slot.page.handlers.iter().find(|(abi, _)| *abi == closure.sig.abi)
         else {
             pool().freed.push_back(slot);
-            return Err(Error::Abi(format!("no callback handler for {}", context.sig.abi)));
+            return Err(Error::Abi(format!("no callback handler for {}", closure.sig.abi)));
         };
-        slot.publish(handler, dispatch::dispatch as *const () as usize, context.clone());
-        Ok(Callback { slot, context })
+        slot.publish(handler, dispatch::dispatch as *const () as usize, closure.clone());
+        Ok(Callback { slot, closure })
     }
 
     /// The address C code calls. It is valid while this `Callback` lives.
@@ -120,7 +120,7 @@ impl Callback {
     }
 
     pub fn signature(&self) -> &Signature {
-        &self.context.sig
+        &self.closure.sig
     }
 }
 
@@ -132,6 +132,6 @@ impl Drop for Callback {
 
 impl fmt::Debug for Callback {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Callback({:?} at {:?})", self.context.sig, self.code_ptr())
+        write!(f, "Callback({:?} at {:?})", self.closure.sig, self.code_ptr())
     }
 }

@@ -4,7 +4,7 @@
 //! again, and a data page that stays writable and is never executable (the contract is in
 //! `arch::trampoline`). Each code page holds one handler per convention of this ISA and
 //! many 16-byte stubs; stub `i` reads data slot `i`. Creating a [`Callback`] fills a free
-//! data slot (handler, dispatcher, context, state) and writes no code; dropping it frees
+//! data slot (handler, dispatcher, closure, state) and writes no code; dropping it frees
 //! the slot for reuse.
 //!
 //! Lifetime: each call is counted on its slot while it runs, so a `Callback` dropped during
@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::signature::Abi;
 use crate::value::Pointer;
 
-use super::closure::Context;
+use super::closure::Closure;
 use super::errors::report;
 
 /// One code page (executable) and one data page (writable) right after it.
@@ -157,12 +157,12 @@ pub fn trampoline_pages() -> usize {
 }
 
 /// A data slot's words: the handler's address (read by the stub), the dispatcher's (read
-/// by the handler), the context (a strong count of an `Arc<Context>`, owned by the slot
+/// by the handler), the closure (a strong count of an `Arc<Closure>`, owned by the slot
 /// while it is live or dying), and the [`state`] word.
 pub(super) type SlotWords = [AtomicUsize; 4];
 const HANDLER: usize = 0;
 const DISPATCHER: usize = 1;
-const CONTEXT: usize = 2;
+const CLOSURE: usize = 2;
 const STATE: usize = 3;
 const _: () = assert!(
     DATA_SLOT_BYTES >= std::mem::size_of::<SlotWords>()
@@ -174,7 +174,7 @@ const _: () = assert!(
 ///
 /// `calls` counts the calls inside the dispatcher for this slot (stale ones too); the
 /// phase is FREE (no callback: a call is stale), LIVE (its `Callback` exists) or DYING (its
-/// `Callback` was dropped while calls ran: the last one out frees the context). The
+/// `Callback` was dropped while calls ran: the last one out frees the closure). The
 /// generation counts the slot's callbacks, so that a thread that saw one callback's state
 /// can never mistake a later one's for it (no ABA on the word; it would take 2^32 reuses of
 /// the slot while one thread sits between two instructions of `InFlight::drop`). Every
@@ -232,16 +232,16 @@ impl Slot {
         self.page.slot_words(self.index)
     }
 
-    /// Makes the (free) slot run `context` through `handler`, which calls `dispatcher`; the
-    /// slot keeps that count of the context until [`release`].
-    pub(super) fn publish(&self, handler: usize, dispatcher: usize, context: Arc<Context>) {
+    /// Makes the (free) slot run `closure` through `handler`, which calls `dispatcher`; the
+    /// slot keeps that count of the closure until [`release`].
+    pub(super) fn publish(&self, handler: usize, dispatcher: usize, closure: Arc<Closure>) {
         let words = self.words();
         words[HANDLER].store(handler, Ordering::Relaxed);
         words[DISPATCHER].store(dispatcher, Ordering::Relaxed);
-        words[CONTEXT].store(Arc::into_raw(context) as usize, Ordering::Relaxed);
+        words[CLOSURE].store(Arc::into_raw(closure) as usize, Ordering::Relaxed);
         // Release: a call that sees LIVE (Acquire, in `InFlight::enter`) sees the words
-        // above and the context's contents. Calls may be counted already: stale ones that
-        // entered while the slot was free, and will leave without looking at the context.
+        // above and the closure's contents. Calls may be counted already: stale ones that
+        // entered while the slot was free, and will leave without looking at the closure.
         let _ = words[STATE].fetch_update(Ordering::Release, Ordering::Relaxed, |word| {
             let next = word.wrapping_add(state::GENERATION);
             Some(state::with_phase(next, state::LIVE))
@@ -259,7 +259,7 @@ impl Slot {
         if let Ok(word) = retired {
             if state::calls(word) == 0 {
                 // AcqRel: this thread now follows every call that left (their Release
-                // decrements precede this value), so none still uses the context.
+                // decrements precede this value), so none still uses the closure.
                 release(words);
             }
         }
@@ -271,11 +271,11 @@ impl Slot {
 }
 
 /// Frees a slot that just became FREE (the caller made that change, so it runs once per
-/// callback): drops the slot's count of the context and queues the slot for reuse.
+/// callback): drops the slot's count of the closure and queues the slot for reuse.
 fn release(words: &SlotWords) {
     // Nobody else reads this word now: calls that find the slot FREE leave it alone, and it
     // is written again only after the slot is queued below.
-    let context = words[CONTEXT].swap(0, Ordering::Relaxed) as *const Context;
+    let closure = words[CLOSURE].swap(0, Ordering::Relaxed) as *const Closure;
     {
         let mut pool = pool();
         let addr = words as *const SlotWords as usize;
@@ -283,47 +283,47 @@ fn release(words: &SlotWords) {
             pool.freed.push_back(slot);
         }
     }
-    if !context.is_null() {
+    if !closure.is_null() {
         // SAFETY: `publish` stored a count from `Arc::into_raw`, released once here (the
-        // phase change to FREE happens once per publish); no call uses the context any
+        // phase change to FREE happens once per publish); no call uses the closure any
         // more (see `retire` and `InFlight::drop` for the ordering).
-        drop(unsafe { Arc::from_raw(context) });
+        drop(unsafe { Arc::from_raw(closure) });
     }
 }
 
 /// One call inside the dispatcher, counted on its slot from entry to exit: a live slot's
-/// context is not freed while any call is inside.
+/// closure is not freed while any call is inside.
 pub(super) struct InFlight<'a> {
     words: &'a SlotWords,
-    /// The callback's context, or `None` for a stale call (the slot is free or dying).
-    context: Option<&'a Context>,
+    /// The callback's closure, or `None` for a stale call (the slot is free or dying).
+    closure: Option<&'a Closure>,
 }
 
 impl<'a> InFlight<'a> {
     #[inline]
     pub(super) fn enter(words: &'a SlotWords) -> InFlight<'a> {
-        // Acquire: pairs with `publish`'s Release, so a LIVE word comes with its context.
+        // Acquire: pairs with `publish`'s Release, so a LIVE word comes with its closure.
         let word = words[STATE].fetch_add(state::CALL, Ordering::Acquire);
-        let context = (state::phase(word) == state::LIVE).then(|| {
-            // SAFETY: the slot was LIVE when this call was counted, so the context word is
+        let closure = (state::phase(word) == state::LIVE).then(|| {
+            // SAFETY: the slot was LIVE when this call was counted, so the closure word is
             // the one `publish` wrote for this generation: it changes only after the slot
             // goes FREE, which needs this call's count gone. The slot's count of the
-            // context keeps it alive until then (it is released only at FREE), and the
+            // closure keeps it alive until then (it is released only at FREE), and the
             // reference lives no longer than `self`.
-            unsafe { &*(words[CONTEXT].load(Ordering::Relaxed) as *const Context) }
+            unsafe { &*(words[CLOSURE].load(Ordering::Relaxed) as *const Closure) }
         });
-        InFlight { words, context }
+        InFlight { words, closure }
     }
 
-    pub(super) fn context(&self) -> Option<&Context> {
-        self.context
+    pub(super) fn closure(&self) -> Option<&Closure> {
+        self.closure
     }
 }
 
 impl Drop for InFlight<'_> {
     #[inline]
     fn drop(&mut self) {
-        // Release: this call's uses of the context happen before whoever frees it.
+        // Release: this call's uses of the closure happen before whoever frees it.
         let word = self.words[STATE].fetch_sub(state::CALL, Ordering::Release);
         if state::phase(word) != state::DYING || state::calls(word) != 1 {
             return;

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use super::{Pointer, Value};
 use crate::error::Result;
 
-/// What a callback runs: dynamic values in, a dynamic value out.
-pub type CallbackFn = dyn Fn(&[Value]) -> Result<Value> + Send + Sync;
+/// A Rust closure over values, as a [`Function`] or a [`Callback`](crate::Callback) made by
+/// `Callback::new` runs it: dynamic values in, a dynamic value out.
+pub type ValueFn = dyn Fn(&[Value]) -> Result<Value> + Send + Sync;
 
 /// A callable value: a closure that a runtime hands to native code as userdata (Janet's
 /// `ffi/trampoline` pattern). As a `:ptr` it converts to a handle that finds it while the
@@ -21,7 +22,7 @@ struct FunctionInner {
     /// The userdata handle: unique for the life of the process, never reused (so stale
     /// userdata never finds a later function, as a reused address would).
     handle: usize,
-    func: Box<CallbackFn>,
+    func: Box<ValueFn>,
 }
 
 /// Handles have the top bit set, so they are never addresses that user-space C code

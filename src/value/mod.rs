@@ -22,7 +22,7 @@ mod print;
 
 pub use convert::*;
 pub(crate) use exact::{parse_int, Exact, IntLiteral};
-pub use function::{CallbackFn, Function};
+pub use function::{Function, ValueFn};
 pub use handles::{Buffer, BufferGuard, Str};
 pub use pointer::Pointer;
 
