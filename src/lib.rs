@@ -5,33 +5,43 @@
 //! code. The surface follows Janet's `ffi/` module: see [`ffi`].
 #![warn(missing_debug_implementations, unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
-#[forbid(unsafe_code)]
-#[path = "../arch/mod.rs"]
-pub mod arch;
-
-pub mod callback;
+mod callback;
+mod classify;
 pub mod context;
-pub mod error;
+mod error;
 pub mod ffi;
+#[doc(hidden)]
+pub mod internals;
 pub mod ldouble;
-pub mod library;
-pub mod memory;
-pub mod plan;
-pub mod signature;
+mod library;
+mod memory;
+mod plan;
+mod signature;
 pub mod syntax;
-pub mod thunk;
-pub mod types;
-pub mod value;
+mod thunk;
+mod types;
+mod value;
+
+pub(crate) use internals::arch;
 
 /// The README's example, compiled and run as a doctest.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
-pub use callback::{Callback, Function};
+pub use callback::{Callback, ImageFn};
 pub use error::{Error, Path, Result};
 pub use library::Native;
+pub use plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 pub use signature::{Abi, Signature};
 pub use thunk::CompiledSignature;
-pub use types::{Member, Prim, Type};
-pub use value::{Buffer, Pointer, Str, Value};
+pub use types::{ArrayType, Field, Member, Prim, StructType, Type};
+pub use value::{Buffer, BufferGuard, Function, Pointer, Str, Value, ValueFn};
+
+/// The limits jitcall enforces: inputs past them are errors, never crashes.
+pub mod limits {
+    pub use crate::arch::MAX_BY_VALUE_BYTES;
+    pub use crate::callback::REUSE_DELAY;
+    pub use crate::types::{MAX_DEPTH, MAX_SIZE};
+    pub use crate::value::MAX_EMPTY_VALUES;
+}

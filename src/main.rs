@@ -4,7 +4,6 @@ use std::ffi::{OsStr, OsString};
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use jitcall::arch::{self, AbiImpl};
 use jitcall::{ffi, syntax, Abi, Error, Prim, Signature, Str, Type, Value};
 
 const USAGE: &str = "\
@@ -181,10 +180,9 @@ fn integers_as_doubles(ty: &Type, value: Value) -> Value {
 fn plan(abis: &[Abi], ret: Type, params: Vec<Type>) -> Result<String, String> {
     let mut out = String::new();
     for &abi in abis {
-        let engine = arch::for_abi(abi);
         let sig = Signature::new(abi, ret.clone(), params.clone());
-        let plan = engine.classify(&sig).map_err(|e| e.to_string())?;
-        out.push_str(&format!("convention: {}\n{}", abi.name(), plan.describe(engine.names())));
+        let plan = sig.plan().map_err(|e| e.to_string())?;
+        out.push_str(&format!("convention: {}\n{plan}", abi.name()));
     }
     Ok(out)
 }
@@ -210,10 +208,9 @@ fn layout(ty: &Type, abis: &[Abi]) -> Result<String, String> {
 
 /// How a convention passes and returns a value of this type, one line each.
 fn classification(abi: Abi, ty: &Type) -> String {
-    let engine: &dyn AbiImpl = arch::for_abi(abi);
-    let describe = |sig: Signature, pick: &dyn Fn(&str) -> bool| match engine.classify(&sig) {
+    let describe = |sig: Signature, pick: &dyn Fn(&str) -> bool| match sig.plan() {
         Ok(plan) => {
-            let text = plan.describe(engine.names());
+            let text = plan.to_string();
             let line = text.lines().find(|l| pick(l)).unwrap_or("").to_string();
             line.split_once(": ").map_or(line.clone(), |(_, rest)| rest.to_string())
         }

@@ -144,7 +144,7 @@ pub trait RegisterNames {
 impl CallPlan {
     /// One line per argument and one for the result, e.g.
     /// `arg1: [0..8] -> rdx; [8..16] -> xmm0`.
-    pub fn describe(&self, names: &dyn RegisterNames) -> String {
+    pub(crate) fn describe(&self, names: &dyn RegisterNames) -> String {
         let loc = |l: Location, ret: bool| match l {
             Location::Gpr(n) if ret => names.ret_gpr(n).to_string(),
             Location::Gpr(n) => names.arg_gpr(n).to_string(),

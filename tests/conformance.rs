@@ -163,7 +163,7 @@ fn every_callable_convention_has_cases() {
 /// argument count from 0 to 40, each as a parameter and (types) as a result.
 #[test]
 fn the_mix_covers_every_class() {
-    use jitcall::types::Prim;
+    use jitcall::Prim;
     use std::collections::BTreeSet;
 
     let Some(abi) = CASES.first().map(|c| c.abi) else { return };

@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use jitcall::types::MAX_SIZE;
+use jitcall::limits::MAX_SIZE;
 use jitcall::{ffi, syntax, Buffer, Error, Pointer, Str, Type, Value};
 
 // ---------------------------------------------------------------------------------------

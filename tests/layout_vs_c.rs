@@ -18,8 +18,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
-use jitcall::types::{Type, KEYWORDS};
 use jitcall::{ffi, syntax};
+use jitcall::{internals::KEYWORDS, Type};
 
 /// Fixed so that a failure reproduces; change it to explore other types.
 const SEED: u64 = 0x5eed_1a70_0c0f_fee5;

@@ -6,9 +6,9 @@ use std::sync::{Mutex, OnceLock};
 use crate::error::Result;
 use crate::signature::{Abi, Signature};
 use crate::types::Type;
-use crate::value::{Pointer, Value};
+use crate::value::{Function, Pointer, Value};
 
-use super::{Callback, Function};
+use super::Callback;
 
 /// the convention `abi`. When C calls it, `userdata` must be the `:ptr` of a live
 /// [`Function`] (a `Value::Function` argument), which is called with `ctx` as a pointer

@@ -6,7 +6,7 @@
 //!   signature's plan, runs the closure and writes the result,
 //! - `closure`: what a slot points at (the signature, its plan and the closure),
 //! - `errors`: how a callback's error reaches the running call (the call path uses it too),
-//! - `janet`: Janet's `ffi/trampoline`, which calls a [`Function`] (a value).
+//! - `janet`: Janet's `ffi/trampoline`, which calls a [`Function`](crate::Function) (a value).
 //!
 //! Errors and panics never unwind into foreign frames: the callback returns a zero
 //! result to its C caller and keeps the error; the `call` that is running on this thread
@@ -32,7 +32,6 @@ use closure::{Closure, ClosureBody, NativeArg};
 use errors::CALLBACKS_EXIST;
 use pool::{pool, Slot};
 
-pub use crate::value::{Function, ValueFn};
 pub use closure::ImageFn;
 pub(crate) use errors::CallGuard;
 pub use janet::trampoline;
