@@ -4,8 +4,6 @@
 //! release, and some of it (the encoders, the thunk emitters) can produce code that does
 //! anything when run. Use the documented items of the crate root instead.
 
-/// The calling conventions: classification, thunk emission and encoders (pure: no unsafe
-/// code, nothing executed).
 #[forbid(unsafe_code)]
 #[path = "../arch/mod.rs"]
 pub mod arch;

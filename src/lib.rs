@@ -3,7 +3,12 @@
 //! For every signature jitcall classifies the argument types by the calling convention's
 //! rules and (with the call engine) emits a machine-code thunk; there is no libffi and no C
 //! code. The surface follows Janet's `ffi/` module: see [`ffi`].
-#![warn(missing_debug_implementations, unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks
+)]
 
 mod callback;
 mod classify;

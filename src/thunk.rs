@@ -149,10 +149,12 @@ impl CompiledSignature {
         Ok(cache.get_or_insert_with(Cache::default).entry(sig).or_insert(compiled).clone())
     }
 
+    /// The signature this was compiled for.
     pub fn signature(&self) -> &Signature {
         &self.inner.sig
     }
 
+    /// Where each argument and the result go (see [`CallPlan`]).
     pub fn plan(&self) -> &CallPlan {
         &self.inner.plan
     }

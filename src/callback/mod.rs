@@ -118,6 +118,7 @@ impl Callback {
         self.slot.code_ptr()
     }
 
+    /// The signature C calls this callback with.
     pub fn signature(&self) -> &Signature {
         &self.closure.sig
     }

@@ -42,6 +42,7 @@ fn registry() -> std::sync::MutexGuard<'static, HashMap<usize, Weak<FunctionInne
 }
 
 impl Function {
+    /// A function that runs `func`.
     pub fn new(func: impl Fn(&[Value]) -> Result<Value> + Send + Sync + 'static) -> Function {
         let inner = Arc::new(FunctionInner { handle: next_handle(), func: Box::new(func) });
         registry().insert(inner.handle, Arc::downgrade(&inner));
@@ -67,6 +68,7 @@ impl Function {
         registry().get(&ptr.addr()).and_then(Weak::upgrade).map(Function)
     }
 
+    /// True when both are the same function (clones of one `Function::new`).
     pub fn same_as(&self, other: &Function) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }

@@ -14,6 +14,7 @@ use super::Pointer;
 pub struct Str(Arc<[u8]>);
 
 impl Str {
+    /// A string holding a copy of `bytes`.
     pub fn new(bytes: &[u8]) -> Str {
         let mut v = Vec::with_capacity(bytes.len() + 1);
         v.extend_from_slice(bytes);
@@ -72,6 +73,7 @@ impl Buffer {
         Buffer::from_vec(Vec::with_capacity(capacity))
     }
 
+    /// An owned buffer holding `bytes`.
     pub fn from_vec(bytes: Vec<u8>) -> Buffer {
         Buffer(Arc::new(Mutex::new(Storage::Owned(bytes))))
     }
@@ -99,10 +101,12 @@ impl Buffer {
         self.lock().as_slice().to_vec()
     }
 
+    /// The length of the contents.
     pub fn len(&self) -> usize {
         self.lock().len()
     }
 
+    /// True when the buffer has no contents.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -120,6 +124,7 @@ impl Buffer {
 }
 
 impl BufferGuard<'_> {
+    /// The length of the contents.
     pub fn len(&self) -> usize {
         match &*self.0 {
             Storage::Owned(v) => v.len(),
@@ -127,6 +132,7 @@ impl BufferGuard<'_> {
         }
     }
 
+    /// True when there are no contents.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -138,6 +144,7 @@ impl BufferGuard<'_> {
         }
     }
 
+    /// The contents.
     pub fn as_slice(&self) -> &[u8] {
         match &*self.0 {
             Storage::Owned(v) => v,
@@ -149,6 +156,7 @@ impl BufferGuard<'_> {
         }
     }
 
+    /// The contents, to change in place (the length stays; see [`BufferGuard::resize`]).
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         match &mut *self.0 {
             Storage::Owned(v) => v,

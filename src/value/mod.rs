@@ -29,7 +29,9 @@ pub use pointer::Pointer;
 /// A dynamically typed value, shaped after Janet's.
 #[derive(Clone, Debug)]
 pub enum Value {
+    /// Janet's `nil`: a void result, a NULL pointer.
     Nil,
+    /// A boolean.
     Bool(bool),
     /// A Janet number (a double).
     Number(f64),
@@ -47,7 +49,9 @@ pub enum Value {
     String(Str),
     /// A mutable byte buffer, shared by reference like Janet's.
     Buffer(Buffer),
+    /// A keyword (`:name`), stored without its colon.
     Keyword(Str),
+    /// A symbol.
     Symbol(Str),
     /// An immutable sequence: what a struct reads back as.
     Tuple(Vec<Value>),
@@ -82,10 +86,12 @@ impl PartialEq for Value {
 }
 
 impl Value {
+    /// A string value with these bytes (shorthand for `Value::String(s.into())`).
     pub fn string(s: &str) -> Value {
         Value::String(s.into())
     }
 
+    /// A keyword value, `name` without its colon.
     pub fn keyword(s: &str) -> Value {
         Value::Keyword(s.into())
     }

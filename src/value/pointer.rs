@@ -9,24 +9,30 @@ use std::fmt;
 pub struct Pointer(usize);
 
 impl Pointer {
+    /// The NULL pointer.
     pub const NULL: Pointer = Pointer(0);
 
+    /// The pointer to this address.
     pub fn from_addr(addr: usize) -> Pointer {
         Pointer(addr)
     }
 
+    /// The address of a Rust pointer.
     pub fn from_ptr<T>(ptr: *const T) -> Pointer {
         Pointer(ptr as usize)
     }
 
+    /// The address as a number.
     pub fn addr(self) -> usize {
         self.0
     }
 
+    /// The address as a raw pointer (making it is safe; using it is not).
     pub fn as_ptr(self) -> *mut c_void {
         self.0 as *mut c_void
     }
 
+    /// True for NULL.
     pub fn is_null(self) -> bool {
         self.0 == 0
     }
