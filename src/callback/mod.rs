@@ -38,6 +38,25 @@ pub use janet::trampoline;
 pub use pool::{trampoline_pages, REUSE_DELAY};
 
 /// A C function pointer that runs a Rust closure: valid while this value lives.
+///
+/// ```
+/// # fn main() -> jitcall::Result<()> {
+/// use jitcall::{ffi, syntax, Abi, Callback, Signature, Value};
+///
+/// let Ok(abi) = Abi::host_default() else { return Ok(()) };
+/// let int = ffi::native_type(&syntax::read(":int")?)?;
+/// let sig = Signature::new(abi, int.clone(), vec![int.clone()]);
+/// let double = Callback::new(sig, |args| match args {
+///     [Value::Number(n)] => Ok(Value::Number(2.0 * n)),
+///     _ => Err(jitcall::Error::Callback("expected one number".into())),
+/// })?;
+/// // Called here through jitcall itself; C code would call `double.code_ptr()` the same way.
+/// let call = ffi::signature(abi, int.clone(), vec![int])?;
+/// // SAFETY: the pointer is a live callback of exactly this signature.
+/// let got = unsafe { ffi::call(double.code_ptr(), &call, &[Value::Number(21.0)])? };
+/// assert_eq!(got, Value::Number(42.0));
+/// # Ok(()) }
+/// ```
 pub struct Callback {
     slot: Slot,
     /// The `Callback`'s own count (the slot holds another while live or dying).

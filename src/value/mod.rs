@@ -27,6 +27,16 @@ pub use handles::{Buffer, BufferGuard, Str};
 pub use pointer::Pointer;
 
 /// A dynamically typed value, shaped after Janet's.
+///
+/// Values print as Janet's `pp` prints them, and compare as Janet's `deep=` does:
+///
+/// ```
+/// use jitcall::{syntax, Value};
+/// let v = syntax::read("(1 @[2.5 :kw] \"s\")")?;
+/// assert_eq!(v.to_string(), "(1 @[2.5 :kw] \"s\")");
+/// assert_eq!(Value::Int(3), Value::Number(3.0));
+/// # Ok::<(), jitcall::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub enum Value {
     /// Janet's `nil`: a void result, a NULL pointer.
