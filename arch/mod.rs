@@ -60,7 +60,7 @@ pub trait AbiImpl: Sync {
 /// finds data slot `i` (at `DATA_SLOT_BYTES * i` into the data page), puts the slot's
 /// address in a scratch register (r11 on x86-64, x16 on AArch64), and jumps to the
 /// handler whose address is the slot's first word. The handler saves the argument
-/// registers into a [`frame`] on its stack and calls the dispatcher whose address is the
+/// registers into a [`frame`](trampoline::frame) on its stack and calls the dispatcher whose address is the
 /// slot's second word, as `dispatch(slot, frame, stack_args)` (System V on x86-64, AAPCS64
 /// on AArch64); then it loads the result registers from the frame and returns.
 pub mod trampoline {

@@ -85,6 +85,7 @@ impl Context {
         opened.as_ref().map_err(|e| Error::Library(e.clone()))
     }
 
+    /// Whether symbols are looked up on first call instead of at bind time.
     pub fn is_lazy(&self) -> bool {
         self.lazy
     }
@@ -172,10 +173,12 @@ pub struct Binding {
 }
 
 impl Binding {
+    /// The address of the bound symbol.
     pub fn target(&self) -> Pointer {
         self.target
     }
 
+    /// The compiled signature the binding calls with.
     pub fn signature(&self) -> &CompiledSignature {
         &self.sig
     }
@@ -219,6 +222,7 @@ impl VarArg {
         Ok(VarArg { ty, image: image.to_vec() })
     }
 
+    /// The argument's C type (its promoted type, as C passes it).
     pub fn ty(&self) -> &Type {
         &self.ty
     }
@@ -244,6 +248,7 @@ pub struct VariadicBinding {
 }
 
 impl VariadicBinding {
+    /// The function's address.
     pub fn target(&self) -> Pointer {
         self.binding.target
     }
@@ -406,6 +411,7 @@ impl LazyBinding {
 /// # Safety
 /// `native_type()` must describe exactly the type's C layout (size, alignment, fields).
 pub unsafe trait NativeType: Copy {
+    /// The jitcall type of this Rust type (`i32` is `:int32`, `*const T` is `:ptr`).
     fn native_type() -> Type;
 }
 

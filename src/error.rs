@@ -35,9 +35,19 @@ pub enum Error {
     /// A type description is invalid: unknown keyword, void field, empty struct, overflow.
     Type(String),
     /// A value does not convert to its native type; `path` says which argument and field.
-    Value { path: Path, message: String },
+    Value {
+        /// Where in the arguments or data the value sits.
+        path: Path,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A function was given the wrong number of arguments.
-    Arity { expected: usize, got: usize },
+    Arity {
+        /// The number of parameters.
+        expected: usize,
+        /// The number of arguments given.
+        got: usize,
+    },
     /// Native memory or buffer misuse: out of range, foreign buffer full, bad size.
     Memory(String),
     /// The dynamic loader refused: its own message.
@@ -45,13 +55,24 @@ pub enum Error {
     /// A signature that the convention cannot express, or a convention this host cannot run.
     Abi(String),
     /// A Janet literal that does not parse, at a byte offset of the input.
-    Syntax { offset: usize, message: String },
+    Syntax {
+        /// The byte offset of the problem in the input.
+        offset: usize,
+        /// What is wrong there.
+        message: String,
+    },
     /// A system call failed.
-    Os { op: &'static str, source: io::Error },
+    Os {
+        /// What jitcall was doing.
+        op: &'static str,
+        /// The system's error.
+        source: io::Error,
+    },
     /// A callback failed or panicked; its C caller got a zero result.
     Callback(String),
 }
 
+/// `Result` with jitcall's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {

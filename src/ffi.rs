@@ -383,8 +383,10 @@ pub fn callback(
     Callback::new(Signature::new(abi, ret, params), func)
 }
 
-/// `ffi/trampoline`: Janet's fixed `void f(void *ctx, void *userdata)` callback; see
-/// [`crate::callback::trampoline`].
+/// `ffi/trampoline`: the address of Janet's fixed `void f(void *ctx, void *userdata)`
+/// callback in the convention `abi`. When C calls it, `userdata` must be the `:ptr` of a
+/// live [`Function`](crate::Function) (a `Value::Function` argument), which is called with
+/// `ctx` as a pointer. NULL or stale userdata prints a message on stderr and returns.
 ///
 /// # Errors
 /// A convention this host cannot run.

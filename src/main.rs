@@ -4,7 +4,6 @@ use std::ffi::{OsStr, OsString};
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use jitcall::arch::{self, AbiImpl};
 use jitcall::{ffi, syntax, Abi, Error, Prim, Signature, Str, Type, Value};
 
 const USAGE: &str = "\
@@ -147,7 +146,7 @@ fn call(abi: Abi, errno: bool, args: &[OsString]) -> Result<String, String> {
     // like any FFI, a wrong signature is the user's error. A crash is reported.
     let result = crash::reported(|| unsafe { ffi::call(target, &sig, &values) })
         .map_err(|e| e.to_string())?;
-    let mut out = format!("{}\n", syntax::print(&result));
+    let mut out = format!("{}\n", result);
     if errno {
         out.push_str(&variadic::errno_lines());
     }
@@ -203,12 +202,10 @@ fn plan(
 ) -> Result<String, String> {
     let mut out = String::new();
     for &abi in abis {
-        let engine = arch::for_abi(abi);
         let mut sig = Signature::new(abi, ret.clone(), params.clone());
         sig.fixed = fixed;
-        let plan = engine.classify(&sig).map_err(|e| e.to_string())?;
-        let text = plan.describe_call(engine.names(), fixed);
-        out.push_str(&format!("convention: {}\n{text}", abi.name()));
+        let plan = sig.plan().map_err(|e| e.to_string())?;
+        out.push_str(&format!("convention: {}\n{}", abi.name(), plan.describe_variadic(fixed)));
     }
     Ok(out)
 }
@@ -234,10 +231,9 @@ fn layout(ty: &Type, abis: &[Abi]) -> Result<String, String> {
 
 /// How a convention passes and returns a value of this type, one line each.
 fn classification(abi: Abi, ty: &Type) -> String {
-    let engine: &dyn AbiImpl = arch::for_abi(abi);
-    let describe = |sig: Signature, pick: &dyn Fn(&str) -> bool| match engine.classify(&sig) {
+    let describe = |sig: Signature, pick: &dyn Fn(&str) -> bool| match sig.plan() {
         Ok(plan) => {
-            let text = plan.describe(engine.names());
+            let text = plan.to_string();
             let line = text.lines().find(|l| pick(l)).unwrap_or("").to_string();
             line.split_once(": ").map_or(line.clone(), |(_, rest)| rest.to_string())
         }

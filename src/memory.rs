@@ -143,10 +143,12 @@ impl Code {
         self.chunk.pages.base() + self.offset
     }
 
+    /// The length of the code in bytes.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether the code is empty.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -26,17 +26,24 @@ pub enum Location {
 /// How a narrow integer is widened to its full register or stack slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Extension {
+    /// Copied as it is (the upper bits are unspecified).
     None,
+    /// Sign-extended.
     Sign,
+    /// Zero-extended.
     Zero,
 }
 
 /// One piece of a value: `size` bytes from `offset` in the value's image, at `dest`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Part {
+    /// Where the piece starts in the value's image.
     pub offset: u32,
+    /// The piece's size in bytes (1 to 16).
     pub size: u8,
+    /// The register or stack slot it goes to.
     pub dest: Location,
+    /// How a narrow integer piece is widened.
     pub ext: Extension,
     /// For vector registers: the piece is a float (4 bytes) or double (8 bytes); for other
     /// locations it is copied as integer bytes.
@@ -50,17 +57,22 @@ pub enum ArgPlan {
     Direct(Vec<Part>),
     /// The caller copies the value (its image in the argument block is that copy) and
     /// passes the copy's address at `pointer` (Win64 aggregates, AAPCS64 ones over 16 bytes).
-    Indirect { pointer: Location },
+    Indirect {
+        /// Where the copy's address goes.
+        pointer: Location,
+    },
 }
 
 /// How the result comes back.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RetPlan {
+    /// Nothing is returned.
     Void,
     /// In registers: each part names its register and its offset in the result image.
     Direct(Vec<Part>),
     /// The caller passes the address of the result memory at `pointer` (rdi, rcx or x8).
     Indirect {
+        /// Where the result memory's address goes.
         pointer: Location,
     },
 }
@@ -68,8 +80,11 @@ pub enum RetPlan {
 /// Everything a thunk generator needs to know about a signature under one convention.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CallPlan {
+    /// The convention the plan is for.
     pub abi: Abi,
+    /// How each argument is passed, in order.
     pub args: Vec<ArgPlan>,
+    /// How the result comes back.
     pub ret: RetPlan,
     /// Bytes of outgoing stack arguments (a multiple of 8), not counting shadow space.
     pub stack_bytes: u32,
@@ -87,7 +102,9 @@ pub struct CallPlan {
 /// The argument block: each argument's image at a 16-byte-aligned offset.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BlockLayout {
+    /// Each argument's offset in the block.
     pub offsets: Vec<u32>,
+    /// The block's size in bytes.
     pub size: u32,
 }
 
@@ -136,21 +153,24 @@ impl fmt::Display for Location {
 
 /// Register names for printing a plan of one convention.
 pub trait RegisterNames {
+    /// The name of general-purpose argument register `n`.
     fn arg_gpr(&self, n: u8) -> &'static str;
+    /// The name of general-purpose result register `n`.
     fn ret_gpr(&self, n: u8) -> &'static str;
+    /// The name of vector register `n`.
     fn fpr(&self, n: u8) -> String;
 }
 
 impl CallPlan {
     /// One line per argument and one for the result, e.g.
     /// `arg1: [0..8] -> rdx; [8..16] -> xmm0`.
-    pub fn describe(&self, names: &dyn RegisterNames) -> String {
+    pub(crate) fn describe(&self, names: &dyn RegisterNames) -> String {
         self.describe_call(names, None)
     }
 
     /// As [`CallPlan::describe`], for a call whose arguments from index `fixed` on are
     /// variadic (see [`Signature::fixed`]): their lines read `argN (variadic): ...`.
-    pub fn describe_call(&self, names: &dyn RegisterNames, fixed: Option<usize>) -> String {
+    pub(crate) fn describe_call(&self, names: &dyn RegisterNames, fixed: Option<usize>) -> String {
         let loc = |l: Location, ret: bool| match l {
             Location::Gpr(n) if ret => names.ret_gpr(n).to_string(),
             Location::Gpr(n) => names.arg_gpr(n).to_string(),

@@ -36,6 +36,7 @@ fn convention_for(arch: &str, os: &str) -> std::result::Result<Abi, &'static str
 }
 
 impl Abi {
+    /// Every convention jitcall knows, in a fixed order.
     pub const ALL: [Abi; 3] = [Abi::SysV64, Abi::Win64, Abi::Aapcs64];
 
     /// The convention of the host C compiler (Janet's `:default`), if jitcall has one.
@@ -73,6 +74,7 @@ impl Abi {
         }
     }
 
+    /// The convention's name, as `--cc` takes it (`sysv64`, `win64`, `aapcs64`).
     pub fn name(self) -> &'static str {
         match self {
             Abi::SysV64 => "sysv64",
@@ -97,8 +99,11 @@ impl fmt::Display for Abi {
 /// variadic part by its own rules (see [`Signature::is_variadic_arg`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Signature {
+    /// The calling convention.
     pub abi: Abi,
+    /// The result type (`Type::VOID` for none).
     pub ret: Type,
+    /// The parameter types, in order.
     pub params: Vec<Type>,
     /// `Some(n)`: a variadic function with `n` fixed parameters; `None`: not variadic.
     pub fixed: Option<usize>,
@@ -124,6 +129,7 @@ pub enum Errno {
 }
 
 impl Signature {
+    /// A signature; nothing is checked until it is planned or compiled.
     pub fn new(abi: Abi, ret: Type, params: Vec<Type>) -> Signature {
         Signature { abi, ret, params, fixed: None, errno: Errno::Ignore }
     }
@@ -144,6 +150,7 @@ impl Signature {
         self
     }
 
+    /// True for a variadic function's signature (one with a `...`).
     pub fn is_variadic(&self) -> bool {
         self.fixed.is_some()
     }

@@ -321,7 +321,7 @@ impl CompiledSignature {
 
     /// Bounds the process-wide cache to `capacity` signatures (`None`: no bound, the
     /// default); when it is full, the oldest entry goes. `Some(0)` caches nothing. Each
-    /// thread still keeps up to [`LOCAL_SLOTS`] signatures it fetched lately.
+    /// thread still keeps up to [`LOCAL_SLOTS`](crate::limits::LOCAL_SLOTS) signatures it fetched lately.
     pub fn set_cache_capacity(capacity: Option<usize>) {
         let mut cache = CACHE.write().unwrap_or_else(|p| p.into_inner());
         cache.capacity = capacity.unwrap_or(usize::MAX);
@@ -343,10 +343,12 @@ impl CompiledSignature {
         cache_read().entries.len()
     }
 
+    /// The signature this was compiled for.
     pub fn signature(&self) -> &Signature {
         &self.inner.sig
     }
 
+    /// Where each argument and the result go (see [`CallPlan`]).
     pub fn plan(&self) -> &CallPlan {
         &self.inner.plan
     }

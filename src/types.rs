@@ -20,21 +20,33 @@ pub const MAX_DEPTH: usize = 64;
 /// A primitive C type. Aliases (`:int`, `:s32`, `:int32`) map to one variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Prim {
+    /// `void`: only a result type.
     Void,
+    /// C's `bool` (`_Bool`), one byte.
     Bool,
     /// `void *` (`:ptr`, `:pointer`).
     Ptr,
     /// `const char *` (`:string`): a pointer whose value is a NUL-terminated string.
     String,
+    /// `float`.
     F32,
+    /// `double`.
     F64,
+    /// `int8_t`.
     I8,
+    /// `uint8_t`.
     U8,
+    /// `int16_t`.
     I16,
+    /// `uint16_t`.
     U16,
+    /// `int32_t` (`:int`).
     I32,
+    /// `uint32_t`.
     U32,
+    /// `int64_t`.
     I64,
+    /// `uint64_t`.
     U64,
 }
 
@@ -264,19 +276,26 @@ impl Wide {
 /// aggregate carries a hash of its content, computed when it is built.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Type {
+    /// A primitive.
     Prim(Prim),
+    /// A scalar wider than a register: `long double`, 128-bit integers, complex numbers.
     Wide(Wide),
+    /// A struct, with its layout.
     Struct(Arc<StructType>),
     /// A union: every field at offset 0.
     Union(Arc<StructType>),
+    /// A fixed-length array.
     Array(Arc<ArrayType>),
 }
 
 /// One field of a struct: its type, its offset and whether it was `:pack`ed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Field {
+    /// The field's type.
     pub ty: Type,
+    /// Its offset from the start of the struct, in bytes.
     pub offset: usize,
+    /// Whether `:pack` placed it with no padding.
     pub packed: bool,
 }
 
@@ -295,7 +314,9 @@ pub struct StructType {
 /// An array type `@[T n]`; `@[T]` has length 0 (a flexible array member).
 #[derive(Debug, PartialEq, Eq)]
 pub struct ArrayType {
+    /// The element type.
     pub elem: Type,
+    /// The number of elements (0 for a flexible array member).
     pub len: usize,
     size: usize,
     depth: usize,
@@ -362,6 +383,7 @@ impl MisalignMask {
 /// One element of a struct description: a field type, or a packing marker.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Member {
+    /// A field of this type.
     Field(Type),
     /// `:pack`: the next field is placed with no padding and does not raise the alignment.
     Pack,
@@ -370,6 +392,7 @@ pub enum Member {
 }
 
 impl Type {
+    /// The `void` type: the result type of a function that returns nothing.
     pub const VOID: Type = Type::Prim(Prim::Void);
 
     /// Size in bytes; for a struct, its padded size.
@@ -603,14 +626,17 @@ impl StructType {
         Ok(StructType { fields, size, align, depth, misaligned_at, empty_values, content_hash })
     }
 
+    /// The fields, in order, with their offsets.
     pub fn fields(&self) -> &[Field] {
         &self.fields
     }
 
+    /// The size in bytes, padding included.
     pub fn size(&self) -> usize {
         self.size
     }
 
+    /// The alignment in bytes.
     pub fn align(&self) -> usize {
         self.align
     }

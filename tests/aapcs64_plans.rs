@@ -20,10 +20,10 @@
 //!
 //! The plans are pure data: these tests run on every host.
 
-use jitcall::arch::for_abi;
-use jitcall::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
-use jitcall::types::Type;
+use jitcall::internals::arch::for_abi;
+use jitcall::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
+use jitcall::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 
 use Location::{Fpr, Gpr, Stack};
 

@@ -1,4 +1,4 @@
-//! Golden tests for the AArch64 encoders in `jitcall::arch::aarch64::encode`, in the style
+//! Golden tests for the AArch64 encoders in `jitcall::internals::arch::aarch64::encode`, in the style
 //! of `tests/x86_encode.rs`: each row is an encoder call, the instruction word it must
 //! produce, and the text yaxpeax-arm disassembles that word to.
 //!
@@ -14,7 +14,7 @@
 //! `every_*` sweeps run every register (0..=30, and SP as a base) and a set of offsets
 //! through every load and store and check the decoded text names exactly those operands.
 
-use jitcall::arch::aarch64::encode::*;
+use jitcall::internals::arch::aarch64::encode::*;
 use yaxpeax_arch::{Decoder, U8Reader};
 use yaxpeax_arm::armv8::a64::InstDecoder;
 

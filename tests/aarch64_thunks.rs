@@ -14,15 +14,15 @@
 //! must do whatever its signature: the frame record saved and restored, x19-x21 preserved,
 //! the stack 16-byte aligned at the call, and no word that fails to decode.
 //!
-//! [`CallPlan::describe`]: jitcall::plan::CallPlan::describe
+//! [`CallPlan::describe`]: jitcall::CallPlan
 
 use std::fmt::Write as _;
 
 mod common;
 
 use common::golden::{self, shorten};
-use jitcall::arch::{for_abi, CodeBuffer};
-use jitcall::types::Type;
+use jitcall::internals::arch::{for_abi, CodeBuffer};
+use jitcall::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
 use yaxpeax_arch::{Decoder, U8Reader};
 use yaxpeax_arm::armv8::a64::InstDecoder;
@@ -137,7 +137,7 @@ fn listing(case: &Case) -> String {
             return out;
         }
     };
-    let described = plan.describe(engine.names());
+    let described = plan.to_string();
     let lines: Vec<&str> = described.lines().collect();
     // Hundreds of arguments: the first and last few lines of the plan are enough.
     let shown: Vec<String> = if lines.len() > 2 * PLAN_ENDS + 1 {

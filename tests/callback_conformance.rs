@@ -19,7 +19,7 @@ mod common;
 
 use common::generated::{has_nested_struct, native_type, value};
 use common::suite;
-use jitcall::{ffi, syntax, Abi, Pointer, Value};
+use jitcall::{ffi, Abi, Pointer, Value};
 use jitcall_conformance_c::{CallbackCase, CALLBACK_CASES};
 
 /// The suite's minimum number of callback cases per convention.
@@ -79,9 +79,7 @@ fn run(case: &'static CallbackCase, abi: Abi, form: Form) -> Result<(), String> 
             if got != want {
                 seen.1.push(format!(
                     "{}: argument {i} arrived as {} (expected {})",
-                    case.name,
-                    syntax::print(got),
-                    case.args[i]
+                    case.name, got, case.args[i]
                 ));
             }
         }
@@ -138,11 +136,11 @@ fn run(case: &'static CallbackCase, abi: Abi, form: Form) -> Result<(), String> 
             let k = n as usize - 1;
             let what = flat.get(k).map_or_else(
                 || format!("leaf {k}"),
-                |(path, v)| format!("leaf {k} ({path}, expected {})", syntax::print(v)),
+                |(path, v)| format!("leaf {k} ({path}, expected {})", v),
             );
             problems.push(format!("C got a wrong result: {what} differed (driver returned {n})"));
         }
-        Ok(other) => problems.push(format!("the driver returned {}", syntax::print(&other))),
+        Ok(other) => problems.push(format!("the driver returned {}", other)),
     }
     let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
     if seen.0 != 1 {
@@ -220,7 +218,7 @@ fn every_callable_convention_has_cases() {
 /// argument count from 0 to 30, each as a parameter and (types) as a result, and void.
 #[test]
 fn the_mix_covers_every_class() {
-    use jitcall::types::Prim;
+    use jitcall::Prim;
     use std::collections::BTreeSet;
 
     let Some(abi) = CALLBACK_CASES.first().map(|c| c.abi) else { return };

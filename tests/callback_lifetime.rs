@@ -11,7 +11,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 
-use jitcall::callback::REUSE_DELAY;
+use jitcall::limits::REUSE_DELAY;
 use jitcall::{ffi, syntax, Abi, Callback, Function, Pointer, Type, Value};
 
 fn ty(text: &str) -> Type {

@@ -205,7 +205,7 @@ fn a_closure_runs_on_a_thread_that_c_started() {
 
 #[test]
 fn ten_thousand_closures_reuse_their_slots() {
-    let before = jitcall::callback::trampoline_pages();
+    let before = jitcall::internals::trampoline_pages();
     let add = |offset: f64| {
         ffi::callback(host(), ty(":int"), vec![ty(":int")], move |args| match args[0] {
             Value::Number(n) => Ok(Value::Number(n + offset)),
@@ -226,8 +226,8 @@ fn ten_thousand_closures_reuse_their_slots() {
     // Freed slots wait for `REUSE_DELAY` others before reuse (a page holds at least 128
     // slots), and tests in this file run in parallel and hold a few callbacks each: a few
     // more page pairs at most, not the 79 that ten thousand slots would take.
-    let delay_pages = jitcall::callback::REUSE_DELAY.div_ceil(128);
-    assert!(jitcall::callback::trampoline_pages() <= before + delay_pages + 2);
+    let delay_pages = jitcall::limits::REUSE_DELAY.div_ceil(128);
+    assert!(jitcall::internals::trampoline_pages() <= before + delay_pages + 2);
 }
 
 /// Structs by value both ways through a callback, called via a jitcall thunk: the thunk

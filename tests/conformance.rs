@@ -18,7 +18,7 @@ mod common;
 
 use common::generated::{has_nested_struct, native_type, value};
 use common::suite;
-use jitcall::{ffi, syntax, Abi, Pointer, Value};
+use jitcall::{ffi, Abi, Pointer, Value};
 use jitcall_conformance_c::{conf_fail, conf_last, conf_reset, Case, CASES};
 
 /// The callees report through process-wide globals; the tests here run on several
@@ -90,7 +90,7 @@ fn run(case: &Case, abi: Abi, path: CallPath) -> Result<(), String> {
         problems.push(format!("argument {arg}{at} arrived wrong (conf_fail {fail})"));
     }
     if got != expected {
-        problems.push(format!("result {} (expected {})", syntax::print(&got), case.expected));
+        problems.push(format!("result {} (expected {})", got, case.expected));
     }
     if problems.is_empty() {
         Ok(())
@@ -163,7 +163,7 @@ fn every_callable_convention_has_cases() {
 /// argument count from 0 to 40, each as a parameter and (types) as a result.
 #[test]
 fn the_mix_covers_every_class() {
-    use jitcall::types::Prim;
+    use jitcall::Prim;
     use std::collections::BTreeSet;
 
     let Some(abi) = CASES.first().map(|c| c.abi) else { return };

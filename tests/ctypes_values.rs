@@ -2,7 +2,7 @@
 //! byte by byte (as gcc lays them out on x86-64 and AArch64 Linux) and every error path.
 
 use jitcall::ffi;
-use jitcall::types::Type;
+use jitcall::Type;
 use jitcall::{syntax, Value};
 
 fn ty(text: &str) -> Type {

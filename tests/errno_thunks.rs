@@ -11,7 +11,7 @@ mod common;
 
 use common::disasm::x86_formatter;
 use iced_x86::{Decoder, DecoderOptions, Formatter, Mnemonic, OpKind, Register};
-use jitcall::arch::{for_abi, ArgSource, CodeBuffer, ErrnoAccess};
+use jitcall::internals::arch::{for_abi, ArgSource, CodeBuffer, ErrnoAccess};
 use jitcall::{ffi, syntax, Abi, Signature, Type};
 use yaxpeax_arch::{Decoder as _, U8Reader};
 use yaxpeax_arm::armv8::a64::InstDecoder;

@@ -1,7 +1,7 @@
 //! Error paths not covered elsewhere, each checked by its message: bad input is an
 //! `Err` that says what is wrong, never a crash.
 
-use jitcall::arch::{for_abi, CodeBuffer};
+use jitcall::internals::arch::{for_abi, CodeBuffer};
 use jitcall::{ffi, syntax, Abi, Error, Signature, Type, Value};
 
 fn ty(text: &str) -> Type {
@@ -93,7 +93,7 @@ fn pointer_thunks_only_for_plans_that_fit() {
     for (abi, param) in [(Abi::SysV64, "[:u8 :u8 :u8]"), (Abi::Win64, "[:int :int :int]")] {
         let engine = for_abi(abi);
         let plan = engine.classify(&Signature::new(abi, ty(":void"), vec![ty(param)])).unwrap();
-        assert!(!jitcall::arch::pointers_fit(&plan));
+        assert!(!jitcall::internals::arch::pointers_fit(&plan));
         let err = engine.emit_pointer_thunk(&plan, &mut CodeBuffer::new()).unwrap_err();
         assert_eq!(err.to_string(), "this plan needs the argument block");
     }

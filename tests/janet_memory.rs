@@ -6,7 +6,7 @@
 
 mod common;
 
-use jitcall::types::MAX_SIZE;
+use jitcall::limits::MAX_SIZE;
 use jitcall::{ffi, syntax, Buffer, Error, Pointer, Str, Type, Value};
 
 // ---------------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ fn structs_read_as_tuples_and_arrays_as_arrays() {
     let Value::Tuple(fields) = &back else { panic!("a struct reads as a tuple, got {back}") };
     assert_eq!(fields[0], Value::Number(7.0));
     assert!(matches!(&fields[1], Value::Array(a) if a.len() == 3), "got {}", fields[1]);
-    assert_eq!(syntax::print(&back), "(7 @[1 2 3])");
+    assert_eq!(back.to_string(), "(7 @[1 2 3])");
     // A struct may be written from an array and an array from a tuple.
     assert_eq!(write_bytes("[:int @[:u8 3]]", "@[7 (1 2 3)]"), bytes);
 }

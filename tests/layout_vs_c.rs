@@ -18,7 +18,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
-use jitcall::types::{Type, KEYWORDS, WIDE_KEYWORDS};
+use jitcall::internals::{KEYWORDS, WIDE_KEYWORDS};
+use jitcall::Type;
 use jitcall::{ffi, syntax};
 
 /// Fixed so that a failure reproduces; change it to explore other types.

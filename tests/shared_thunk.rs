@@ -5,7 +5,7 @@
 
 use std::fmt::Debug;
 
-use jitcall::thunk::DEFAULT_HOT_CALLS;
+use jitcall::internals::DEFAULT_HOT_CALLS;
 use jitcall::{ffi, syntax, Abi, CompiledSignature, Pointer, Type, Value};
 
 fn ty(text: &str) -> Type {
@@ -242,7 +242,7 @@ extern "C" fn ninth_word(
 /// (sign- or zero-extended), on both paths: seen by a callee that reads the whole word.
 #[test]
 fn narrow_integers_are_widened_as_the_plan_says() {
-    use jitcall::plan::{ArgPlan, Extension};
+    use jitcall::{ArgPlan, Extension};
     let cases: [(&str, [u8; 4]); 4] = [
         (":int8", [0xFB, 0, 0, 0]),
         (":uint8", [0xFB, 0, 0, 0]),

@@ -314,7 +314,7 @@ fn calls_and_callbacks_from_eight_threads_while_others_make_and_drop() {
     // Every dropped callback's slot came back, even those dropped during a call: the
     // pages hold the few dozen live ones and the reuse delay (a page has at least 128
     // slots), not the hundred thousand callbacks made.
-    let pages = jitcall::callback::trampoline_pages();
-    assert!(pages <= jitcall::callback::REUSE_DELAY.div_ceil(128) + 2, "{pages} pages");
+    let pages = jitcall::internals::trampoline_pages();
+    assert!(pages <= jitcall::limits::REUSE_DELAY.div_ceil(128) + 2, "{pages} pages");
     println!("stale racing calls: {}", stale_calls.load(Ordering::Relaxed));
 }

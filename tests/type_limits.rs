@@ -5,10 +5,10 @@
 
 use std::process::Command;
 
-use jitcall::arch::{for_abi, MAX_BY_VALUE_BYTES};
-use jitcall::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
-use jitcall::value::MAX_EMPTY_VALUES;
+use jitcall::internals::arch::{for_abi, MAX_BY_VALUE_BYTES};
+use jitcall::limits::MAX_EMPTY_VALUES;
 use jitcall::{ffi, syntax, Abi, Buffer, Signature, Type, Value};
+use jitcall::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 
 fn ty(text: &str) -> Type {
     let value = syntax::read(text).unwrap_or_else(|e| panic!("reading {text}: {e}"));
@@ -135,7 +135,7 @@ fn the_by_value_limit_is_one_mebibyte() {
         }
     }
     let sig = Signature::new(Abi::SysV64, ty("[@[@[:u8 65535] 65537]]"), vec![]);
-    assert!(jitcall::plan::ret_block_size(&sig).is_err());
+    assert!(jitcall::internals::ret_block_size(&sig).is_err());
 }
 
 // ---------------------------------------------------------------------------------------

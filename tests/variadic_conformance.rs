@@ -11,7 +11,7 @@ mod common;
 
 use common::generated::{native_type, value};
 use common::suite;
-use jitcall::{ffi, syntax, Abi, Pointer, Value};
+use jitcall::{ffi, Abi, Pointer, Value};
 use jitcall_conformance_c::{conf_fail, conf_last, conf_reset, VariadicCase, VARIADIC_CASES};
 
 /// The callees report through process-wide globals: one call at a time.
@@ -58,7 +58,9 @@ fn run(case: &VariadicCase, abi: Abi, path: CallPath) -> Result<(), String> {
             // SAFETY: as above; every pointer refers to a whole image of its parameter.
             unsafe { sig.call_native(target, &pointers, result.as_mut_ptr()) }
                 // SAFETY: the generated results hold no `:string`.
-                .and_then(|()| unsafe { ffi::read_ptr(ret_ty, Pointer::from_ptr(result.as_ptr()), 0) })
+                .and_then(|()| unsafe {
+                    ffi::read_ptr(ret_ty, Pointer::from_ptr(result.as_ptr()), 0)
+                })
         }
     };
     let (fail, last) = (conf_fail(), conf_last());
@@ -75,7 +77,7 @@ fn run(case: &VariadicCase, abi: Abi, path: CallPath) -> Result<(), String> {
         problems.push(format!("{part} argument {arg} arrived wrong (conf_fail {fail})"));
     }
     if got != expected {
-        problems.push(format!("result {} (expected {})", syntax::print(&got), case.expected));
+        problems.push(format!("result {} (expected {})", got, case.expected));
     }
     if problems.is_empty() {
         Ok(())

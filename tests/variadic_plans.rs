@@ -2,9 +2,9 @@
 //! convention places the variadic arguments, `%al`, and the errors for what C cannot pass
 //! after `...`.
 
-use jitcall::arch::{self, AbiImpl};
-use jitcall::plan::{ArgPlan, CallPlan, Location, Part};
+use jitcall::internals::arch;
 use jitcall::{ffi, syntax, Abi, Signature, Type};
+use jitcall::{ArgPlan, CallPlan, Location, Part};
 
 fn ty(text: &str) -> Type {
     ffi::native_type(&syntax::read(text).unwrap()).unwrap()
@@ -131,8 +131,7 @@ fn a_variadic_callback_is_refused() {
 
 #[test]
 fn plans_label_the_variadic_arguments() {
-    let engine: &dyn AbiImpl = arch::for_abi(Abi::SysV64);
-    let text = plan(Abi::SysV64, &[":ptr"], &[":double"]).describe_call(engine.names(), Some(1));
+    let text = plan(Abi::SysV64, &[":ptr"], &[":double"]).describe_variadic(Some(1));
     assert_eq!(
         text,
         "arg0: [0..8] -> rdi\narg1 (variadic): [0..8] -> xmm0\nret: rax -> [0..4]\nstack: 0 bytes\nal: 1\n"

@@ -1,4 +1,4 @@
-//! Golden tests for the x86-64 encoders in `jitcall::arch::x86_64::encode`, in the style of
+//! Golden tests for the x86-64 encoders in `jitcall::internals::arch::x86_64::encode`, in the style of
 //! Cranelift's `emit_tests`: each row is an encoder call, the bytes it must produce (hand
 //! written from the Intel SDM, not copied from the encoder), and the Intel-syntax text that
 //! iced-x86 disassembles those bytes to.
@@ -13,8 +13,8 @@ mod common;
 
 use common::disasm::x86_formatter as formatter;
 use iced_x86::{Code, Decoder, DecoderOptions, Formatter, Instruction, OpKind, Register};
-use jitcall::arch::x86_64::encode::*;
-use jitcall::arch::x86_64::{Reg, Xmm};
+use jitcall::internals::arch::x86_64::encode::*;
+use jitcall::internals::arch::x86_64::{Reg, Xmm};
 
 use Reg::*;
 

@@ -10,7 +10,7 @@
 //! `JITCALL_BLESS=1 cargo test --test x86_thunks`, then read the diff: every changed listing
 //! is a changed calling sequence and must be checked against the ABI by hand.
 //!
-//! [`CallPlan::describe`]: jitcall::plan::CallPlan::describe
+//! [`CallPlan::describe`]: jitcall::CallPlan
 
 use std::fmt::Write as _;
 
@@ -19,8 +19,8 @@ mod common;
 use common::disasm::x86_formatter as formatter;
 use common::golden::{self, shorten};
 use iced_x86::{Code, Decoder, DecoderOptions, Formatter};
-use jitcall::arch::{for_abi, CodeBuffer};
-use jitcall::types::Type;
+use jitcall::internals::arch::{for_abi, CodeBuffer};
+use jitcall::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
 
 /// A signature: a name for the golden file, the return type and the parameter types.
@@ -125,7 +125,7 @@ fn listing(case: &Case, abi: Abi) -> String {
             return out;
         }
     };
-    for line in plan.describe(engine.names()).lines() {
+    for line in plan.to_string().lines() {
         writeln!(out, "; {}", shorten(line)).unwrap();
     }
     let mut code = CodeBuffer::new();

@@ -211,7 +211,7 @@ pub fn ret() -> Inst {
     Inst::new(&[0xC3])
 }
 
-/// `rep movsb` (copies rcx bytes from [rsi] to [rdi])
+/// `rep movsb` (copies rcx bytes from \[rsi\] to \[rdi\])
 pub fn rep_movsb() -> Inst {
     Inst::new(&[0xF3, 0xA4])
 }

@@ -87,7 +87,7 @@ const SCRATCH: Reg = Reg::Rax;
 ///
 /// # Errors
 /// A plan whose stack arguments exceed [`crate::arch::MAX_STACK_BYTES`]; for [`ArgSource::Pointers`],
-/// a plan that [`pointers_fit`] rejects.
+/// a plan that [`pointers_fit`](crate::arch::pointers_fit) rejects.
 pub fn emit_thunk(
     plan: &CallPlan,
     arg_gprs: &[Reg],

@@ -1,7 +1,7 @@
 //! What several fuzz targets share: types made up from the fuzzer's bytes.
 
 use arbitrary::Arbitrary;
-use jitcall::types::KEYWORDS;
+use jitcall::internals::KEYWORDS;
 use jitcall::{Member, Type};
 
 /// How deep aggregates nest: a struct holding an array of structs of arrays is 4.

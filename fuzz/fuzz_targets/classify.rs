@@ -8,10 +8,10 @@
 use std::collections::HashSet;
 
 use arbitrary::Arbitrary;
-use jitcall::arch::{self, AbiImpl, CodeBuffer};
-use jitcall::plan::{ArgPlan, CallPlan, Location, Part, RetPlan};
-use jitcall::types::KEYWORDS;
+use jitcall::internals::arch::{self, AbiImpl, CodeBuffer};
+use jitcall::internals::KEYWORDS;
 use jitcall::{Abi, Member, Signature, Type};
+use jitcall::{ArgPlan, CallPlan, Location, Part, RetPlan};
 use libfuzzer_sys::fuzz_target;
 
 /// How deep aggregates nest: a struct holding an array of structs of arrays is 4.
@@ -100,14 +100,14 @@ fuzz_target!(|input: Input| {
 });
 
 /// Panics with the problem, the signature in Janet syntax and the plan.
-fn fail(problem: &str, sig: &Signature, plan: &CallPlan, engine: &dyn AbiImpl) -> ! {
+fn fail(problem: &str, sig: &Signature, plan: &CallPlan, _engine: &dyn AbiImpl) -> ! {
     let params: Vec<String> = sig.params.iter().map(Type::to_string).collect();
     panic!(
         "{problem}\nsignature: {} [{}] -> {}\nplan:\n{}",
         sig.abi,
         params.join(" "),
         sig.ret,
-        plan.describe(engine.names())
+        plan
     );
 }
 

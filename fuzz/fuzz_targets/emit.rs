@@ -11,9 +11,10 @@ mod common;
 
 use arbitrary::Arbitrary;
 use common::TypeTree;
-use jitcall::arch::{self, AbiImpl, CodeBuffer};
-use jitcall::plan::{ArgPlan, BlockLayout, CallPlan, Extension, Location, Part, RetPlan};
+use jitcall::internals::arch::{self, AbiImpl, CodeBuffer};
+use jitcall::internals::BlockLayout;
 use jitcall::{Abi, Signature, Type};
+use jitcall::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use libfuzzer_sys::fuzz_target;
 
 const MAX_PARAMS: usize = 24;

@@ -20,8 +20,8 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use jitcall::callback::Callback;
 use jitcall::ffi::{jitfn, JitFn};
+use jitcall::Callback;
 
 use crate::cif::{self, FfiCif};
 use crate::Status;

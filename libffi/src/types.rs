@@ -45,7 +45,7 @@ pub const FFI_TYPE_COMPLEX: u16 = 15;
 
 /// How deep user types may nest (a cycle in `elements` stops here instead of overflowing
 /// the stack).
-const MAX_DEPTH: usize = jitcall::types::MAX_DEPTH;
+const MAX_DEPTH: usize = jitcall::limits::MAX_DEPTH;
 
 const fn scalar(size: usize, type_: u16) -> FfiType {
     FfiType { size, alignment: size as u16, type_, elements: std::ptr::null_mut() }

@@ -1,0 +1,371 @@
+//! The dispatcher: every trampoline's handler saves the argument registers and calls
+//! [`dispatch`], which reads each argument back out of registers and stack by the same
+//! [`CallPlan`] that a call of that signature would use, calls the closure, and writes the
+//! result registers.
+//!
+//! [`CallPlan`]: crate::plan::CallPlan
+
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::AtomicUsize;
+
+use crate::arch::trampoline::frame;
+use crate::error::{Error, Path, Result};
+use crate::plan::{ArgPlan, Location, RetPlan};
+use crate::types::Type;
+use crate::value::{self, Value, ValueFn};
+
+use super::closure::{Closure, ClosureBody, ImageFn, NativeArg};
+use super::errors::raise;
+use super::pool::{InFlight, SlotWords};
+
+cfg_if::cfg_if! {
+    if #[cfg(target_arch = "x86_64")] {
+        /// Called by every handler (System V on every x86-64 OS, as the handlers expect).
+        pub(super) unsafe extern "sysv64" fn dispatch(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
+            // SAFETY: forwarded: the handler passes its slot, frame and the caller's stack.
+            unsafe { dispatch_body(slot, frame, stack) }
+        }
+    } else {
+        /// Called by every handler.
+        pub(super) unsafe extern "C" fn dispatch(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
+            // SAFETY: forwarded: the handler passes its slot, frame and the caller's stack.
+            unsafe { dispatch_body(slot, frame, stack) }
+        }
+    }
+}
+
+/// # Safety
+/// `slot` is a trampoline data slot, `frame` the handler's save area (`arch::trampoline::
+/// frame`), `stack` the caller's first stack argument; the C caller passed arguments of
+/// the callback's signature.
+unsafe fn dispatch_body(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
+    // SAFETY: the handler passes the address of its slot's words, which live as long as
+    // the process (page pairs are never freed).
+    let words = unsafe { &*slot.cast::<SlotWords>() };
+    // SAFETY: the save area is `frame::SIZE` bytes of the handler's stack frame.
+    let frame = unsafe { std::slice::from_raw_parts_mut(frame, frame::SIZE) };
+    frame[frame::RET_GPRS..].fill(0);
+    let call = InFlight::enter(words);
+    let Some(closure) = call.closure() else {
+        raise(Error::Callback("a callback was called after it was dropped".into()));
+        return;
+    };
+    // Nothing may unwind out of here into the foreign caller.
+    let outcome = catch_unwind(AssertUnwindSafe(|| match &closure.body {
+        // SAFETY: forwarded from the caller.
+        ClosureBody::Values(func) => unsafe { run_values(closure, func, frame, stack) },
+        // SAFETY: forwarded from the caller.
+        ClosureBody::Native(func) => unsafe { run_native(closure, func, frame, stack) },
+    }));
+    let error = match outcome {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            Error::Callback(format!("callback panicked: {message}"))
+        }
+    };
+    raise(error);
+    // The C caller gets a zero result.
+    frame[frame::RET_GPRS..].fill(0);
+    if let RetPlan::Indirect { pointer } = closure.plan.ret {
+        let at = location_addr(pointer, frame, std::ptr::null());
+        // SAFETY: the caller passed its result memory's address in this register.
+        let dest = unsafe { (at as *const *mut u8).read_unaligned() };
+        // SAFETY: that memory holds a whole value of the result type.
+        unsafe { std::ptr::write_bytes(dest, 0, closure.sig.ret.size()) };
+        frame[frame::RET_GPRS..frame::RET_GPRS + 8].copy_from_slice(&(dest as u64).to_le_bytes());
+    }
+}
+
+/// Runs a callback over values: decodes the arguments, calls the closure, encodes its
+/// result.
+///
+/// # Safety
+/// As [`dispatch_body`].
+unsafe fn run_values(
+    closure: &Closure,
+    func: &ValueFn,
+    frame: &mut [u8],
+    stack: *const u8,
+) -> Result<()> {
+    // The argument list is reused across calls on this thread (a nested callback finds it
+    // taken and makes its own; so does one on an exiting thread, whose storage is gone).
+    let mut args = ARGS.try_with(Cell::take).unwrap_or_default();
+    // SAFETY: forwarded from the caller.
+    unsafe { read_args(closure, frame, stack, &mut args) };
+    let result = func(&args);
+    args.clear();
+    // Fails only on an exiting thread: the list is then dropped.
+    let _ = ARGS.try_with(|a| a.set(args));
+    // SAFETY: forwarded from the caller (for a memory result's address).
+    unsafe { write_result(closure, frame, &result?) }
+}
+
+thread_local! {
+    static ARGS: Cell<Vec<Value>> = const { Cell::new(Vec::new()) };
+}
+
+/// Bytes for a value's image: on the stack when it is small.
+enum Image {
+    Inline([u64; 8]),
+    Heap(Vec<u8>),
+}
+
+impl Image {
+    fn zeroed(size: usize) -> Image {
+        if size <= 64 {
+            Image::Inline([0; 8])
+        } else {
+            Image::Heap(vec![0; size])
+        }
+    }
+
+    fn bytes(&mut self, size: usize) -> &mut [u8] {
+        match self {
+            // SAFETY: 64 initialized bytes; `size` <= 64 for the inline form.
+            Image::Inline(words) => unsafe {
+                std::slice::from_raw_parts_mut(words.as_mut_ptr().cast(), size)
+            },
+            Image::Heap(v) => &mut v[..size],
+        }
+    }
+}
+
+/// The address where a location's bytes were saved.
+fn location_addr(loc: Location, frame: &mut [u8], stack: *const u8) -> *const u8 {
+    match loc {
+        Location::Gpr(n) => frame[frame::GPRS + 8 * n as usize..].as_ptr(),
+        Location::Fpr(n) => frame[frame::FPRS + 8 * n as usize..].as_ptr(),
+        Location::Stack(offset) => stack.wrapping_add(offset as usize),
+    }
+}
+
+/// # Safety
+/// As [`dispatch_body`].
+unsafe fn read_args(closure: &Closure, frame: &mut [u8], stack: *const u8, args: &mut Vec<Value>) {
+    for (ty, plan) in closure.sig.params.iter().zip(&closure.plan.args) {
+        let value = match (ty, plan) {
+            // A primitive in one piece: decode it where it was saved.
+            (Type::Prim(p), ArgPlan::Direct(parts)) if parts.len() == 1 => {
+                let src = location_addr(parts[0].dest, frame, stack);
+                let mut bits = [0u8; 8];
+                // SAFETY: a saved register has 8 bytes, a stack slot at least the size.
+                unsafe { std::ptr::copy_nonoverlapping(src, bits.as_mut_ptr(), p.size()) };
+                // SAFETY: a `:string` argument is a C string by the signature's contract.
+                unsafe { value::decode_prim_bits(*p, u64::from_le_bytes(bits)) }
+            }
+            _ => {
+                let mut image = Image::zeroed(ty.size());
+                let image = image.bytes(ty.size());
+                match plan {
+                    ArgPlan::Direct(parts) => {
+                        for part in parts {
+                            let src = location_addr(part.dest, frame, stack);
+                            let dest = &mut image[part.offset as usize..][..part.size as usize];
+                            // SAFETY: registers were saved in the frame (8 bytes each);
+                            // stack pieces lie in the caller's argument area, as the plan
+                            // places them.
+                            unsafe {
+                                std::ptr::copy_nonoverlapping(src, dest.as_mut_ptr(), dest.len())
+                            };
+                        }
+                    }
+                    ArgPlan::Indirect { pointer } => {
+                        let at = location_addr(*pointer, frame, stack);
+                        // SAFETY: the caller passed the address of its copy here.
+                        let copy = unsafe { (at as *const *const u8).read_unaligned() };
+                        // SAFETY: that copy holds a whole value of this type.
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(copy, image.as_mut_ptr(), image.len())
+                        };
+                    }
+                }
+                // SAFETY: a `:string` argument is a C string by the signature's contract.
+                unsafe { value::decode_following_pointers(ty, image) }
+            }
+        };
+        args.push(value);
+    }
+}
+
+/// Converts the closure's result into the result registers or the caller's memory.
+///
+/// # Errors
+/// A result that does not convert to the result type.
+///
+/// # Safety
+/// As [`dispatch_body`].
+unsafe fn write_result(closure: &Closure, frame: &mut [u8], result: &Value) -> Result<()> {
+    let ret = &closure.sig.ret;
+    let mismatch =
+        |e: Error| Error::Callback(format!("the callback's result does not convert: {e}"));
+    let path = Path::default();
+    if let (Type::Prim(p), RetPlan::Direct(parts)) = (ret, &closure.plan.ret) {
+        // A primitive in one register: its bits, extended to the whole register.
+        let bits = value::encode_prim_bits(*p, result, &path).map_err(mismatch)?;
+        let mask = if p.size() >= 8 { u64::MAX } else { (1u64 << (8 * p.size())) - 1 };
+        let bits = extend(ret, bits & mask);
+        let at = match parts[0].dest {
+            Location::Fpr(n) => frame::RET_FPRS + 8 * n as usize,
+            Location::Gpr(n) => frame::RET_GPRS + 8 * n as usize,
+            Location::Stack(_) => return Ok(()),
+        };
+        frame[at..at + 8].copy_from_slice(&bits.to_le_bytes());
+        return Ok(());
+    }
+    if ret.is_void() {
+        return value::encode(ret, result, &mut [], &Path::default()).map_err(mismatch);
+    }
+    let mut image = Image::zeroed(ret.size().next_multiple_of(8));
+    let image = image.bytes(ret.size().next_multiple_of(8));
+    value::encode(ret, result, &mut image[..ret.size()], &Path::default()).map_err(mismatch)?;
+    // SAFETY: forwarded from the caller.
+    unsafe { store_result_image(closure, frame, image) };
+    Ok(())
+}
+
+/// Puts a result's native image (rounded up to 8 bytes) where the caller expects it: into
+/// the result registers, extended, or into the caller's result memory.
+///
+/// # Safety
+/// As [`dispatch_body`].
+unsafe fn store_result_image(closure: &Closure, frame: &mut [u8], image: &[u8]) {
+    let ret = &closure.sig.ret;
+    match &closure.plan.ret {
+        RetPlan::Void => {}
+        RetPlan::Direct(parts) => {
+            for part in parts {
+                let piece = &image[part.offset as usize..][..part.size as usize];
+                let bits = extend(ret, read_le(piece));
+                let at = match part.dest {
+                    Location::Gpr(n) => frame::RET_GPRS + 8 * n as usize,
+                    Location::Fpr(n) => frame::RET_FPRS + 8 * n as usize,
+                    Location::Stack(_) => continue,
+                };
+                frame[at..at + 8].copy_from_slice(&bits.to_le_bytes());
+            }
+        }
+        RetPlan::Indirect { pointer } => {
+            let at = location_addr(*pointer, frame, std::ptr::null());
+            // SAFETY: the caller passed the result address in this register.
+            let dest = unsafe { (at as *const *mut u8).read_unaligned() };
+            // SAFETY: the caller's result memory holds a whole value of the result type.
+            unsafe { std::ptr::copy_nonoverlapping(image.as_ptr(), dest, ret.size()) };
+            // The x86-64 conventions also return the address in rax.
+            frame[frame::RET_GPRS..frame::RET_GPRS + 8]
+                .copy_from_slice(&(dest as u64).to_le_bytes());
+        }
+    }
+}
+
+/// The little-endian number in 1 to 8 bytes, read at their exact width where one exists
+/// (a wider read of a narrower store would stall the CPU's store forwarding).
+fn read_le(bytes: &[u8]) -> u64 {
+    match *bytes {
+        [a] => a.into(),
+        [a, b] => u16::from_le_bytes([a, b]).into(),
+        [a, b, c, d] => u32::from_le_bytes([a, b, c, d]).into(),
+        [a, b, c, d, e, f, g, h] => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
+        _ => {
+            let mut word = [0u8; 8];
+            word[..bytes.len()].copy_from_slice(bytes);
+            u64::from_le_bytes(word)
+        }
+    }
+}
+
+/// Runs a native callback: each argument is passed as a pointer to its image, in place
+/// where the caller left it whole (a register's save slot, a stack slot, the caller's copy
+/// of a by-reference aggregate), else assembled from its pieces in a local buffer.
+///
+/// # Safety
+/// As [`dispatch_body`].
+unsafe fn run_native(
+    closure: &Closure,
+    func: &ImageFn,
+    frame: &mut [u8],
+    stack: *const u8,
+) -> Result<()> {
+    const INLINE_ARGS: usize = 16;
+    let count = closure.native_args.len();
+    // Pieces of split aggregates are gathered here; 8-byte slots keep every image aligned.
+    let mut inline_words = [0u64; 16];
+    let mut heap_words = Vec::new();
+    let words: &mut [u64] = if closure.gathered_words <= inline_words.len() {
+        &mut inline_words[..closure.gathered_words]
+    } else {
+        heap_words.resize(closure.gathered_words, 0);
+        &mut heap_words
+    };
+    let mut inline_ptrs = [std::ptr::null::<u8>(); INLINE_ARGS];
+    let mut heap_ptrs = Vec::new();
+    let ptrs: &mut [*const u8] = if count <= INLINE_ARGS {
+        &mut inline_ptrs[..count]
+    } else {
+        heap_ptrs.resize(count, std::ptr::null());
+        &mut heap_ptrs
+    };
+    for (i, (arg, place)) in closure.plan.args.iter().zip(&closure.native_args).enumerate() {
+        ptrs[i] = match (arg, *place) {
+            (ArgPlan::Indirect { pointer }, _) => {
+                let at = location_addr(*pointer, frame, stack);
+                // SAFETY: the caller passed the address of its copy in this location.
+                unsafe { (at as *const *const u8).read_unaligned() }
+            }
+            (ArgPlan::Direct(parts), NativeArg::InPlace) => match parts.as_slice() {
+                [whole] => location_addr(whole.dest, frame, stack),
+                _ => std::ptr::null(),
+            },
+            (ArgPlan::Direct(parts), NativeArg::Gathered(word)) => {
+                let base = words[word..].as_mut_ptr().cast::<u8>();
+                for part in parts {
+                    let src = location_addr(part.dest, frame, stack);
+                    // SAFETY: the piece lies in the caller's registers or stack as the plan
+                    // says, and within this image's words of the buffer.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            src,
+                            base.add(part.offset as usize),
+                            part.size as usize,
+                        )
+                    };
+                }
+                base.cast_const()
+            }
+        };
+    }
+    let ret = &closure.sig.ret;
+    if let RetPlan::Indirect { pointer } = closure.plan.ret {
+        // The closure writes straight into the caller's result memory.
+        let at = location_addr(pointer, frame, std::ptr::null());
+        // SAFETY: the caller passed its result memory's address in this register.
+        let dest = unsafe { (at as *const *mut u8).read_unaligned() };
+        func(ptrs, dest)?;
+        frame[frame::RET_GPRS..frame::RET_GPRS + 8].copy_from_slice(&(dest as u64).to_le_bytes());
+        return Ok(());
+    }
+    let mut image = Image::zeroed(ret.size().next_multiple_of(8));
+    let image = image.bytes(ret.size().next_multiple_of(8));
+    func(ptrs, image.as_mut_ptr())?;
+    // SAFETY: forwarded from the caller.
+    unsafe { store_result_image(closure, frame, image) };
+    Ok(())
+}
+
+/// A narrow signed result sign-extended to the whole register (unsigned ones are already
+/// zero-extended).
+fn extend(ty: &Type, bits: u64) -> u64 {
+    match ty.prim() {
+        Some(p) if p.is_signed() && p.size() < 8 => {
+            let shift = 64 - 8 * p.size() as u32;
+            (((bits << shift) as i64) >> shift) as u64
+        }
+        _ => bits,
+    }
+}

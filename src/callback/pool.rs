@@ -1,0 +1,346 @@
+//! Trampoline pages and their slots.
+//!
+//! Trampolines live in page pairs: a code page, made executable once and never written
+//! again, and a data page that stays writable and is never executable (the contract is in
+//! `arch::trampoline`). Each code page holds one handler per convention of this ISA and
+//! many 16-byte stubs; stub `i` reads data slot `i`. Creating a [`Callback`] fills a free
+//! data slot (handler, dispatcher, closure, state) and writes no code; dropping it frees
+//! the slot for reuse.
+//!
+//! Lifetime: each call is counted on its slot while it runs, so a `Callback` dropped during
+//! a call (by its own closure, or on another thread) is freed by the last call out. A call
+//! through a dropped callback's pointer finds its slot free: it returns zero and reports
+//! an error. Freed slots are reused first in, first out, and only after [`REUSE_DELAY`]
+//! others, so a stale pointer is caught until then; a reused slot's pointer is the new
+//! callback's (the stub is the same code), which no trampoline can tell apart.
+//!
+//! [`Callback`]: super::Callback
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::arch::trampoline::{DATA_SLOT_BYTES, STUBS_START, STUB_BYTES};
+use crate::arch::{self, CodeBuffer};
+use crate::error::{Error, Result};
+use crate::signature::Abi;
+use crate::value::Pointer;
+
+use super::closure::Closure;
+use super::errors::report;
+
+/// One code page (executable) and one data page (writable) right after it.
+pub(super) struct PagePair {
+    alloc: region::Allocation,
+    page: usize,
+    /// Handler addresses by convention.
+    pub(super) handlers: Vec<(Abi, usize)>,
+    slots: usize,
+}
+
+// SAFETY: a `PagePair` is an address range. Its code page is written once, before it is
+// made executable and before any other thread can see it; its data page is accessed only
+// through the atomic words of `SlotWords`.
+unsafe impl Send for PagePair {}
+// SAFETY: as above.
+unsafe impl Sync for PagePair {}
+
+impl PagePair {
+    fn new() -> Result<PagePair> {
+        let page = region::page::size();
+        let os = |op| move |e: region::Error| Error::Os { op, source: std::io::Error::other(e) };
+        let alloc = region::alloc(2 * page, region::Protection::READ_WRITE)
+            .map_err(os("allocating trampoline pages"))?;
+        let base = alloc.as_ptr::<u8>() as usize;
+
+        let mut code = CodeBuffer::new();
+        let mut handlers = Vec::new();
+        for abi in Abi::ALL.into_iter().filter(|a| a.runs_on_host()) {
+            handlers.push((abi, base + code.offset()));
+            arch::for_abi(abi).emit_callback_handler(&mut code)?;
+            while code.offset() % 16 != 0 {
+                code.put(&[0]);
+            }
+        }
+        if code.offset() > STUBS_START {
+            return Err(Error::Abi("callback handlers do not fit before the stubs".into()));
+        }
+        code.put(&vec![0; STUBS_START - code.offset()]);
+        let slots = ((page - STUBS_START) / STUB_BYTES).min(page / DATA_SLOT_BYTES);
+        for i in 0..slots {
+            let stub = STUBS_START + i * STUB_BYTES;
+            let slot = page + i * DATA_SLOT_BYTES;
+            emit_stub(&mut code, slot as i64 - stub as i64)?;
+        }
+        // SAFETY: the code fits the first page (STUBS_START + slots * STUB_BYTES <= page),
+        // which is read+write and not yet visible to anyone else.
+        unsafe {
+            std::ptr::copy_nonoverlapping(code.bytes().as_ptr(), base as *mut u8, code.offset())
+        };
+        // SAFETY: the first page is this allocation's and holds finished code; nothing
+        // writes it from now on.
+        unsafe { region::protect(base as *const u8, page, region::Protection::READ_EXECUTE) }
+            .map_err(os("making trampoline code executable"))?;
+        crate::memory::flush_instruction_cache(base, page);
+        Ok(PagePair { alloc, page, handlers, slots })
+    }
+
+    fn base(&self) -> usize {
+        self.alloc.as_ptr::<u8>() as usize
+    }
+
+    fn stub(&self, i: usize) -> usize {
+        self.base() + STUBS_START + i * STUB_BYTES
+    }
+
+    /// The words of data slot `i` (see [`SlotWords`]).
+    fn slot_words(&self, i: usize) -> &SlotWords {
+        let addr = self.base() + self.page + i * DATA_SLOT_BYTES;
+        // SAFETY: the slot lies in the data page (i < slots <= page / DATA_SLOT_BYTES, and
+        // a slot has room for the words: see `SlotWords`), which stays mapped read+write
+        // while `self` lives; it is 8-aligned; and it is only ever accessed through these
+        // atomics (the handler's plain loads of the first two read words that are only
+        // written before the slot is made live).
+        unsafe { &*(addr as *const SlotWords) }
+    }
+
+    /// The slot whose words are at `addr`, if they are in this page pair.
+    fn slot_at(&'static self, addr: usize) -> Option<Slot> {
+        let data = self.base() + self.page;
+        let index = addr.checked_sub(data)? / DATA_SLOT_BYTES;
+        (index < self.slots && addr == data + index * DATA_SLOT_BYTES)
+            .then_some(Slot { page: self, index })
+    }
+}
+
+cfg_if::cfg_if! {
+    if #[cfg(target_arch = "x86_64")] {
+        fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) -> Result<()> {
+            let offset = i32::try_from(slot_from_stub)
+                .map_err(|_| Error::Abi("trampoline data slot out of range".into()))?;
+            arch::x86_64::emit_stub(code, offset);
+            Ok(())
+        }
+    } else {
+        fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) -> Result<()> {
+            arch::aarch64::emit_stub(code, slot_from_stub)
+        }
+    }
+}
+
+/// How many freed slots wait before the oldest is handed out again. A C pointer to a
+/// dropped callback is its slot's stub, the same for every callback the slot ever holds
+/// (stubs are code, never rewritten), so a stale call is detected exactly while the slot is
+/// not reused: always until at least this many other callbacks were dropped after it.
+pub const REUSE_DELAY: usize = 1024;
+
+/// All trampoline pages and the free slots among them.
+pub(super) struct Pool {
+    pages: Vec<&'static PagePair>,
+    /// Slots of the newest page never handed out (a stale pointer cannot name them).
+    fresh: Vec<Slot>,
+    /// Freed slots, oldest first: reused first in, first out, after [`REUSE_DELAY`].
+    pub(super) freed: VecDeque<Slot>,
+}
+
+static POOL: Mutex<Pool> =
+    Mutex::new(Pool { pages: Vec::new(), fresh: Vec::new(), freed: VecDeque::new() });
+
+pub(super) fn pool() -> std::sync::MutexGuard<'static, Pool> {
+    POOL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// How many trampoline page pairs exist (each holds many slots, reused after drops).
+pub fn trampoline_pages() -> usize {
+    pool().pages.len()
+}
+
+/// A data slot's words: the handler's address (read by the stub), the dispatcher's (read
+/// by the handler), the closure (a strong count of an `Arc<Closure>`, owned by the slot
+/// while it is live or dying), and the [`state`] word.
+pub(super) type SlotWords = [AtomicUsize; 4];
+const HANDLER: usize = 0;
+const DISPATCHER: usize = 1;
+const CLOSURE: usize = 2;
+const STATE: usize = 3;
+const _: () = assert!(
+    DATA_SLOT_BYTES >= std::mem::size_of::<SlotWords>()
+        && crate::arch::trampoline::SLOT_DISPATCHER as usize == 8 * DISPATCHER
+        && usize::BITS == 64
+);
+
+/// A slot's state word: `generation << 32 | phase << 28 | calls`.
+///
+/// `calls` counts the calls inside the dispatcher for this slot (stale ones too); the
+/// phase is FREE (no callback: a call is stale), LIVE (its `Callback` exists) or DYING (its
+/// `Callback` was dropped while calls ran: the last one out frees the closure). The
+/// generation counts the slot's callbacks, so that a thread that saw one callback's state
+/// can never mistake a later one's for it (no ABA on the word; it would take 2^32 reuses of
+/// the slot while one thread sits between two instructions of `InFlight::drop`). Every
+/// change is a read-modify-write, so each value continues the release sequence of every
+/// earlier one. 2^28 calls at once on one slot (each a stack frame) cannot happen.
+mod state {
+    pub const CALL: usize = 1;
+    pub const CALLS: usize = (1 << 28) - 1;
+    pub const PHASE: usize = 3 << 28;
+    pub const FREE: usize = 0;
+    pub const LIVE: usize = 1 << 28;
+    pub const DYING: usize = 2 << 28;
+    pub const GENERATION: usize = 1 << 32;
+
+    pub fn phase(word: usize) -> usize {
+        word & PHASE
+    }
+
+    pub fn calls(word: usize) -> usize {
+        word & CALLS
+    }
+
+    /// The same generation and calls, in another phase.
+    pub fn with_phase(word: usize, phase: usize) -> usize {
+        (word & !PHASE) | phase
+    }
+}
+
+/// A data slot and its stub.
+#[derive(Clone, Copy)]
+pub(super) struct Slot {
+    pub(super) page: &'static PagePair,
+    index: usize,
+}
+
+impl Slot {
+    /// A slot for a new callback: a freed one once enough wait, else one never used.
+    pub(super) fn claim() -> Result<Slot> {
+        let mut pool = pool();
+        if pool.freed.len() > REUSE_DELAY {
+            if let Some(slot) = pool.freed.pop_front() {
+                return Ok(slot);
+            }
+        }
+        if pool.fresh.is_empty() {
+            // Page pairs are kept for the life of the process: slots are reused instead.
+            let page: &'static PagePair = Box::leak(Box::new(PagePair::new()?));
+            pool.pages.push(page);
+            pool.fresh.extend((0..page.slots).rev().map(|index| Slot { page, index }));
+        }
+        pool.fresh.pop().ok_or_else(|| Error::Abi("a trampoline page without slots".into()))
+    }
+
+    fn words(&self) -> &'static SlotWords {
+        self.page.slot_words(self.index)
+    }
+
+    /// Makes the (free) slot run `closure` through `handler`, which calls `dispatcher`; the
+    /// slot keeps that count of the closure until [`release`].
+    pub(super) fn publish(&self, handler: usize, dispatcher: usize, closure: Arc<Closure>) {
+        let words = self.words();
+        words[HANDLER].store(handler, Ordering::Relaxed);
+        words[DISPATCHER].store(dispatcher, Ordering::Relaxed);
+        words[CLOSURE].store(Arc::into_raw(closure) as usize, Ordering::Relaxed);
+        // Release: a call that sees LIVE (Acquire, in `InFlight::enter`) sees the words
+        // above and the closure's contents. Calls may be counted already: stale ones that
+        // entered while the slot was free, and will leave without looking at the closure.
+        let _ = words[STATE].fetch_update(Ordering::Release, Ordering::Relaxed, |word| {
+            let next = word.wrapping_add(state::GENERATION);
+            Some(state::with_phase(next, state::LIVE))
+        });
+    }
+
+    /// The slot's callback was dropped: the slot is freed now when no call runs, else by
+    /// the last call out (see [`InFlight`]).
+    pub(super) fn retire(&self) {
+        let words = self.words();
+        let retired = words[STATE].fetch_update(Ordering::AcqRel, Ordering::Relaxed, |word| {
+            let phase = if state::calls(word) == 0 { state::FREE } else { state::DYING };
+            Some(state::with_phase(word, phase))
+        });
+        if let Ok(word) = retired {
+            if state::calls(word) == 0 {
+                // AcqRel: this thread now follows every call that left (their Release
+                // decrements precede this value), so none still uses the closure.
+                release(words);
+            }
+        }
+    }
+
+    pub(super) fn code_ptr(&self) -> Pointer {
+        Pointer::from_addr(self.page.stub(self.index))
+    }
+}
+
+/// Frees a slot that just became FREE (the caller made that change, so it runs once per
+/// callback): drops the slot's count of the closure and queues the slot for reuse.
+fn release(words: &SlotWords) {
+    // Nobody else reads this word now: calls that find the slot FREE leave it alone, and it
+    // is written again only after the slot is queued below.
+    let closure = words[CLOSURE].swap(0, Ordering::Relaxed) as *const Closure;
+    {
+        let mut pool = pool();
+        let addr = words as *const SlotWords as usize;
+        if let Some(slot) = pool.pages.iter().find_map(|page| page.slot_at(addr)) {
+            pool.freed.push_back(slot);
+        }
+    }
+    if !closure.is_null() {
+        // SAFETY: `publish` stored a count from `Arc::into_raw`, released once here (the
+        // phase change to FREE happens once per publish); no call uses the closure any
+        // more (see `retire` and `InFlight::drop` for the ordering).
+        drop(unsafe { Arc::from_raw(closure) });
+    }
+}
+
+/// One call inside the dispatcher, counted on its slot from entry to exit: a live slot's
+/// closure is not freed while any call is inside.
+pub(super) struct InFlight<'a> {
+    words: &'a SlotWords,
+    /// The callback's closure, or `None` for a stale call (the slot is free or dying).
+    closure: Option<&'a Closure>,
+}
+
+impl<'a> InFlight<'a> {
+    #[inline]
+    pub(super) fn enter(words: &'a SlotWords) -> InFlight<'a> {
+        // Acquire: pairs with `publish`'s Release, so a LIVE word comes with its closure.
+        let word = words[STATE].fetch_add(state::CALL, Ordering::Acquire);
+        let closure = (state::phase(word) == state::LIVE).then(|| {
+            // SAFETY: the slot was LIVE when this call was counted, so the closure word is
+            // the one `publish` wrote for this generation: it changes only after the slot
+            // goes FREE, which needs this call's count gone. The slot's count of the
+            // closure keeps it alive until then (it is released only at FREE), and the
+            // reference lives no longer than `self`.
+            unsafe { &*(words[CLOSURE].load(Ordering::Relaxed) as *const Closure) }
+        });
+        InFlight { words, closure }
+    }
+
+    pub(super) fn closure(&self) -> Option<&Closure> {
+        self.closure
+    }
+}
+
+impl Drop for InFlight<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // Release: this call's uses of the closure happen before whoever frees it.
+        let word = self.words[STATE].fetch_sub(state::CALL, Ordering::Release);
+        if state::phase(word) != state::DYING || state::calls(word) != 1 {
+            return;
+        }
+        // The last call out of a dropped callback frees it, unless a stale call entered
+        // meanwhile (it does this when it leaves). The generation in the word makes sure
+        // that it is this callback's DYING, not a later one's. Acquire: as in `retire`.
+        let last = word - state::CALL;
+        let free = state::with_phase(last, state::FREE);
+        if self.words[STATE]
+            .compare_exchange(last, free, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            // Freeing drops the closure: its captures' destructors may panic.
+            if catch_unwind(AssertUnwindSafe(|| release(self.words))).is_err() {
+                report("a callback's closure panicked while being dropped");
+            }
+        }
+    }
+}

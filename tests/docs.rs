@@ -1,0 +1,19 @@
+//! The documentation builds without a warning (broken or private intra-doc links, bad
+//! code blocks): `cargo doc` is run with warnings as errors, in its own target directory
+//! (the test's own build still holds the main one's lock).
+
+use std::process::Command;
+
+#[test]
+fn cargo_doc_has_no_warnings() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let output = Command::new(env!("CARGO"))
+        .args(["doc", "--no-deps", "--lib", "--offline", "-p", "jitcall"])
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", format!("{root}/target/doc-check"))
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .output()
+        .expect("cargo runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "cargo doc warned or failed:\n{stderr}");
+}
