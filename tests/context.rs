@@ -104,10 +104,15 @@ jitcall::defbind! {
 }
 
 /// A shared library of our own, loaded by nothing else, so that closing it really
-/// unloads it: built with the host's C compiler. `None` where there is none (cross runs
-/// under an emulator), and the test says so.
+/// unloads it: built with the host's C compiler. `None` where there is none, or where it
+/// builds for another machine (`JITCALL_NO_HOST_CC`: cross runs under an emulator), and
+/// the test says so.
 #[cfg(target_os = "linux")]
 fn answer_library(name: &str) -> Option<String> {
+    // Under an emulator the host's compiler builds for the host, not for this process.
+    if std::env::var_os("JITCALL_NO_HOST_CC").is_some() {
+        return None;
+    }
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
     let stem = format!("jitcall_{name}_{}", std::process::id());
     let source = dir.join(format!("{stem}.c"));
