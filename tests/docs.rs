@@ -6,6 +6,12 @@ use std::process::Command;
 
 #[test]
 fn cargo_doc_has_no_warnings() {
+    // Under an emulator (wine, qemu) the host's cargo cannot be run from here; the host
+    // run covers the docs, which do not depend on the target.
+    if std::env::var_os("JITCALL_NO_HOST_CC").is_some() {
+        println!("cargo_doc_has_no_warnings: skipped under an emulator");
+        return;
+    }
     let root = env!("CARGO_MANIFEST_DIR");
     let output = Command::new(env!("CARGO"))
         .args(["doc", "--no-deps", "--lib", "--offline", "-p", "jitcall"])
