@@ -307,6 +307,22 @@ static double closure_call(const Lib *L, long n) {
     return t;
 }
 
+/* ffi_call of int(int) while a closure is alive (the drop-in then tracks callback errors
+   per call). */
+static double call_int_closure_live(const Lib *L, long n) {
+    static ffi_cif cif;
+    static ffi_type *at[2];
+    at[0] = at[1] = L->t_sint32;
+    prep(L, &cif, 2, L->t_sint32, at);
+    void *code;
+    ffi_closure *c = L->closure_alloc(sizeof(ffi_closure), &code);
+    if (!c || L->prep_closure_loc(c, &cif, add_handler, NULL, code) != FFI_OK)
+        die("closure", L);
+    double t = call_int_int(L, n);
+    L->closure_free(c);
+    return t;
+}
+
 /* ---- main ---------------------------------------------------------------------------- */
 
 static const struct { const char *name; Case run; } CASES[] = {
@@ -321,6 +337,7 @@ static const struct { const char *name; Case run; } CASES[] = {
     {"prep_seen_struct_fresh_type", prep_struct_fresh},
     {"closure_alloc_prep_free", closure_cycle},
     {"closure_call_from_c", closure_call},
+    {"call_int(int)_closure_live", call_int_closure_live},
 };
 
 int main(int argc, char **argv) {

@@ -179,6 +179,26 @@ fn cached(key: &Key) -> Option<&'static Prepared> {
     key.equals(&prepared.key).then_some(prepared)
 }
 
+/// Stores the signature at `index + 1 == flags` in the cache slot of the signature
+/// `int(args)` (default ABI): what a hash collision does, for the tests.
+#[cfg(test)]
+pub(crate) fn poison_cache_slot(args: &[*mut FfiType], flags: u32) {
+    let mut key = Key::default();
+    #[cfg(target_arch = "x86_64")]
+    key.push(u64::from(abi::UNIX64));
+    #[cfg(target_arch = "aarch64")]
+    key.push(u64::from(abi::SYSV));
+    key.push(u64::MAX);
+    key.push(args.len() as u64);
+    key.push(u64::from(types::FFI_TYPE_SINT32));
+    // SAFETY: the tests pass laid-out scalar types.
+    let taken = unsafe { key.push_scalars(args.as_ptr(), args.len(), |_| ()) };
+    assert_eq!(taken, args.len());
+    let prepared = entry(flags as usize - 1).expect("a prepared signature");
+    assert!(!key.equals(&prepared.key));
+    cache_slot(&key).store((prepared as *const Prepared).cast_mut(), Ordering::Release);
+}
+
 pub(crate) fn segment_of(index: usize) -> (usize, usize) {
     let j = index + FIRST_SEGMENT;
     let k =
@@ -419,6 +439,7 @@ fn ret_shape(ret: &Type) -> RetShape {
 ///
 /// # Safety
 /// `cif` is a valid cif whose type pointers are valid.
+#[inline]
 pub unsafe fn prepared_of(cif: *mut FfiCif) -> Option<&'static Prepared> {
     // SAFETY: the caller guarantees a valid cif.
     let c = unsafe { &*cif };
@@ -448,6 +469,7 @@ pub unsafe fn prepared_of(cif: *mut FfiCif) -> Option<&'static Prepared> {
 /// # Safety
 /// libffi's contract: `cif` prepared, `target` a function of its signature, `avalue`
 /// holding `nargs` valid argument pointers, `rvalue` NULL or large enough.
+#[inline]
 pub unsafe fn call(
     prepared: &Prepared,
     target: *const c_void,
@@ -467,8 +489,20 @@ pub unsafe fn call(
             // SAFETY: forwarded from the caller; `word` has room for the narrow result.
             let _ =
                 unsafe { prepared.sig.call_native(target, args, (&mut word as *mut u64).cast()) };
+            // The result is read back at its own width: a wider load of a narrower store
+            // that was just made would stall the store forwarding.
+            let at = (&word as *const u64).cast::<u8>();
+            // SAFETY: `word` holds 8 initialized bytes; `size` is 1, 2 or 4.
+            let narrow = unsafe {
+                match size {
+                    1 => u64::from(at.read()),
+                    2 => u64::from(at.cast::<u16>().read()),
+                    _ => u64::from(at.cast::<u32>().read()),
+                }
+            };
             let shift = 64 - 8 * u32::from(size);
-            let widened = if signed { (((word << shift) as i64) >> shift) as u64 } else { word };
+            let widened =
+                if signed { (((narrow << shift) as i64) >> shift) as u64 } else { narrow };
             if !rvalue.is_null() {
                 // SAFETY: libffi's contract: `rvalue` has room for an `ffi_arg`.
                 unsafe { rvalue.cast::<u64>().write_unaligned(widened) };

@@ -348,24 +348,61 @@ unsafe fn prepare_any(t: *mut FfiType, key: &mut Key, depth: usize) -> Result<()
 }
 
 /// [`prepare`] for a struct or complex type, in one walk: its elements are prepared (and
-/// laid out if of size 0), then it is laid out as `initialize_aggregate` does if its
-/// size is 0.
+/// laid out if of size 0), then, if its size is 0, it is laid out as
+/// `initialize_aggregate` does.
 ///
 /// # Safety
 /// As [`prepare`], `t` not NULL.
 unsafe fn prepare_aggregate(t: *mut FfiType, key: &mut Key, depth: usize) -> Result<(), Status> {
     // SAFETY: the caller guarantees `t` is valid.
-    let (code, elements) = unsafe { ((*t).type_, (*t).elements) };
+    let (code, elements, size) = unsafe { ((*t).type_, (*t).elements, (*t).size) };
     if elements.is_null() {
         return Err(Status::BadTypedef);
     }
     key.push(u64::from(code));
-    let (mut size, mut align, mut overflow) = (0usize, 0u16, false);
-    let mut lay_out = |e: &FfiType| {
-        let (end, overflowed) = align_up(size, e.alignment).overflowing_add(e.size);
-        (size, overflow) = (end, overflow || overflowed);
-        align = align.max(e.alignment);
+    let (size, align) = if size != 0 {
+        // Laid out already (the usual case): the elements' layout is not needed.
+        // SAFETY: forwarded from the caller.
+        unsafe { prepare_elements(elements, key, depth, |_| ())? };
+        // SAFETY: as above.
+        (size, unsafe { (*t).alignment })
+    } else {
+        let (mut end, mut align, mut overflow) = (0usize, 0u16, false);
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            prepare_elements(elements, key, depth, |e| {
+                let (next, overflowed) = align_up(end, e.alignment).overflowing_add(e.size);
+                (end, overflow) = (next, overflow || overflowed);
+                align = align.max(e.alignment);
+            })?
+        };
+        let laid_out = align_up(end, align);
+        if overflow || laid_out == 0 {
+            return Err(Status::BadTypedef);
+        }
+        // SAFETY: an aggregate of size 0 is writable (the caller's guarantee).
+        unsafe { ((*t).size, (*t).alignment) = (laid_out, align) };
+        (laid_out, align)
     };
+    if (size as u64) >> SIZE_BITS != 0 {
+        return Err(Status::BadTypedef);
+    }
+    key.push(END_OF_ELEMENTS | u64::from(align) << SIZE_BITS | size as u64);
+    Ok(())
+}
+
+/// Prepares the elements of an aggregate, in order, showing each to `lay_out`; fails on
+/// an aggregate without elements.
+///
+/// # Safety
+/// `elements` is a NULL-terminated array of valid types (see [`prepare`]).
+#[inline]
+unsafe fn prepare_elements(
+    elements: *const *mut FfiType,
+    key: &mut Key,
+    depth: usize,
+    mut lay_out: impl FnMut(&FfiType),
+) -> Result<(), Status> {
     let mut count = 0;
     loop {
         // SAFETY: the caller guarantees a NULL-terminated array of valid types.
@@ -384,21 +421,6 @@ unsafe fn prepare_aggregate(t: *mut FfiType, key: &mut Key, depth: usize) -> Res
     if count == 0 {
         return Err(Status::BadTypedef);
     }
-    // SAFETY: as above; an aggregate of size 0 is writable (the caller's guarantee).
-    let (size, align) = unsafe {
-        if (*t).size == 0 {
-            let laid_out = align_up(size, align);
-            if overflow || laid_out == 0 {
-                return Err(Status::BadTypedef);
-            }
-            ((*t).size, (*t).alignment) = (laid_out, align);
-        }
-        ((*t).size as u64, u64::from((*t).alignment))
-    };
-    if size >> SIZE_BITS != 0 {
-        return Err(Status::BadTypedef);
-    }
-    key.push(END_OF_ELEMENTS | align << SIZE_BITS | size);
     Ok(())
 }
 
@@ -475,4 +497,19 @@ fn struct_with_layout(fields: &[(Type, u16)], size: usize, align: u16) -> Result
         return Err(Status::BadTypedef);
     }
     Ok(built)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::align_up;
+
+    #[test]
+    fn align_up_rounds_to_any_alignment_and_saturates() {
+        assert_eq!(align_up(7, 8), 8);
+        assert_eq!(align_up(8, 8), 8);
+        assert_eq!(align_up(5, 0), 5);
+        assert_eq!(align_up(5, 3), 6);
+        assert_eq!(align_up(usize::MAX - 1, 4), usize::MAX);
+        assert_eq!(align_up(usize::MAX - 1, 3), usize::MAX);
+    }
 }
