@@ -84,7 +84,7 @@ def main():
     if quick:
         args = args[1:]
     dropin, system = (os.path.abspath(a) for a in args)
-    rounds, repeat = (1, 3) if quick else (3, 5)
+    rounds, repeat = (1, 3) if quick else (5, 5)
     for case in SETUP:
         number = 20000 if case == "qsort_callback" else 200000
         if quick:
