@@ -3,8 +3,10 @@
 //! A prepared signature lives in an append-only table for the life of the process; the
 //! cif's `flags` field (private to libffi) holds its index plus one. Preparing a cif looks
 //! the signature up by its *structural* key (the types' codes, sizes and layouts, not
-//! their addresses): first in this thread's map (no lock), then in the process's, so that
-//! ctypes' prepare-on-every-call costs a key walk and a hash lookup.
+//! their addresses), built on the stack: first in a lock-free, direct-mapped cache of
+//! table indices shared by all threads (a slot is only a hint: the entry's own key is
+//! compared), then in this thread's map (no lock), then in the process's, so that
+//! ctypes' prepare-on-every-call costs a key walk, a hash and one compare.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -14,7 +16,7 @@ use std::sync::{Mutex, OnceLock};
 
 use jitcall::{Abi, CompiledSignature, Pointer, Prim, Signature, Type};
 
-use crate::types::{self, FfiType, FFI_TYPE_COMPLEX, FFI_TYPE_FLOAT, FFI_TYPE_STRUCT};
+use crate::types::{self, FfiType, Key, FFI_TYPE_COMPLEX, FFI_TYPE_FLOAT, FFI_TYPE_STRUCT};
 use crate::Status;
 
 /// `ffi_abi` values of x86-64 (`FFI_FIRST_ABI` = 1 .. `FFI_LAST_ABI` = 5).
@@ -90,6 +92,10 @@ enum RetShape {
 #[derive(Debug)]
 pub struct Prepared {
     pub sig: CompiledSignature,
+    /// The structural key it was prepared for (what a cache hit is checked against).
+    key: Box<[u64]>,
+    /// Its index in the table.
+    index: u32,
     abi: u32,
     nargs: u32,
     rtype_code: u16,
@@ -147,17 +153,50 @@ struct Registry {
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
 
-/// What a thread keeps for preparing cifs.
-#[derive(Default)]
-struct Local {
-    /// Keys this thread has prepared, with their indices: repeated preparations take no lock.
-    known: KeyMap,
-    /// The key buffer, reused.
-    key: Vec<u64>,
+thread_local! {
+    /// Keys this thread has prepared, with their indices: repeated preparations that miss
+    /// the cache take no lock.
+    static KNOWN: RefCell<KeyMap> = RefCell::new(KeyMap::default());
 }
 
-thread_local! {
-    static LOCAL: RefCell<Local> = RefCell::new(Local::default());
+const CACHE_BITS: u32 = 10;
+
+/// Prepared signatures by key hash (NULL: empty). Written on a miss, raced freely: a
+/// reader compares the entry's key with its own, so a stale hint is only a miss.
+static CACHE: [AtomicPtr<Prepared>; 1 << CACHE_BITS] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; 1 << CACHE_BITS];
+
+fn cache_slot(key: &Key) -> &'static AtomicPtr<Prepared> {
+    &CACHE[(key.hash() >> (64 - CACHE_BITS)) as usize]
+}
+
+/// The prepared signature with this key, if the cache names it.
+fn cached(key: &Key) -> Option<&'static Prepared> {
+    let found = cache_slot(key).load(Ordering::Acquire);
+    // SAFETY: the cache holds NULL or entries of the table, which are never changed nor
+    // freed once set, and were set before their address was stored (Release/Acquire).
+    let prepared = unsafe { found.as_ref() }?;
+    key.equals(&prepared.key).then_some(prepared)
+}
+
+/// Stores the signature at `index + 1 == flags` in the cache slot of the signature
+/// `int(args)` (default ABI): what a hash collision does, for the tests.
+#[cfg(test)]
+pub(crate) fn poison_cache_slot(args: &[*mut FfiType], flags: u32) {
+    let mut key = Key::default();
+    #[cfg(target_arch = "x86_64")]
+    key.push(u64::from(abi::UNIX64));
+    #[cfg(target_arch = "aarch64")]
+    key.push(u64::from(abi::SYSV));
+    key.push(u64::MAX);
+    key.push(args.len() as u64);
+    key.push(u64::from(types::FFI_TYPE_SINT32));
+    // SAFETY: the tests pass laid-out scalar types.
+    let taken = unsafe { key.push_scalars(args.as_ptr(), args.len(), |_| ()) };
+    assert_eq!(taken, args.len());
+    let prepared = entry(flags as usize - 1).expect("a prepared signature");
+    assert!(!key.equals(&prepared.key));
+    cache_slot(&key).store((prepared as *const Prepared).cast_mut(), Ordering::Release);
 }
 
 pub(crate) fn segment_of(index: usize) -> (usize, usize) {
@@ -186,8 +225,9 @@ fn insert(key: &[u64], make: impl FnOnce() -> Result<Prepared, Status>) -> Resul
     if let Some(&index) = registry.by_key.get(key) {
         return Ok(index);
     }
-    let prepared = make()?;
+    let mut prepared = make()?;
     let index = registry.len;
+    prepared.index = u32::try_from(index).map_err(|_| Status::BadTypedef)?;
     let (k, offset) = segment_of(index);
     let cell = SEGMENT_PTRS.get(k).ok_or(Status::BadTypedef)?;
     let mut base = cell.load(Ordering::Acquire);
@@ -198,7 +238,7 @@ fn insert(key: &[u64], make: impl FnOnce() -> Result<Prepared, Status>) -> Resul
     }
     // SAFETY: as in `entry`; the registry lock makes this the only writer of new cells.
     let _ = unsafe { &*base.add(offset) }.set(prepared);
-    let index = u32::try_from(index).map_err(|_| Status::BadTypedef)?;
+    let index = index as u32; // checked above
     registry.by_key.insert(key.into(), index);
     registry.len += 1;
     Ok(index)
@@ -226,8 +266,7 @@ pub unsafe fn prep(
     }
     // SAFETY: forwarded from the caller.
     match unsafe { prep_inner(abi_value, nfixed, ntotal, rtype, atypes) } {
-        Ok(index) => {
-            let prepared = entry(index as usize).expect("an inserted entry");
+        Ok(prepared) => {
             // SAFETY: the caller guarantees `cif` is writable.
             unsafe {
                 cif.write(FfiCif {
@@ -236,7 +275,7 @@ pub unsafe fn prep(
                     arg_types: atypes,
                     rtype,
                     bytes: prepared.bytes,
-                    flags: index + 1,
+                    flags: prepared.index + 1,
                 })
             };
             Status::Ok
@@ -253,7 +292,7 @@ unsafe fn prep_inner(
     ntotal: u32,
     rtype: *mut FfiType,
     atypes: *mut *mut FfiType,
-) -> Result<u32, Status> {
+) -> Result<&'static Prepared, Status> {
     let abi = jitcall_abi(abi_value)?;
     if ntotal > 0 && atypes.is_null() {
         return Err(Status::BadTypedef);
@@ -269,28 +308,52 @@ unsafe fn prep_inner(
         // SAFETY: the caller guarantees `ntotal` readable pointers at `atypes`.
         unsafe { std::slice::from_raw_parts(atypes, ntotal as usize) }
     };
-    LOCAL.with(|local| {
-        let mut spare = Local::default();
-        // Only a re-entrant preparation on this thread finds the state taken.
-        let mut borrowed = local.try_borrow_mut().ok();
-        let Local { known, key } = borrowed.as_deref_mut().unwrap_or(&mut spare);
-        key.clear();
-        key.extend([u64::from(abi_value), nfixed.map_or(u64::MAX, u64::from), u64::from(ntotal)]);
+    let mut key = Key::default();
+    key.push(u64::from(abi_value));
+    key.push(nfixed.map_or(u64::MAX, u64::from));
+    key.push(u64::from(ntotal));
+    // SAFETY: forwarded from the caller.
+    unsafe { types::prepare(rtype, &mut key, 0)? };
+    let mut done = 0;
+    while done < args.len() {
         // SAFETY: forwarded from the caller.
-        unsafe { types::prepare(rtype, key, 0)? };
-        for &t in args {
+        done += unsafe { key.push_scalars(args[done..].as_ptr(), args.len() - done, |_| ()) };
+        if let Some(&t) = args.get(done) {
             // SAFETY: forwarded from the caller.
-            unsafe { types::prepare(t, key, 1)? };
+            unsafe { types::prepare(t, &mut key, 1)? };
+            done += 1;
         }
-        if let Some(n) = nfixed {
-            check_promoted(&args[n as usize..])?;
-        }
-        if let Some(&found) = known.get(&key[..]) {
+    }
+    if let Some(n) = nfixed {
+        check_promoted(&args[n as usize..])?;
+    }
+    if let Some(found) = cached(&key) {
+        return Ok(found);
+    }
+    // SAFETY: forwarded from the caller (the types are prepared).
+    let index = known_or_insert(key.words(), || unsafe {
+        compile(abi, abi_value, nfixed, rtype, args, key.words())
+    })?;
+    let prepared = entry(index as usize).ok_or(Status::BadTypedef)?;
+    cache_slot(&key).store((prepared as *const Prepared).cast_mut(), Ordering::Release);
+    Ok(prepared)
+}
+
+/// The index of `key` in this thread's map, or else in the process's table (compiled by
+/// `make` if new there).
+fn known_or_insert(
+    key: &[u64],
+    make: impl FnOnce() -> Result<Prepared, Status>,
+) -> Result<u32, Status> {
+    KNOWN.with(|known| {
+        // Only a re-entrant preparation on this thread finds the map taken: it goes to
+        // the process's table directly.
+        let Ok(mut known) = known.try_borrow_mut() else { return insert(key, make) };
+        if let Some(&found) = known.get(key) {
             return Ok(found);
         }
-        // SAFETY: forwarded from the caller (the types are prepared).
-        let index = insert(key, || unsafe { compile(abi, abi_value, nfixed, rtype, args) })?;
-        known.insert(key[..].into(), index);
+        let index = insert(key, make)?;
+        known.insert(key.into(), index);
         Ok(index)
     })
 }
@@ -317,6 +380,7 @@ unsafe fn compile(
     nfixed: Option<u32>,
     rtype: *mut FfiType,
     args: &[*mut FfiType],
+    key: &[u64],
 ) -> Result<Prepared, Status> {
     // SAFETY: forwarded from the caller.
     let ret = unsafe { types::to_jitcall(rtype)? };
@@ -336,7 +400,16 @@ unsafe fn compile(
     let bytes = sig.plan().stack_bytes;
     // SAFETY: `prepare` checked `rtype`.
     let rtype_code = unsafe { (*rtype).type_ };
-    Ok(Prepared { sig, abi: abi_value, nargs: args.len() as u32, rtype_code, ret: shape, bytes })
+    Ok(Prepared {
+        sig,
+        key: key.into(),
+        index: 0,
+        abi: abi_value,
+        nargs: args.len() as u32,
+        rtype_code,
+        ret: shape,
+        bytes,
+    })
 }
 
 /// Win64 variadic callees read floating-point arguments from the integer registers (and
@@ -366,6 +439,7 @@ fn ret_shape(ret: &Type) -> RetShape {
 ///
 /// # Safety
 /// `cif` is a valid cif whose type pointers are valid.
+#[inline]
 pub unsafe fn prepared_of(cif: *mut FfiCif) -> Option<&'static Prepared> {
     // SAFETY: the caller guarantees a valid cif.
     let c = unsafe { &*cif };
@@ -395,6 +469,7 @@ pub unsafe fn prepared_of(cif: *mut FfiCif) -> Option<&'static Prepared> {
 /// # Safety
 /// libffi's contract: `cif` prepared, `target` a function of its signature, `avalue`
 /// holding `nargs` valid argument pointers, `rvalue` NULL or large enough.
+#[inline]
 pub unsafe fn call(
     prepared: &Prepared,
     target: *const c_void,
@@ -414,8 +489,20 @@ pub unsafe fn call(
             // SAFETY: forwarded from the caller; `word` has room for the narrow result.
             let _ =
                 unsafe { prepared.sig.call_native(target, args, (&mut word as *mut u64).cast()) };
+            // The result is read back at its own width: a wider load of a narrower store
+            // that was just made would stall the store forwarding.
+            let at = (&word as *const u64).cast::<u8>();
+            // SAFETY: `word` holds 8 initialized bytes; `size` is 1, 2 or 4.
+            let narrow = unsafe {
+                match size {
+                    1 => u64::from(at.read()),
+                    2 => u64::from(at.cast::<u16>().read()),
+                    _ => u64::from(at.cast::<u32>().read()),
+                }
+            };
             let shift = 64 - 8 * u32::from(size);
-            let widened = if signed { (((word << shift) as i64) >> shift) as u64 } else { word };
+            let widened =
+                if signed { (((narrow << shift) as i64) >> shift) as u64 } else { narrow };
             if !rvalue.is_null() {
                 // SAFETY: libffi's contract: `rvalue` has room for an `ffi_arg`.
                 unsafe { rvalue.cast::<u64>().write_unaligned(widened) };

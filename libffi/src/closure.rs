@@ -303,7 +303,7 @@ unsafe fn closure_callback(
                 fun(cif as *mut FfiCif, scratch.as_mut_ptr().cast(), args, data as *mut c_void)
             };
             // SAFETY: `ret` has room for the result type's size.
-            unsafe { std::ptr::copy_nonoverlapping(scratch.as_ptr().cast::<u8>(), ret, ret_size) };
+            unsafe { copy_result(scratch.as_ptr().cast::<u8>(), ret, ret_size) };
         } else {
             // SAFETY: as above; `ret` has room for the whole result.
             unsafe { fun(cif as *mut FfiCif, ret.cast(), args, data as *mut c_void) };
@@ -311,6 +311,26 @@ unsafe fn closure_callback(
         Ok(())
     })
     .map_err(|_| Status::BadTypedef)
+}
+
+/// Copies a result of at most 16 bytes: the usual sizes with fixed-size copies (inline
+/// moves instead of a call to `memcpy`).
+///
+/// # Safety
+/// `src` and `dst` are valid for `size` bytes and do not overlap.
+#[inline]
+unsafe fn copy_result(src: *const u8, dst: *mut u8, size: usize) {
+    // SAFETY: forwarded from the caller, for each size.
+    unsafe {
+        match size {
+            1 => std::ptr::copy_nonoverlapping(src, dst, 1),
+            2 => std::ptr::copy_nonoverlapping(src, dst, 2),
+            4 => std::ptr::copy_nonoverlapping(src, dst, 4),
+            8 => std::ptr::copy_nonoverlapping(src, dst, 8),
+            16 => std::ptr::copy_nonoverlapping(src, dst, 16),
+            _ => std::ptr::copy_nonoverlapping(src, dst, size),
+        }
+    }
 }
 
 /// `ffi_prep_closure_loc`.

@@ -326,7 +326,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<FfiGoClosure>(), 24);
     }
 
-    fn fresh_pair_type(elements: &mut [*mut FfiType; 3]) -> FfiType {
+    fn fresh_pair_type(elements: &mut [*mut FfiType]) -> FfiType {
         FfiType {
             size: 0,
             alignment: 0,
@@ -368,6 +368,95 @@ mod tests {
             );
             assert_ne!(cif_a.assume_init_ref().flags, cif_b.assume_init_ref().flags);
         }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    const DEFAULT_ABI: u32 = cif::abi::UNIX64;
+    #[cfg(target_arch = "aarch64")]
+    const DEFAULT_ABI: u32 = cif::abi::SYSV;
+
+    fn ptr(t: &FfiType) -> *mut FfiType {
+        t as *const FfiType as *mut FfiType
+    }
+
+    /// Prepares a fresh cif returning int and gives its flags (the signature's index).
+    fn flags_of(args: &mut [*mut FfiType]) -> u32 {
+        let mut cif = std::mem::MaybeUninit::<FfiCif>::zeroed();
+        let int = ptr(&types::ffi_type_sint32);
+        // SAFETY: the cif is writable and the types valid.
+        let status = unsafe {
+            ffi_prep_cif(cif.as_mut_ptr(), DEFAULT_ABI, args.len() as u32, int, args.as_mut_ptr())
+        };
+        assert_eq!(status, Status::Ok);
+        // SAFETY: prepared above.
+        unsafe { cif.assume_init_ref() }.flags
+    }
+
+    #[test]
+    fn nested_structs_of_size_zero_are_laid_out_in_one_preparation() {
+        let (i8_, double) = (ptr(&types::ffi_type_sint8), ptr(&types::ffi_type_double));
+        let mut inner_elements = [double, i8_, std::ptr::null_mut()];
+        let mut inner = fresh_pair_type(&mut inner_elements);
+        let mut outer_elements = [i8_, &mut inner as *mut FfiType, std::ptr::null_mut()];
+        let mut outer = fresh_pair_type(&mut outer_elements);
+        flags_of(&mut [&mut outer as *mut FfiType]);
+        assert_eq!((inner.size, inner.alignment), (16, 8));
+        assert_eq!((outer.size, outer.alignment), (24, 8));
+        let mut offsets = [0usize; 2];
+        // SAFETY: a valid struct type, room for its two offsets.
+        let status =
+            unsafe { ffi_get_struct_offsets(DEFAULT_ABI, &mut outer, offsets.as_mut_ptr()) };
+        assert_eq!((status, offsets), (Status::Ok, [0, 8]));
+    }
+
+    #[test]
+    fn nesting_is_part_of_the_signature() {
+        // (S{int}, S{int, int}) and (S{int, int}, S{int}) hold the same scalars in the same
+        // order: only where each struct ends tells them apart.
+        let int = ptr(&types::ffi_type_sint32);
+        let mut one_elements = [int, std::ptr::null_mut()];
+        let mut two_elements = [int, int, std::ptr::null_mut()];
+        let mut one = fresh_pair_type(&mut one_elements);
+        let mut two = fresh_pair_type(&mut two_elements);
+        let (one, two) = (&mut one as *mut FfiType, &mut two as *mut FfiType);
+        let a = flags_of(&mut [one, two]);
+        let b = flags_of(&mut [two, one]);
+        assert_ne!(a, b);
+        assert_eq!(flags_of(&mut [one, two]), a);
+        // A struct of one int is not the int itself.
+        assert_ne!(flags_of(&mut [one, int]), flags_of(&mut [int, int]));
+    }
+
+    #[test]
+    fn a_cache_hint_for_another_signature_is_not_taken() {
+        let (int, double) = (ptr(&types::ffi_type_sint32), ptr(&types::ffi_type_double));
+        let a = flags_of(&mut [double, int, double]);
+        let b = flags_of(&mut [int, double, int]);
+        assert_ne!(a, b);
+        // Point b's cache slot at a's signature (as a hash collision would).
+        cif::poison_cache_slot(&[int, double, int], a);
+        assert_eq!(flags_of(&mut [int, double, int]), b);
+        assert_eq!(flags_of(&mut [double, int, double]), a);
+    }
+
+    #[test]
+    fn aggregate_sizes_too_large_for_the_key_are_refused() {
+        // A size whose high bits, were they kept, would read as more alignment: this
+        // description must not pass for the valid {double, double} (16 bytes, aligned 8).
+        let double = ptr(&types::ffi_type_double);
+        let mut elements = [double, double, std::ptr::null_mut()];
+        let mut valid = fresh_pair_type(&mut elements);
+        flags_of(&mut [&mut valid as *mut FfiType]);
+        let mut elements = [double, double, std::ptr::null_mut()];
+        let mut huge = fresh_pair_type(&mut elements);
+        (huge.size, huge.alignment) = ((1 << 50) + 16, 0);
+        let mut args = [&mut huge as *mut FfiType];
+        let mut cif = std::mem::MaybeUninit::<FfiCif>::zeroed();
+        let int = ptr(&types::ffi_type_sint32);
+        // SAFETY: the cif is writable and the types valid.
+        let status =
+            unsafe { ffi_prep_cif(cif.as_mut_ptr(), DEFAULT_ABI, 1, int, args.as_mut_ptr()) };
+        assert_eq!(status, Status::BadTypedef);
     }
 
     #[test]

@@ -158,8 +158,13 @@ pub unsafe fn initialize_aggregate(
         return Err(Status::BadTypedef);
     }
     let (mut size, mut align) = (0usize, 0u16);
-    // SAFETY: forwarded from the caller.
-    for e in unsafe { elements(t) }.collect::<Vec<_>>() {
+    // Element by element (no iterator borrowing `t`, which is written below).
+    for i in 0.. {
+        // SAFETY: the caller guarantees a NULL-terminated array: reading stops at NULL.
+        let e = unsafe { *t.elements.add(i) };
+        if e.is_null() {
+            break;
+        }
         // SAFETY: element pointers are valid (the caller's guarantee).
         if unsafe { (*e).size } == 0 {
             // SAFETY: as above.
@@ -182,47 +187,154 @@ pub unsafe fn initialize_aggregate(
     Ok(())
 }
 
+/// `n` rounded up to a multiple of `align` (0 counts as 1), saturating.
 fn align_up(n: usize, align: u16) -> usize {
     let a = usize::from(align.max(1));
-    n.div_ceil(a).saturating_mul(a)
+    if a.is_power_of_two() {
+        // The usual case, without a division.
+        n.checked_add(a - 1).map_or(usize::MAX, |m| m & !(a - 1))
+    } else {
+        n.div_ceil(a).saturating_mul(a)
+    }
 }
 
+/// A structural key under construction: on the stack for most signatures, spilled to the
+/// heap past [`Key::INLINE`] words. Its hash is folded in word by word.
+pub struct Key {
+    inline: [u64; Key::INLINE],
+    len: usize,
+    heap: Vec<u64>,
+    hash: u64,
+}
+
+impl Default for Key {
+    fn default() -> Key {
+        Key { inline: [0; Key::INLINE], len: 0, heap: Vec::new(), hash: 0 }
+    }
+}
+
+impl Key {
+    const INLINE: usize = 24;
+
+    pub fn push(&mut self, word: u64) {
+        self.hash = self.hash.rotate_left(9) ^ word;
+        if self.len < Key::INLINE {
+            self.inline[self.len] = word;
+        } else {
+            if self.len == Key::INLINE {
+                self.heap.extend_from_slice(&self.inline);
+            }
+            self.heap.push(word);
+        }
+        self.len += 1;
+    }
+
+    /// Appends the keys of the laid-out scalars at `types` (what most signatures are made
+    /// of), up to `max` of them, a NULL, or another kind of type, in one tight loop;
+    /// `each` sees each one. Returns how many it took: the rest go to [`prepare`].
+    ///
+    /// # Safety
+    /// `types` points to `max` type pointers, or fewer followed by a NULL; each is a
+    /// valid type.
+    #[inline]
+    pub unsafe fn push_scalars(
+        &mut self,
+        types: *const *mut FfiType,
+        max: usize,
+        mut each: impl FnMut(&FfiType),
+    ) -> usize {
+        let (mut len, mut hash) = (self.len, self.hash);
+        let mut taken = 0;
+        while taken < max && len < Key::INLINE {
+            // SAFETY: the caller guarantees `types` has an entry here (stops at NULL).
+            let t = unsafe { *types.add(taken) };
+            if t.is_null() {
+                break;
+            }
+            // SAFETY: the caller guarantees a non-NULL pointer is a valid type.
+            let t = unsafe { &*t };
+            if t.size == 0 || prim_of(t.type_).is_none() {
+                break;
+            }
+            each(t);
+            self.inline[len] = u64::from(t.type_);
+            hash = hash.rotate_left(9) ^ u64::from(t.type_);
+            len += 1;
+            taken += 1;
+        }
+        (self.len, self.hash) = (len, hash);
+        taken
+    }
+
+    /// Whether `other` holds the same words (compared inline: keys are short).
+    pub fn equals(&self, other: &[u64]) -> bool {
+        let words = self.words();
+        words.len() == other.len() && words.iter().zip(other).all(|(a, b)| a == b)
+    }
+
+    pub fn words(&self) -> &[u64] {
+        if self.len <= Key::INLINE {
+            &self.inline[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+
+    /// A well-spread hash of the words (the folding alone is cheap but clustered).
+    pub fn hash(&self) -> u64 {
+        (self.hash ^ self.len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+}
+
+/// An aggregate's last key word: this bit (no type code has it), its alignment above
+/// [`SIZE_BITS`] and its size below.
+const END_OF_ELEMENTS: u64 = 1 << 63;
+/// Aggregate sizes the key can hold (larger ones are refused: no C object is that big).
+const SIZE_BITS: u32 = 47;
+
 /// Checks a type as `ffi_prep_cif` does (initializing aggregates of size 0) and appends
-/// its structural key to `key`.
+/// its structural key to `key`: a scalar's code; an aggregate's code, its elements' keys
+/// and [`END_OF_ELEMENTS`] with its size and alignment.
 ///
 /// # Safety
 /// `t` is NULL or a valid type whose element pointers are valid; aggregates of size 0
 /// must be writable.
-pub unsafe fn prepare(t: *mut FfiType, key: &mut Vec<u64>, depth: usize) -> Result<(), Status> {
+#[inline]
+pub unsafe fn prepare(t: *mut FfiType, key: &mut Key, depth: usize) -> Result<(), Status> {
+    // The common case inline: a laid-out scalar (the exported objects) is just its code.
+    if !t.is_null() {
+        // SAFETY: the caller guarantees a non-NULL `t` is valid.
+        let (size, code) = unsafe { ((*t).size, (*t).type_) };
+        if size != 0 && prim_of(code).is_some() {
+            key.push(u64::from(code));
+            return Ok(());
+        }
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { prepare_any(t, key, depth) }
+}
+
+/// [`prepare`] for any type.
+///
+/// # Safety
+/// As [`prepare`].
+#[inline(never)]
+unsafe fn prepare_any(t: *mut FfiType, key: &mut Key, depth: usize) -> Result<(), Status> {
     if t.is_null() || depth > MAX_DEPTH {
         return Err(Status::BadTypedef);
     }
     // SAFETY: the caller guarantees `t` is valid.
-    if unsafe { (*t).size } == 0 {
+    let (size, code) = unsafe { ((*t).size, (*t).type_) };
+    let aggregate = code == FFI_TYPE_STRUCT || code == FFI_TYPE_COMPLEX;
+    if !aggregate && size == 0 {
+        // libffi lays out any type of size 0 as an aggregate (and fails on a scalar's
+        // missing elements).
         // SAFETY: forwarded from the caller.
         unsafe { initialize_aggregate(t, None, depth)? };
     }
-    // SAFETY: as above.
-    let t = unsafe { &*t };
-    match t.type_ {
-        FFI_TYPE_STRUCT | FFI_TYPE_COMPLEX => {
-            if t.elements.is_null() {
-                return Err(Status::BadTypedef);
-            }
-            key.extend([u64::from(t.type_), t.size as u64, u64::from(t.alignment)]);
-            let start = key.len();
-            key.push(0);
-            // SAFETY: forwarded from the caller.
-            for e in unsafe { elements(t) } {
-                // SAFETY: forwarded from the caller.
-                unsafe { prepare(e, key, depth + 1)? };
-                key[start] += 1;
-            }
-            if key[start] == 0 {
-                return Err(Status::BadTypedef);
-            }
-            Ok(())
-        }
+    match code {
+        // SAFETY: forwarded from the caller.
+        _ if aggregate => unsafe { prepare_aggregate(t, key, depth) },
         FFI_TYPE_VOID if depth == 0 => {
             key.push(u64::from(FFI_TYPE_VOID));
             Ok(())
@@ -233,6 +345,83 @@ pub unsafe fn prepare(t: *mut FfiType, key: &mut Vec<u64>, depth: usize) -> Resu
         }
         _ => Err(Status::BadTypedef),
     }
+}
+
+/// [`prepare`] for a struct or complex type, in one walk: its elements are prepared (and
+/// laid out if of size 0), then, if its size is 0, it is laid out as
+/// `initialize_aggregate` does.
+///
+/// # Safety
+/// As [`prepare`], `t` not NULL.
+unsafe fn prepare_aggregate(t: *mut FfiType, key: &mut Key, depth: usize) -> Result<(), Status> {
+    // SAFETY: the caller guarantees `t` is valid.
+    let (code, elements, size) = unsafe { ((*t).type_, (*t).elements, (*t).size) };
+    if elements.is_null() {
+        return Err(Status::BadTypedef);
+    }
+    key.push(u64::from(code));
+    let (size, align) = if size != 0 {
+        // Laid out already (the usual case): the elements' layout is not needed.
+        // SAFETY: forwarded from the caller.
+        unsafe { prepare_elements(elements, key, depth, |_| ())? };
+        // SAFETY: as above.
+        (size, unsafe { (*t).alignment })
+    } else {
+        let (mut end, mut align, mut overflow) = (0usize, 0u16, false);
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            prepare_elements(elements, key, depth, |e| {
+                let (next, overflowed) = align_up(end, e.alignment).overflowing_add(e.size);
+                (end, overflow) = (next, overflow || overflowed);
+                align = align.max(e.alignment);
+            })?
+        };
+        let laid_out = align_up(end, align);
+        if overflow || laid_out == 0 {
+            return Err(Status::BadTypedef);
+        }
+        // SAFETY: an aggregate of size 0 is writable (the caller's guarantee).
+        unsafe { ((*t).size, (*t).alignment) = (laid_out, align) };
+        (laid_out, align)
+    };
+    if (size as u64) >> SIZE_BITS != 0 {
+        return Err(Status::BadTypedef);
+    }
+    key.push(END_OF_ELEMENTS | u64::from(align) << SIZE_BITS | size as u64);
+    Ok(())
+}
+
+/// Prepares the elements of an aggregate, in order, showing each to `lay_out`; fails on
+/// an aggregate without elements.
+///
+/// # Safety
+/// `elements` is a NULL-terminated array of valid types (see [`prepare`]).
+#[inline]
+unsafe fn prepare_elements(
+    elements: *const *mut FfiType,
+    key: &mut Key,
+    depth: usize,
+    mut lay_out: impl FnMut(&FfiType),
+) -> Result<(), Status> {
+    let mut count = 0;
+    loop {
+        // SAFETY: the caller guarantees a NULL-terminated array of valid types.
+        count += unsafe { key.push_scalars(elements.add(count), usize::MAX, &mut lay_out) };
+        // SAFETY: as above: reading stops at NULL.
+        let e = unsafe { *elements.add(count) };
+        if e.is_null() {
+            break;
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { prepare(e, key, depth + 1)? };
+        // SAFETY: as above; `prepare` checked `e`.
+        lay_out(unsafe { &*e });
+        count += 1;
+    }
+    if count == 0 {
+        return Err(Status::BadTypedef);
+    }
+    Ok(())
 }
 
 /// The jitcall type of a prepared libffi type (see [`prepare`]).
@@ -308,4 +497,19 @@ fn struct_with_layout(fields: &[(Type, u16)], size: usize, align: u16) -> Result
         return Err(Status::BadTypedef);
     }
     Ok(built)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::align_up;
+
+    #[test]
+    fn align_up_rounds_to_any_alignment_and_saturates() {
+        assert_eq!(align_up(7, 8), 8);
+        assert_eq!(align_up(8, 8), 8);
+        assert_eq!(align_up(5, 0), 5);
+        assert_eq!(align_up(5, 3), 6);
+        assert_eq!(align_up(usize::MAX - 1, 4), usize::MAX);
+        assert_eq!(align_up(usize::MAX - 1, 3), usize::MAX);
+    }
 }
