@@ -1,22 +1,16 @@
 //! The tool's variadic grammar (a lone `...` ends the fixed parameters, in `call` and
 //! `plan`) and `--errno`, driven as a user would (DESIGN.md, "The command-line tool").
 
-use std::process::{Command, Output};
+mod common;
 
-/// Runs the built `jitcall` binary (under `JITCALL_TEST_RUNNER` when emulated; see
-/// `tests/cli.rs`).
+use std::process::Output;
+
+/// Runs the built `jitcall` binary (under `JITCALL_TEST_RUNNER` when emulated).
 fn jitcall(args: &[&str]) -> Output {
-    let runner = std::env::var("JITCALL_TEST_RUNNER").unwrap_or_default();
-    let mut words = runner.split_whitespace();
-    let mut command = match words.next() {
-        Some(emulator) => {
-            let mut c = Command::new(emulator);
-            c.args(words).arg(env!("CARGO_BIN_EXE_jitcall"));
-            c
-        }
-        None => Command::new(env!("CARGO_BIN_EXE_jitcall")),
-    };
-    command.args(args).output().unwrap_or_else(|e| panic!("cannot run jitcall {args:?}: {e}"))
+    common::runner::command(env!("CARGO_BIN_EXE_jitcall"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run jitcall {args:?}: {e}"))
 }
 
 fn stdout_of(args: &[&str]) -> String {

@@ -181,6 +181,18 @@ fn have(format: Format) -> bool {
     }
 }
 
+/// Whether the C compiler's write of a signalling NaN into `format` is the one jitcall
+/// follows. jitcall's binary128 is AArch64 Linux's `long double`, whose libgcc (like x86-64
+/// Linux's) keeps a signalling NaN signalling when widening; mingw's `__float128`
+/// conversion quiets it, so on Windows only the other values are compared.
+fn c_writes_nans_as_jitcall(format: Format) -> bool {
+    !(format == Format::Binary128 && cfg!(windows))
+}
+
+fn is_signalling_nan(bits: u64) -> bool {
+    f64::from_bits(bits).is_nan() && bits & (1 << 51) == 0
+}
+
 /// Writes `RANDOM_PATTERNS` random f64s into `format`; returns how many were checked.
 fn random_writes(format: Format, seed: u64) -> usize {
     let mut rng = Rng(seed);
@@ -188,6 +200,9 @@ fn random_writes(format: Format, seed: u64) -> usize {
     for _ in 0..RANDOM_PATTERNS {
         let bits = random_f64_bits(&mut rng);
         let ours = LongDouble::from_f64(format, f64::from_bits(bits));
+        if is_signalling_nan(bits) && !c_writes_nans_as_jitcall(format) {
+            continue;
+        }
         for opt in OPTS {
             let c = LongDouble(c_from_f64(format, opt, bits));
             if ours != c {
@@ -285,7 +300,7 @@ fn check_read(format: Format, class: &str, image: LongDouble, expected: u64) {
 fn check_write(format: Format, class: &str, bits: u64, expected: LongDouble) {
     let ours = LongDouble::from_f64(format, f64::from_bits(bits));
     assert_eq!(hex(&ours), hex(&expected), "{class}: jitcall writes {bits:#018x}");
-    if have(format) {
+    if have(format) && (c_writes_nans_as_jitcall(format) || !is_signalling_nan(bits)) {
         for opt in OPTS {
             let c = LongDouble(c_from_f64(format, opt, bits));
             assert_eq!(hex(&c), hex(&expected), "{class}: C {opt:?} writes {bits:#018x}");

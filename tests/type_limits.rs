@@ -3,7 +3,7 @@
 //! never wrap, huge values are refused with errors, and zero-length members are placed
 //! as gcc places them.
 
-use std::process::Command;
+mod common;
 
 use jitcall::internals::arch::{for_abi, MAX_BY_VALUE_BYTES};
 use jitcall::limits::MAX_EMPTY_VALUES;
@@ -76,7 +76,7 @@ fn huge_count_types_go_through_every_entry_point() {
     // The tool's `plan` and `layout` commands.
     let tool = env!("CARGO_BIN_EXE_jitcall");
     for args in [vec!["plan", ":void", HUGE_COUNT], vec!["layout", HUGE_COUNT]] {
-        let out = Command::new(tool).args(&args).output().unwrap();
+        let out = common::runner::command(tool).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
