@@ -464,13 +464,13 @@ unsafe impl NativeType for u128 {
     }
 }
 
-// SAFETY: a `LongDouble` is the 16-byte image of a host `long double` (x87 on x86-64,
-// binary128 on AArch64 Linux), aligned to 16 as C aligns it. Where the host's `long
-// double` is a `double` there is no impl (bind such a function with `f64`).
+// Where the host's `long double` is a `double` there is no impl (bind with `f64`).
 #[cfg(any(
     target_arch = "x86_64",
     all(target_arch = "aarch64", not(any(target_vendor = "apple", windows)))
 ))]
+// SAFETY: a `LongDouble` is the 16-byte image of a host `long double` (x87 on x86-64,
+// binary128 on AArch64 Linux), aligned to 16 as C aligns it.
 unsafe impl NativeType for crate::ldouble::LongDouble {
     fn native_type() -> Type {
         Type::Wide(crate::types::Wide::LongDouble)
