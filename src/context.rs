@@ -449,6 +449,34 @@ unsafe impl NativeType for isize {
     }
 }
 
+// SAFETY: Rust's `i128` and `u128` have C's `__int128` layout (16 bytes, aligned to 16 on
+// the 64-bit targets jitcall runs on, since Rust 1.77).
+unsafe impl NativeType for i128 {
+    fn native_type() -> Type {
+        Type::Wide(crate::types::Wide::I128)
+    }
+}
+
+// SAFETY: as for `i128`.
+unsafe impl NativeType for u128 {
+    fn native_type() -> Type {
+        Type::Wide(crate::types::Wide::U128)
+    }
+}
+
+// Where the host's `long double` is a `double` there is no impl (bind with `f64`).
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", not(any(target_vendor = "apple", windows)))
+))]
+// SAFETY: a `LongDouble` is the 16-byte image of a host `long double` (x87 on x86-64,
+// binary128 on AArch64 Linux), aligned to 16 as C aligns it.
+unsafe impl NativeType for crate::ldouble::LongDouble {
+    fn native_type() -> Type {
+        Type::Wide(crate::types::Wide::LongDouble)
+    }
+}
+
 // SAFETY: a raw pointer is a `void *`.
 unsafe impl<T> NativeType for *const T {
     fn native_type() -> Type {

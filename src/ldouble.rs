@@ -40,6 +40,7 @@ pub enum Format {
 /// ABI. For the x87 format, only the first 10 bytes carry the value; images made here have
 /// zero padding, and reading ignores the padding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[repr(C, align(16))] // C's alignment, so that it can be a typed (`defbind!`) argument
 pub struct LongDouble(pub [u8; 16]);
 
 impl LongDouble {

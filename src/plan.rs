@@ -75,6 +75,14 @@ pub enum RetPlan {
         /// Where the result memory's address goes.
         pointer: Location,
     },
+    /// On the x87 register stack (System V `long double` and `long double _Complex`, and a
+    /// struct of one `long double`): `count` values, `st(0)` into bytes `[0..10]` of the
+    /// result image and, for a complex result, `st(1)` (the imaginary part) into
+    /// `[16..26]`. The thunk pops them (`fstp`); a callback pushes them (`fld`).
+    X87 {
+        /// 1 or 2.
+        count: u8,
+    },
 }
 
 /// Everything a thunk generator needs to know about a signature under one convention.
@@ -217,6 +225,12 @@ impl CallPlan {
             RetPlan::Direct(p) => parts(p, true),
             RetPlan::Indirect { pointer } => {
                 format!("into memory whose address is passed in {}", loc(*pointer, false))
+            }
+            RetPlan::X87 { count } => {
+                let regs: Vec<String> = (0..*count)
+                    .map(|n| format!("st({n}) -> [{}..{}]", 16 * n, 16 * n + 10))
+                    .collect();
+                regs.join("; ")
             }
         };
         out.push_str(&format!("ret: {ret}\n"));

@@ -806,6 +806,8 @@ fn fits_shared(plan: &CallPlan, shape: &SharedShape, stack_bytes: u32) -> bool {
         RetPlan::Indirect { pointer } => {
             !matches!(pointer, Location::Fpr(_)) && arg_place(*pointer)
         }
+        // The shared thunk stores no x87 registers.
+        RetPlan::X87 { .. } => false,
     };
     args && ret && plan.shadow_space == shape.shadow_space
 }

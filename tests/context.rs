@@ -185,3 +185,44 @@ fn closing_without_bindings_unloads_at_once() {
     assert!(!is_mapped(&path));
     std::fs::remove_file(&path).unwrap();
 }
+
+#[cfg(all(unix, target_arch = "x86_64"))]
+jitcall::defbind! {
+    /// `long double` functions of the C library, with `LongDouble` images.
+    struct LibcLongDouble {
+        fn strtold(text: *const u8, end: *mut *mut u8) -> jitcall::ldouble::LongDouble;
+    }
+}
+
+/// `long double` through the typed layer: an `st(0)` result, with the 64-bit significand
+/// intact (no rounding through a double).
+#[cfg(all(unix, target_arch = "x86_64"))]
+#[test]
+fn typed_long_double_results() {
+    // SAFETY: the C library's strtold has this signature.
+    let lib = unsafe { LibcLongDouble::bind(&context(false)) }.unwrap();
+    // -(1 + 2^-63): not a double.
+    let text = c"-0x1.0000000000000002p+0";
+    let x = lib.strtold(text.as_ptr().cast(), std::ptr::null_mut()).unwrap();
+    assert_eq!(x.x87_parts(), (true, 0x3fff, 0x8000_0000_0000_0001));
+}
+
+/// The 128-bit integers' types are the C ones, with Rust's layout.
+#[test]
+fn int128_native_types_match_rust_layout() {
+    use jitcall::context::NativeType;
+    for (ty, size, align) in [
+        (i128::native_type(), std::mem::size_of::<i128>(), std::mem::align_of::<i128>()),
+        (u128::native_type(), std::mem::size_of::<u128>(), std::mem::align_of::<u128>()),
+    ] {
+        assert_eq!((ty.size(), ty.align()), (size, align), "{ty}");
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let ty = jitcall::ldouble::LongDouble::native_type();
+        assert_eq!(
+            (ty.size(), ty.align()),
+            (16, std::mem::align_of::<jitcall::ldouble::LongDouble>())
+        );
+    }
+}

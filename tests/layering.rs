@@ -28,7 +28,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "thunk",
         &["arch", "callback", "errno", "error", "memory", "plan", "signature", "types", "value"],
     ),
-    ("context", &["error", "library", "signature", "thunk", "types", "value"]),
+    ("context", &["error", "ldouble", "library", "signature", "thunk", "types", "value"]),
     (
         "ffi",
         &[

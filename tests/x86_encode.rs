@@ -212,6 +212,14 @@ fn golden_rows() -> Vec<(Inst, &'static str, &'static str)> {
             "F2440F11842418000000",
             "movsd qword ptr [rsp+0x18], xmm8",
         ),
+        // x87 results: fld / fstp m80 (DB /5, DB /7), and the handler's test of its count.
+        (fld_m80(m(Rsp, 0x88)), "DBAC2488000000", "fld st, tbyte ptr [rsp+0x88]"),
+        (fld_m80(m(R12, 0x10)), "41DBAC2410000000", "fld st, tbyte ptr [r12+0x10]"),
+        (fstp_m80(m(R12, 0)), "41DBBC2400000000", "fstp tbyte ptr [r12], st"),
+        (fstp_m80(m(R12, 16)), "41DBBC2410000000", "fstp tbyte ptr [r12+0x10], st"),
+        (fstp_m80(m(Rax, 8)), "DBB808000000", "fstp tbyte ptr [rax+8], st"),
+        (cmp_m8i(m(Rsp, 0xB8), 1), "80BC24B800000001", "cmp byte ptr [rsp+0xb8], 1"),
+        (je_rel8(9), "7409", "je short 0x000000000000000b"),
     ]
 }
 
@@ -259,6 +267,10 @@ fn golden_rows_cover_every_encoder() {
         "rep movsb",
         "movss ",
         "movsd ",
+        "fld ",
+        "fstp ",
+        "cmp ",
+        "je ",
     ] {
         assert!(texts.iter().any(|t| t.starts_with(mnemonic)), "no row for {mnemonic}");
     }

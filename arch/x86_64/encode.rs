@@ -296,3 +296,23 @@ pub fn mov_gs_r32(disp: u32, src: Reg) -> Inst {
     debug_assert!(src.num() < 8);
     Inst::new(&[0x65, 0x89, 0x04 | (src.num() << 3), 0x25]).push(&disp.to_le_bytes())
 }
+
+/// `fld tbyte [m]`: pushes an 80-bit x87 value.
+pub fn fld_m80(mem: Mem) -> Inst {
+    reg_mem(REX, &[0xDB], 5, mem)
+}
+
+/// `fstp tbyte [m]`: stores `st(0)` as 80 bits and pops it.
+pub fn fstp_m80(mem: Mem) -> Inst {
+    reg_mem(REX, &[0xDB], 7, mem)
+}
+
+/// `cmp byte [m], imm8`
+pub fn cmp_m8i(mem: Mem, imm: u8) -> Inst {
+    reg_mem(REX, &[0x80], 7, mem).push(&[imm])
+}
+
+/// `je rel8`: `rel` counts from the end of this 2-byte instruction.
+pub fn je_rel8(rel: i8) -> Inst {
+    Inst::new(&[0x74, rel as u8])
+}

@@ -279,10 +279,16 @@ pub fn emit_thunk_with(
                 }
                 Location::Gpr(n) => out(mov_mr(dest, RET_GPRS[n as usize])),
                 Location::Fpr(n) if part.size == 4 => out(movss_mx(dest, Xmm(n))),
+                // A Win64 `__int128` result: all of xmm0.
+                Location::Fpr(n) if part.size == 16 => out(movups_mx(dest, Xmm(n))),
                 Location::Fpr(n) => out(movsd_mx(dest, Xmm(n))),
                 Location::Stack(_) => {}
             }
         }
+    }
+
+    if let RetPlan::X87 { count } = plan.ret {
+        store_x87_result(count, &mut out);
     }
 
     if let Some(errno) = errno {
@@ -308,6 +314,14 @@ pub fn emit_thunk_with(
     }
     out(ret());
     Ok(())
+}
+
+/// After the call: pops the x87 results into the result memory, `st(0)` at `[0..10]` and
+/// (complex) `st(1)` at `[16..26]`: exactly their bytes, in both argument sources.
+fn store_x87_result(count: u8, out: &mut impl FnMut(Inst)) {
+    for n in 0..count {
+        out(fstp_m80(Mem::new(RESULT, 16 * i32::from(n))));
+    }
 }
 
 /// Before the call: `*accessor() = slot.errno` (and on Windows the TEB's last error =
@@ -428,13 +442,53 @@ pub(crate) fn emit_callback_handler(shape: &HandlerShape, code: &mut CodeBuffer)
     for (i, n) in shape.preserve_xmms.clone().enumerate() {
         out(movups_xm(Xmm(n), at(xmm_area + 16 * i)));
     }
+    load_x87_result(&at, &mut out);
     out(mov_rm(Reg::Rax, at(frame::RET_GPRS)));
     out(mov_rm(Reg::Rdx, at(frame::RET_GPRS + 8)));
-    out(movsd_xm(Xmm(0), at(frame::RET_FPRS)));
+    // All of xmm0: a Win64 `__int128` result fills it (its high half is xmm1's slot,
+    // loaded on its own just after).
+    out(movups_xm(Xmm(0), at(frame::RET_FPRS)));
     out(movsd_xm(Xmm(1), at(frame::RET_FPRS + 8)));
     out(mov_rr(Reg::Rsp, Reg::Rbp));
     out(pop_r(Reg::Rbp));
     out(ret());
+}
+
+/// Where a callback's x87 results wait in the handler's frame (see
+/// [`crate::arch::trampoline::frame`]): the dispatcher writes the number of values to push
+/// (0, 1 or 2) at `COUNT`, and the values at `VALUES` (`st(0)`) and `VALUES + 16`
+/// (`st(1)`). Both lie in the result area, whose registers carry nothing for such results.
+pub mod x87_frame {
+    use crate::arch::trampoline::frame;
+    /// The first value, 16 bytes per value (the result image as it is).
+    pub const VALUES: usize = frame::RET_GPRS;
+    /// One byte: how many values to push.
+    pub const COUNT: usize = frame::SIZE - 8;
+    const _: () = assert!(VALUES + 32 <= COUNT);
+}
+
+/// The handler's x87 results: pushes as many values as the frame's count says, the
+/// imaginary part first so that the real part ends in `st(0)`.
+///
+/// ```text
+///     cmp byte [rsp+COUNT], 0 ; je done
+///     cmp byte [rsp+COUNT], 1 ; je one
+///     fld tbyte [rsp+VALUES+16]
+/// one: fld tbyte [rsp+VALUES]
+/// done:
+/// ```
+fn load_x87_result(at: &dyn Fn(usize) -> Mem, out: &mut impl FnMut(Inst)) {
+    let count = at(x87_frame::COUNT);
+    let second = fld_m80(at(x87_frame::VALUES + 16));
+    let first = fld_m80(at(x87_frame::VALUES));
+    let second_len = second.bytes().len();
+    let one_check = cmp_m8i(count, 1).bytes().len() + 2;
+    out(cmp_m8i(count, 0));
+    out(je_rel8((one_check + second_len + first.bytes().len()) as i8));
+    out(cmp_m8i(count, 1));
+    out(je_rel8(second_len as i8));
+    out(second);
+    out(first);
 }
 
 /// Helpers shared by the two conventions' plan tests.

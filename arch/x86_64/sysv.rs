@@ -17,7 +17,7 @@
 
 use super::{Names, Reg};
 use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer, ErrnoAccess};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
 use crate::types::{Prim, Type, Wide};
@@ -149,6 +149,15 @@ fn post_merger_cleanup(classes: Vec<Class>) -> Option<Vec<Class>> {
     (!classes.contains(&Class::Memory) && !stray_x87up).then_some(classes)
 }
 
+/// A result whose classes include an x87 one (psABI §3.2.3, "Returning of Values"): X87
+/// then X87UP comes back in `st(0)`; COMPLEX_X87 has its real part in `st(0)` and its
+/// imaginary part in `st(1)`. (Every other mix with an x87 class was made MEMORY by the
+/// merge and the cleanup.)
+fn x87_result(classes: &[Class]) -> RetPlan {
+    let count = if classes.contains(&Class::ComplexX87) { 2 } else { 1 };
+    RetPlan::X87 { count }
+}
+
 /// True for classes that an argument cannot take to a register: the x87 ones are
 /// passed in memory (psABI: "the X87, X87UP and COMPLEX_X87 classes ... memory").
 fn argument_in_memory(classes: &[Class]) -> bool {
@@ -228,13 +237,7 @@ impl AbiImpl for SysV {
                 ngrn = 1; // the hidden result pointer takes rdi
                 RetPlan::Indirect { pointer: Location::Gpr(0) }
             }
-            Some(classes) if classes.iter().any(|c| c.is_x87()) => {
-                return Err(Error::Abi(format!(
-                    "the return type {} comes back on the x87 stack, which the sysv64 \
-                     thunks cannot read yet",
-                    sig.ret
-                )));
-            }
+            Some(classes) if classes.iter().any(|c| c.is_x87()) => x87_result(&classes),
             Some(classes) => {
                 let (mut int, mut sse) = (0, 0);
                 RetPlan::Direct(eightbyte_parts(&sig.ret, &classes, |class| {
@@ -598,18 +601,47 @@ mod wide_and_union_tests {
     }
 
     #[test]
-    fn complex_results_come_back_in_sse_registers_and_x87_ones_are_refused() {
+    fn complex_results_come_back_in_sse_registers() {
         let sig = |ret| Signature::new(Abi::SysV64, ret, vec![]);
         let plan = SysV.classify(&sig(w(Wide::ComplexF64))).unwrap();
         assert_eq!(plan.ret, RetPlan::Direct(vec![fpart(0, 8, Fpr(0)), fpart(8, 8, Fpr(1))]));
+        // complex float: one SSE eightbyte, both parts in xmm0.
+        let plan = SysV.classify(&sig(w(Wide::ComplexF32))).unwrap();
+        assert_eq!(plan.ret, RetPlan::Direct(vec![fpart(0, 8, Fpr(0))]));
         let plan = SysV.classify(&sig(w(Wide::I128))).unwrap();
         assert_eq!(plan.ret, RetPlan::Direct(vec![part(0, 8, Gpr(0)), part(8, 8, Gpr(1))]));
-        for ty in [w(Wide::LongDouble), w(Wide::ComplexLongDouble), st(&[w(Wide::LongDouble)])] {
-            let err = SysV.classify(&sig(ty.clone())).unwrap_err().to_string();
-            assert!(err.contains("x87 stack"), "{ty}: {err}");
+    }
+
+    /// psABI "Returning of Values": "If the class is X87, the value is returned on the X87
+    /// stack in %st0 together with X87UP"; "If the class is COMPLEX_X87, the real part of
+    /// the value is returned in %st0 and the imaginary part in %st1".
+    #[test]
+    fn x87_results_come_back_on_the_x87_stack() {
+        let sig = |ret| Signature::new(Abi::SysV64, ret, vec![p(I32)]);
+        let ret = |ty: Type| SysV.classify(&sig(ty)).unwrap();
+        assert_eq!(ret(w(Wide::LongDouble)).ret, RetPlan::X87 { count: 1 });
+        assert_eq!(ret(w(Wide::ComplexLongDouble)).ret, RetPlan::X87 { count: 2 });
+        // A struct (or union) whose eightbytes are X87, X87UP: st(0) too.
+        assert_eq!(ret(st(&[w(Wide::LongDouble)])).ret, RetPlan::X87 { count: 1 });
+        let u = union(&[w(Wide::LongDouble), st(&[w(Wide::LongDouble)])]);
+        assert_eq!(ret(u).ret, RetPlan::X87 { count: 1 });
+        // No hidden pointer: the first argument still takes rdi.
+        assert_eq!(
+            ret(w(Wide::LongDouble)).args[0],
+            ArgPlan::Direct(vec![ext(part(0, 4, Gpr(0)), Extension::Sign)])
+        );
+        // A struct with a long double and more is MEMORY: a hidden pointer, as usual; so
+        // are a struct of a complex long double (32 bytes) and two long doubles.
+        for ty in [
+            st(&[w(Wide::LongDouble), p(I32)]),
+            st(&[w(Wide::ComplexLongDouble)]),
+            st(&[w(Wide::LongDouble), w(Wide::LongDouble)]),
+            union(&[w(Wide::LongDouble), p(F64)]),
+        ] {
+            assert_eq!(ret(ty.clone()).ret, RetPlan::Indirect { pointer: Gpr(0) }, "{ty}");
         }
-        // A struct with a long double and more is MEMORY: a hidden pointer, as usual.
-        let plan = SysV.classify(&sig(st(&[w(Wide::LongDouble), p(I32)]))).unwrap();
-        assert_eq!(plan.ret, RetPlan::Indirect { pointer: Gpr(0) });
+        // The plan prints where each value comes from.
+        let text = ret(w(Wide::ComplexLongDouble)).describe(SysV.names());
+        assert!(text.contains("ret: st(0) -> [0..10]; st(1) -> [16..26]"), "{text}");
     }
 }

@@ -11,6 +11,14 @@
 //! - results of 1, 2, 4 or 8 bytes come back in rax (float and double in xmm0); any other
 //!   result goes to memory whose address the caller passes in rcx, which shifts the
 //!   arguments one position along.
+//! - the types beyond the first wave, as gcc compiles them for `ms_abi` and MinGW (checked
+//!   with `gcc -S`): every one of them goes by size like an aggregate. `long double` is
+//!   gcc's 80-bit x87 format in 16 bytes, so it is passed by reference and returned
+//!   through a hidden pointer (MSVC's `long double` is a plain `double`: declare such
+//!   functions with `:double`). `__int128` is passed by reference but returned whole in
+//!   xmm0; `float _Complex` (8 bytes) goes by value in a general register and comes back
+//!   in rax; `double _Complex` and `long double _Complex` by reference and through a
+//!   hidden pointer. Unions go by size like structs.
 //! - no `%al`. A variadic float or double goes in its XMM register *and* in the general
 //!   register of its position, since a variadic callee may spill either (its `va_arg`
 //!   reads the general one's home slot); variadic aggregates follow the usual rules.
@@ -20,7 +28,7 @@ use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer, Er
 use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
-use crate::types::Type;
+use crate::types::{Type, Wide};
 
 /// The general argument registers, by position.
 pub const ARG_GPRS: [Reg; 4] = [Reg::Rcx, Reg::Rdx, Reg::R8, Reg::R9];
@@ -51,6 +59,22 @@ fn whole_value(ty: &Type, dest: Location) -> Part {
     Part { offset: 0, size: ty.size() as u8, dest, ext, float }
 }
 
+/// gcc (and so MinGW) returns a scalar `__int128` whole in xmm0; a struct or union of one
+/// goes by size like any aggregate (16 bytes: memory). MSVC has no 128-bit integers.
+fn is_int128(w: Wide) -> bool {
+    matches!(w, Wide::I128 | Wide::U128)
+}
+
+fn int128_result() -> RetPlan {
+    RetPlan::Direct(vec![Part {
+        offset: 0,
+        size: 16,
+        dest: Location::Fpr(0),
+        ext: Extension::None,
+        float: false,
+    }])
+}
+
 /// Every variadic float in an XMM register is also passed, as its bits, in the general
 /// register of its position.
 fn copy_variadic_floats_to_gprs(sig: &Signature, args: &mut [ArgPlan]) {
@@ -74,11 +98,11 @@ pub struct Win64;
 impl AbiImpl for Win64 {
     fn classify(&self, sig: &Signature) -> Result<CallPlan> {
         let block = check_signature(sig)?;
-        crate::arch::refuse_wide(sig)?;
         let is_float = |ty: &Type| ty.prim().is_some_and(|p| p.is_float());
 
         let ret = match &sig.ret {
             ty if ty.is_void() => RetPlan::Void,
+            Type::Wide(w) if is_int128(*w) => int128_result(),
             ty if fits_register(ty.size()) => {
                 let dest = if is_float(ty) { Location::Fpr(0) } else { Location::Gpr(0) };
                 let mut part = whole_value(ty, dest);
@@ -215,5 +239,38 @@ mod tests {
         assert_eq!(plan.ret, RetPlan::Indirect { pointer: Gpr(0) });
         assert_eq!(plan.args[0], ArgPlan::Direct(vec![fpart(0, 8, Fpr(1))]));
         assert_eq!(plan.args[1], ArgPlan::Direct(vec![ext(part(0, 4, Gpr(2)), Extension::Sign)]));
+    }
+
+    /// What gcc emits for `__attribute__((ms_abi))` functions (see the module docs).
+    #[test]
+    fn wide_types_go_by_size_and_int128_comes_back_in_xmm0() {
+        use crate::arch::x86_64::test_util::st;
+        use crate::types::{Member, Wide::*};
+        let w = Type::Wide;
+        let int128 = Part { offset: 0, size: 16, dest: Fpr(0), ext: Extension::None, float: false };
+        assert_eq!(plan(w(I128), vec![]).ret, RetPlan::Direct(vec![int128]));
+        assert_eq!(plan(w(U128), vec![]).ret, RetPlan::Direct(vec![int128]));
+        // A struct or union of one: memory, by size.
+        let union = Type::union(&[Member::Field(w(I128)), Member::Field(p(I64))]).unwrap();
+        for ty in [st(&[w(I128)]), union, w(LongDouble), w(ComplexF64), w(ComplexLongDouble)] {
+            let plan = plan(ty.clone(), vec![p(I32)]);
+            assert_eq!(plan.ret, RetPlan::Indirect { pointer: Gpr(0) }, "{ty}");
+            assert_eq!(
+                plan.args[0],
+                ArgPlan::Direct(vec![ext(part(0, 4, Gpr(1)), Extension::Sign)])
+            );
+        }
+        assert_eq!(plan(w(ComplexF32), vec![]).ret, RetPlan::Direct(vec![part(0, 8, Gpr(0))]));
+        // Arguments: by reference, except the 8-byte complex float in its general register
+        // (even in the first position, whose XMM register a double would take).
+        let plan = plan(
+            Type::VOID,
+            vec![w(ComplexF32), w(LongDouble), w(I128), w(ComplexF64), w(ComplexLongDouble)],
+        );
+        assert_eq!(plan.args[0], ArgPlan::Direct(vec![part(0, 8, Gpr(0))]));
+        assert_eq!(plan.args[1], ArgPlan::Indirect { pointer: Gpr(1) });
+        assert_eq!(plan.args[2], ArgPlan::Indirect { pointer: Gpr(2) });
+        assert_eq!(plan.args[3], ArgPlan::Indirect { pointer: Gpr(3) });
+        assert_eq!(plan.args[4], ArgPlan::Indirect { pointer: Stack(0) });
     }
 }

@@ -296,6 +296,10 @@ fn check_ret(sig: &Signature, plan: &CallPlan, conv: &Convention) -> Result<(), 
     ensure!(block >= ty.size(), "the return block of {block} bytes is too small for {ty}");
     match &plan.ret {
         RetPlan::Void => ensure!(ty.is_void(), "the result {ty} is void"),
+        RetPlan::X87 { count } => {
+            ensure!(sig.abi == Abi::SysV64, "an x87 result under {}", sig.abi.name());
+            ensure!(block >= 16 * usize::from(*count), "{count} x87 values in {block} bytes");
+        }
         RetPlan::Indirect { pointer } => {
             ensure!(!matches!(ty, Type::Prim(_)), "the result {ty} is returned in memory");
             ensure!(*pointer == conv.ret_pointer, "the result pointer is in {pointer}");

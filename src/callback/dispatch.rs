@@ -10,6 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::AtomicUsize;
 
 use crate::arch::trampoline::frame;
+use crate::arch::x86_64::x87_frame;
 use crate::error::{Error, Path, Result};
 use crate::plan::{ArgPlan, Location, RetPlan};
 use crate::types::Type;
@@ -73,6 +74,7 @@ unsafe fn dispatch_body(slot: *const AtomicUsize, frame: *mut u8, stack: *const 
     raise(error);
     // The C caller gets a zero result.
     frame[frame::RET_GPRS..].fill(0);
+    zero_x87_result(closure, frame);
     if let RetPlan::Indirect { pointer } = closure.plan.ret {
         let at = location_addr(pointer, frame, std::ptr::null());
         // SAFETY: the caller passed its result memory's address in this register.
@@ -242,6 +244,16 @@ unsafe fn store_result_image(closure: &Closure, frame: &mut [u8], image: &[u8]) 
         RetPlan::Direct(parts) => {
             for part in parts {
                 let piece = &image[part.offset as usize..][..part.size as usize];
+                if piece.len() > 8 {
+                    // A whole vector register (a Win64 `__int128` in xmm0): the handler
+                    // loads 16 bytes from its save slot.
+                    let at = match part.dest {
+                        Location::Fpr(n) => frame::RET_FPRS + 8 * n as usize,
+                        _ => continue,
+                    };
+                    frame[at..at + piece.len()].copy_from_slice(piece);
+                    continue;
+                }
                 let bits = extend(ret, read_le(piece));
                 let at = match part.dest {
                     Location::Gpr(n) => frame::RET_GPRS + 8 * n as usize,
@@ -261,6 +273,20 @@ unsafe fn store_result_image(closure: &Closure, frame: &mut [u8], image: &[u8]) 
             frame[frame::RET_GPRS..frame::RET_GPRS + 8]
                 .copy_from_slice(&(dest as u64).to_le_bytes());
         }
+        RetPlan::X87 { count } => {
+            let values = &image[..16 * usize::from(*count)];
+            frame[x87_frame::VALUES..][..values.len()].copy_from_slice(values);
+            frame[x87_frame::COUNT] = *count;
+        }
+    }
+}
+
+/// A zero result for a callback that failed: a caller of an x87 result still expects its
+/// values on the x87 stack (an empty stack would be popped into garbage and unbalance it).
+fn zero_x87_result(closure: &Closure, frame: &mut [u8]) {
+    if let RetPlan::X87 { count } = closure.plan.ret {
+        frame[x87_frame::VALUES..][..16 * usize::from(count)].fill(0);
+        frame[x87_frame::COUNT] = count;
     }
 }
 

@@ -131,6 +131,7 @@ fn main() {
     }
     write_if_changed(&out_dir.join("callback_cases.rs"), &callbacks::rust_file(&cb_named));
     c_files.extend(variadic_cases(&conventions, &out_dir, &os));
+    c_files.extend(wide_cases(&conventions, &out_dir));
 
     let alt = arch == "x86_64";
     let mut rust = rust_file(&named);
@@ -143,6 +144,8 @@ fn main() {
         .include(&c_dir)
         .flag_if_supported("-std=gnu11")
         .flag_if_supported("-fno-strict-aliasing")
+        // gcc's notes that its own ABI changed in gcc 4.4 (for complex float members).
+        .flag_if_supported("-Wno-psabi")
         .files(&c_files)
         .file(c_dir.join("support.c"))
         .file(c_dir.join("so.c"))
@@ -181,6 +184,50 @@ fn variadic_cases(conventions: &[Convention], out_dir: &Path, os: &str) -> Vec<P
         files.push(path);
     }
     write_if_changed(&out_dir.join("variadic_cases.rs"), &variadic::rust_file(&named, &fixed));
+    files
+}
+
+/// The cases with wide types (`gen/wide.rs`): `wide_<abi>.c` (callees) and `wcb_<abi>.c`
+/// (callback drivers) per convention, and `wide_cases.rs`.
+fn wide_cases(conventions: &[Convention], out_dir: &Path) -> Vec<PathBuf> {
+    use gen::wide;
+    let callee_defs: Vec<_> =
+        conventions.iter().map(|_| wide::defs(wide::SEED, wide::CASES_PER_CONVENTION)).collect();
+    let driver_defs: Vec<_> = conventions
+        .iter()
+        .map(|_| wide::defs(wide::CALLBACK_SEED, wide::CASES_PER_CONVENTION))
+        .collect();
+    let (mut callees, mut drivers, mut files) = (Vec::new(), Vec::new(), Vec::new());
+    for (conv, (callee_defs, driver_defs)) in
+        conventions.iter().zip(callee_defs.iter().zip(&driver_defs))
+    {
+        let (start, driver_start) = (callees.len(), drivers.len());
+        for (i, def) in callee_defs.iter().enumerate() {
+            let id = callees.len();
+            callees.push(wide::Named {
+                id,
+                name: wide::callee_name(conv.abi, i),
+                abi: conv.abi,
+                def,
+            });
+        }
+        for (i, def) in driver_defs.iter().enumerate() {
+            let id = drivers.len();
+            drivers.push(wide::Named {
+                id,
+                name: wide::driver_name(conv.abi, i),
+                abi: conv.abi,
+                def,
+            });
+        }
+        let path = out_dir.join(format!("wide_{}.c", conv.abi));
+        write_if_changed(&path, &wide::callee_file(conv, &callees[start..]));
+        files.push(path);
+        let path = out_dir.join(format!("wcb_{}.c", conv.abi));
+        write_if_changed(&path, &wide::driver_file(conv, &drivers[driver_start..]));
+        files.push(path);
+    }
+    write_if_changed(&out_dir.join("wide_cases.rs"), &wide::rust_file(&callees, &drivers));
     files
 }
 

@@ -7,3 +7,4 @@ pub mod model;
 pub mod rng;
 pub mod values;
 pub mod variadic;
+pub mod wide;

@@ -96,6 +96,11 @@ pub struct VariadicCase {
 
 include!(concat!(env!("OUT_DIR"), "/variadic_cases.rs"));
 
+// `WIDE_CASES` and `WIDE_CALLBACK_CASES`: the cases with long double, 128-bit integer and
+// complex types (every case has one), as [`Case`]s and [`CallbackCase`]s. Their values
+// are compared by native image: 128-bit integers are written as decimal strings.
+include!(concat!(env!("OUT_DIR"), "/wide_cases.rs"));
+
 extern "C" {
     fn jitcall_conf_fail_get() -> c_int;
     fn jitcall_conf_last_get() -> c_int;

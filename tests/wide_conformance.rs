@@ -1,0 +1,382 @@
+//! The generated conformance suites of the wide types (`long double`, 128-bit integers,
+//! complex numbers; see `tests/conformance-c/gen/wide.rs`), both directions, on every
+//! convention this host runs: at least 500 signatures each, every one with a wide type.
+//!
+//! Calls: each C callee compares every leaf of every argument with `==` (all value bits
+//! of a `long double`, both parts of a complex number) and returns a literal; a case
+//! passes when the callee ran, saw nothing wrong, and the result's significant bytes are
+//! the expected value's. Both paths: values (argument block) and native images.
+//!
+//! Callbacks: a C driver calls a closure of the case's signature with literals and
+//! compares the result leaf by leaf; the closure compares the significant bytes of every
+//! argument it got. Both forms: a value closure and a native (image) closure.
+//!
+//! Values are compared by native image, over the bytes that carry the value (no struct
+//! padding, no `long double` padding): 128-bit integers are decimal strings in the tables.
+//!
+//! To find a case that crashes: `JITCALL_CONF_TRACE=1 cargo test --test wide_conformance
+//! -- --nocapture --test-threads=1`; `JITCALL_CONF_ONLY=prefix` and `JITCALL_CONF_SKIP`
+//! as in the other suites.
+
+use std::sync::{Arc, Mutex};
+
+mod common;
+
+use common::generated::{native_type, value};
+use common::suite;
+use jitcall::{ffi, Abi, Pointer, Type, Value, Wide};
+use jitcall_conformance_c::{
+    conf_fail, conf_last, conf_reset, CallbackCase, Case, WIDE_CALLBACK_CASES, WIDE_CASES,
+};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const MIN_CASES: usize = 500;
+
+/// The bytes of a `long double` that hold its value (x87: 10 of 16; binary128: 16).
+const LONG_DOUBLE_BYTES: usize = if cfg!(target_arch = "x86_64") { 10 } else { 16 };
+
+/// The byte ranges of a value of `ty` that carry its value, from `base`.
+fn significant(ty: &Type, base: usize, out: &mut Vec<std::ops::Range<usize>>) {
+    match ty {
+        Type::Prim(p) => out.push(base..base + p.size()),
+        Type::Wide(Wide::LongDouble) => out.push(base..base + LONG_DOUBLE_BYTES),
+        Type::Wide(Wide::ComplexLongDouble) => {
+            out.push(base..base + LONG_DOUBLE_BYTES);
+            out.push(base + 16..base + 16 + LONG_DOUBLE_BYTES);
+        }
+        Type::Wide(w) => out.push(base..base + w.size()),
+        Type::Struct(s) | Type::Union(s) => {
+            s.fields().iter().for_each(|f| significant(&f.ty, base + f.offset, out))
+        }
+        Type::Array(a) => {
+            (0..a.len).for_each(|i| significant(&a.elem, base + i * a.elem.size(), out))
+        }
+    }
+}
+
+/// The significant bytes of an image of `ty`.
+fn meaning(ty: &Type, image: &[u8]) -> Vec<u8> {
+    let mut ranges = Vec::new();
+    significant(ty, 0, &mut ranges);
+    ranges.into_iter().flat_map(|r| image[r].to_vec()).collect()
+}
+
+fn image(ty: &Type, v: &Value) -> Result<Vec<u8>, String> {
+    ffi::write(ty, v, None, None).map(|b| b.to_vec()).map_err(|e| format!("write {v}: {e}"))
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Path {
+    Values,
+    Native,
+}
+
+/// One call case; `Err` says what went wrong.
+fn call(case: &Case, abi: Abi, path: Path) -> Result<(), String> {
+    let ret = native_type(case.ret);
+    let params = case.params.iter().map(|t| native_type(t)).collect();
+    let sig = ffi::signature(abi, ret.clone(), params).map_err(|e| format!("signature: {e}"))?;
+    let args: Vec<Value> = case.args.iter().map(|a| value(a)).collect();
+    let expected = if ret.is_void() { Vec::new() } else { image(&ret, &value(case.expected))? };
+
+    let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    conf_reset();
+    let target = Pointer::from_ptr(case.func as *const ());
+    let mut result = vec![0u8; ret.size()];
+    let outcome = match path {
+        // SAFETY: `case.func` is a C function of exactly this signature and convention
+        // (the table and the C source come from one generator); it only reads its
+        // arguments.
+        Path::Values => unsafe { ffi::call(target, &sig, &args) }.and_then(|got| {
+            if !ret.is_void() {
+                result = ffi::write(&ret, &got, None, None)?.to_vec();
+            }
+            Ok(())
+        }),
+        Path::Native => {
+            let params = &sig.signature().params;
+            let images: Vec<Box<[u8]>> = params
+                .iter()
+                .zip(&args)
+                .map(|(ty, arg)| image(ty, arg).map(Vec::into_boxed_slice))
+                .collect::<Result<_, _>>()?;
+            let pointers: Vec<*const u8> = images.iter().map(|i| i.as_ptr()).collect();
+            // SAFETY: as above; every pointer refers to a whole image of its parameter,
+            // and `result` has exactly the result's size.
+            unsafe { sig.call_native(target, &pointers, result.as_mut_ptr()) }
+        }
+    };
+    let (fail, last) = (conf_fail(), conf_last());
+    drop(serial);
+
+    outcome.map_err(|e| format!("call: {e}"))?;
+    let mut problems = Vec::new();
+    if last != case.id as i32 {
+        problems.push(format!("the callee did not run (last callee id {last})"));
+    }
+    if fail != 0 {
+        problems.push(format!("argument {} arrived wrong (conf_fail {fail})", fail % 100 - 1));
+    }
+    if !ret.is_void() && meaning(&ret, &result) != meaning(&ret, &expected) {
+        problems.push(format!("result bytes {result:02x?} (expected {expected:02x?})"));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// One callback case; `Err` says what went wrong.
+fn callback(case: &'static CallbackCase, abi: Abi, path: Path) -> Result<(), String> {
+    let ret = native_type(case.ret);
+    let params: Vec<Type> = case.params.iter().map(|t| native_type(t)).collect();
+    let expected: Vec<Vec<u8>> = params
+        .iter()
+        .zip(case.args)
+        .map(|(ty, a)| image(ty, &value(a)).map(|i| meaning(ty, &i)))
+        .collect::<Result<_, _>>()?;
+    let result = value(case.result);
+
+    let seen: Arc<Mutex<(usize, Vec<String>)>> = Arc::default();
+    let record = seen.clone();
+    let types = params.clone();
+    // Compares the images of the arguments the closure got with the expected ones.
+    let check = move |images: Vec<Vec<u8>>| {
+        let mut seen = record.lock().unwrap_or_else(|p| p.into_inner());
+        seen.0 += 1;
+        for (i, ((ty, got), want)) in types.iter().zip(images).zip(&expected).enumerate() {
+            if meaning(ty, &got) != *want {
+                seen.1.push(format!("argument {i} arrived as {got:02x?}"));
+            }
+        }
+    };
+    let callback = match path {
+        Path::Values => {
+            let types = params.clone();
+            ffi::callback(abi, ret.clone(), params.clone(), move |args| {
+                let images = types
+                    .iter()
+                    .zip(args)
+                    .map(|(ty, a)| ffi::write(ty, a, None, None).map(|b| b.to_vec()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                check(images);
+                Ok(result.clone())
+            })
+        }
+        Path::Native => {
+            let (types, ret_type) = (params.clone(), ret.clone());
+            ffi::callback_native(abi, ret.clone(), params.clone(), move |ptrs, out| {
+                let images = types
+                    .iter()
+                    .zip(ptrs)
+                    // SAFETY: each pointer refers to a whole image of its parameter.
+                    .map(|(ty, &p)| unsafe { std::slice::from_raw_parts(p, ty.size()) }.to_vec())
+                    .collect();
+                check(images);
+                if !ret_type.is_void() {
+                    let image = ffi::write(&ret_type, &result, None, None)?.to_vec();
+                    // SAFETY: `out` has room for the result type's size, which `image` is.
+                    unsafe { std::ptr::copy_nonoverlapping(image.as_ptr(), out, image.len()) };
+                }
+                Ok(())
+            })
+        }
+    }
+    .map_err(|e| format!("callback: {e}"))?;
+
+    let host = Abi::host().expect("a host with a C convention");
+    let driver_sig = ffi::signature(host, native_type(":int"), vec![native_type(":ptr")])
+        .map_err(|e| format!("driver signature: {e}"))?;
+    // SAFETY: `case.driver` is `int(RET (*)(ARGS...))` in the default convention, and the
+    // callback has exactly that pointer's signature and convention; it outlives the call.
+    let code = unsafe {
+        ffi::call(
+            Pointer::from_ptr(case.driver as *const ()),
+            &driver_sig,
+            &[Value::Pointer(callback.code_ptr())],
+        )
+    };
+    drop(callback);
+
+    let mut problems = Vec::new();
+    match code {
+        Err(e) => problems.push(format!("the driver call failed: {e}")),
+        Ok(Value::Number(0.0)) => {}
+        Ok(other) => problems.push(format!("C got a wrong result: leaf {other} - 1 differed")),
+    }
+    let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+    if seen.0 != 1 {
+        problems.push(format!("the closure ran {} times (expected once)", seen.0));
+    }
+    problems.extend(seen.1.iter().cloned());
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+fn describe(
+    name: &str,
+    abi: &str,
+    ret: &str,
+    params: &[&str],
+    args: &[&str],
+    problem: &str,
+) -> String {
+    let mut s = format!("{name} ({abi}): {problem}\n    ret      {ret}\n");
+    for (i, (t, a)) in params.iter().zip(args).enumerate() {
+        s += &format!("    arg {i:<4} {t}  =  {a}\n");
+    }
+    s
+}
+
+/// A call case, as the runner sees it.
+struct CallCase(&'static Case);
+/// A callback case, as the runner sees it.
+struct CbCase(&'static CallbackCase);
+
+impl suite::Case for CallCase {
+    fn name(&self) -> &'static str {
+        self.0.name
+    }
+    fn abi(&self) -> &'static str {
+        self.0.abi
+    }
+    fn describe(&self, problem: &str) -> String {
+        let c = self.0;
+        describe(c.name, c.abi, c.ret, c.params, c.args, problem)
+            + &format!("    expected {}\n", c.expected)
+    }
+}
+
+impl suite::Case for CbCase {
+    fn name(&self) -> &'static str {
+        self.0.name
+    }
+    fn abi(&self) -> &'static str {
+        self.0.abi
+    }
+    fn describe(&self, problem: &str) -> String {
+        let c = self.0;
+        describe(c.name, c.abi, c.ret, c.params, c.args, problem)
+            + &format!("    result   {}\n", c.result)
+    }
+}
+
+fn leak<T>(items: Vec<T>) -> &'static [T] {
+    Box::leak(items.into_boxed_slice())
+}
+
+fn run_calls(abi: Abi) {
+    let cases = leak(WIDE_CASES.iter().map(CallCase).collect());
+    suite::run("wide cases", abi, cases, MIN_CASES, |case| {
+        [Path::Values, Path::Native]
+            .into_iter()
+            .filter_map(|p| call(case.0, abi, p).err().map(|e| format!("{p:?}: {e}")))
+            .collect()
+    });
+}
+
+fn run_callbacks(abi: Abi) {
+    let cases = leak(WIDE_CALLBACK_CASES.iter().map(CbCase).collect());
+    suite::run("wide callback cases", abi, cases, MIN_CASES, |case| {
+        [Path::Values, Path::Native]
+            .into_iter()
+            .filter_map(|p| callback(case.0, abi, p).err().map(|e| format!("{p:?}: {e}")))
+            .collect()
+    });
+}
+
+#[test]
+fn sysv64_calls() {
+    run_calls(Abi::SysV64);
+}
+
+#[test]
+fn win64_calls() {
+    run_calls(Abi::Win64);
+}
+
+#[test]
+fn aapcs64_calls() {
+    run_calls(Abi::Aapcs64);
+}
+
+#[test]
+fn sysv64_callbacks() {
+    run_callbacks(Abi::SysV64);
+}
+
+#[test]
+fn win64_callbacks() {
+    run_callbacks(Abi::Win64);
+}
+
+#[test]
+fn aapcs64_callbacks() {
+    run_callbacks(Abi::Aapcs64);
+}
+
+/// The mix has what the issue asks for: every wide type as an argument and as a result,
+/// x87 results (st(0), st(0)+st(1), a struct of one long double), hidden-pointer results,
+/// wide types inside structs and arrays, and cases whose wide arguments go on the stack.
+#[test]
+fn the_mix_covers_the_wide_rules() {
+    use std::collections::BTreeSet;
+    let Some(abi) = WIDE_CASES.first().map(|c| c.abi) else { return };
+    let mut seen = BTreeSet::new();
+    let calls = WIDE_CASES.iter().map(|c| (c.abi, c.params, c.ret));
+    let callbacks = WIDE_CALLBACK_CASES.iter().map(|c| (c.abi, c.params, c.ret));
+    for (_, params, ret) in calls.chain(callbacks).filter(|c| c.0 == abi) {
+        for (i, p) in params.iter().enumerate() {
+            if let Some(k) = p.strip_prefix(':') {
+                seen.insert(format!("arg {k}"));
+                if i >= 8 {
+                    seen.insert(format!("late arg {k}"));
+                }
+            } else if p.contains(":long-double") || p.contains("128") || p.contains(":complex") {
+                seen.insert("in a struct".to_string());
+                if p.contains("@[:") {
+                    seen.insert("in an array".to_string());
+                }
+            }
+        }
+        if let Some(k) = ret.strip_prefix(':') {
+            seen.insert(format!("ret {k}"));
+        }
+        if ret == "[:long-double]" {
+            seen.insert("ret struct of one long double".to_string());
+        }
+    }
+    let mut wanted = vec!["in a struct".to_string(), "in an array".to_string()];
+    wanted.push("ret struct of one long double".into());
+    for k in [
+        "long-double",
+        "int128",
+        "uint128",
+        "complex-float",
+        "complex-double",
+        "complex-long-double",
+    ] {
+        wanted.extend([format!("arg {k}"), format!("late arg {k}"), format!("ret {k}")]);
+    }
+    let missing: Vec<_> = wanted.iter().filter(|w| !seen.contains(*w)).collect();
+    assert!(missing.is_empty(), "{abi}: never {missing:?}");
+}
+
+/// Every convention this host runs has at least 500 cases of each direction.
+#[test]
+fn every_callable_convention_has_wide_cases() {
+    for abi in Abi::ALL.into_iter().filter(|a| a.runs_on_host()) {
+        let calls = WIDE_CASES.iter().filter(|c| c.abi == abi.name()).count();
+        let callbacks = WIDE_CALLBACK_CASES.iter().filter(|c| c.abi == abi.name()).count();
+        assert!(
+            calls >= MIN_CASES && callbacks >= MIN_CASES,
+            "{}: {calls}, {callbacks}",
+            abi.name()
+        );
+    }
+}
