@@ -3,11 +3,12 @@
 //! descriptors from values (spec §1.1 and §4).
 
 use std::ffi::c_void;
+use std::sync::Arc;
 
 use crate::callback::Callback;
 use crate::error::{Error, Path, Result};
 use crate::library::Native;
-use crate::memory::Code;
+use crate::memory::ExecutableCode;
 use crate::signature::{Abi, Signature};
 use crate::thunk::CompiledSignature;
 use crate::types::{Member, Prim, Type, Wide, MAX_DEPTH};
@@ -403,24 +404,24 @@ pub fn jitfn(bytes: &[u8]) -> Result<JitFn> {
     if bytes.is_empty() {
         return Err(Error::Memory("ffi/jitfn needs at least one byte of machine code".into()));
     }
-    Ok(JitFn { code: Code::new_sealed(bytes)? })
+    Ok(JitFn { code: Arc::new(ExecutableCode::new(bytes)?) })
 }
 
 /// Machine code in executable memory, valid while this value lives.
 #[derive(Debug, Clone)]
 pub struct JitFn {
-    code: Code,
+    code: Arc<ExecutableCode>,
 }
 
 impl JitFn {
     /// The code's address: pass it to [`call`] or as a `:ptr` argument.
     pub fn pointer(&self) -> Pointer {
-        Pointer::from_addr(self.code.addr())
+        Pointer::from_addr(self.code.base())
     }
 
     /// A copy of the code's bytes (Janet's byte view of a jitfn).
     pub fn bytes(&self) -> Vec<u8> {
-        self.code.to_vec()
+        self.code.bytes().to_vec()
     }
 }
 

@@ -9,7 +9,7 @@
 pub mod arch;
 
 pub use crate::callback::trampoline_pages;
-pub use crate::memory::Code;
+pub use crate::memory::{page_size, seal_count, Code, ExecutableCode, Unsealed, WritableCode};
 pub use crate::plan::{ret_block_size, BlockLayout, RegisterNames};
 pub use crate::thunk::DEFAULT_HOT_CALLS;
 pub use crate::types::{round_up, KEYWORDS, WIDE_KEYWORDS};

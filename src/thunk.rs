@@ -37,7 +37,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use crate::arch::{self, ArgSource, CodeBuffer};
 use crate::callback::CallGuard;
 use crate::error::{Error, Path, Result};
-use crate::memory::Code;
+use crate::memory::{Code, ExecutableCode};
 use crate::plan::{ArgPlan, BlockLayout, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Errno, Signature};
 use crate::types::Type;
@@ -688,7 +688,7 @@ struct SharedThunk {
     entry: ThunkFn,
     stack_bytes: u32,
     /// Keeps the code mapped (shared thunks live as long as the process).
-    _code: Code,
+    _code: ExecutableCode,
 }
 
 /// What a convention's shared thunk loads and stores.
@@ -734,10 +734,9 @@ impl SharedThunk {
     fn emit(abi: Abi, stack_bytes: u32) -> Result<SharedThunk> {
         let mut code = CodeBuffer::new();
         arch::for_abi(abi).emit_thunk(&shared_plan(abi, stack_bytes), &mut code)?;
-        let code = Code::new_sealed(code.bytes())?;
-        let entry = code.entry()?;
+        let code = ExecutableCode::new(code.bytes())?;
         // SAFETY: sealed thunk code, entered with the `ThunkFn` convention (see `arch`).
-        let entry = unsafe { std::mem::transmute::<*const u8, ThunkFn>(entry) };
+        let entry = unsafe { std::mem::transmute::<usize, ThunkFn>(code.base()) };
         Ok(SharedThunk { entry, stack_bytes, _code: code })
     }
 }

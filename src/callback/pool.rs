@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use crate::arch::trampoline::{DATA_SLOT_BYTES, STUBS_START, STUB_BYTES};
 use crate::arch::{self, CodeBuffer};
 use crate::error::{Error, Result};
+use crate::memory::{self, ExecutableCode, WritableCode};
 use crate::signature::Abi;
 use crate::value::Pointer;
 
@@ -32,27 +33,17 @@ use super::errors::report;
 
 /// One code page (executable) and one data page (writable) right after it.
 pub(super) struct PagePair {
-    alloc: region::Allocation,
-    page: usize,
+    pages: ExecutableCode,
     /// Handler addresses by convention.
     pub(super) handlers: Vec<(Abi, usize)>,
     slots: usize,
 }
 
-// SAFETY: a `PagePair` is an address range. Its code page is written once, before it is
-// made executable and before any other thread can see it; its data page is accessed only
-// through the atomic words of `SlotWords`.
-unsafe impl Send for PagePair {}
-// SAFETY: as above.
-unsafe impl Sync for PagePair {}
-
 impl PagePair {
     fn new() -> Result<PagePair> {
-        let page = region::page::size();
-        let os = |op| move |e: region::Error| Error::Os { op, source: std::io::Error::other(e) };
-        let alloc = region::alloc(2 * page, region::Protection::READ_WRITE)
-            .map_err(os("allocating trampoline pages"))?;
-        let base = alloc.as_ptr::<u8>() as usize;
+        let page = memory::page_size();
+        let mut pages = WritableCode::new(page, page)?;
+        let base = pages.base();
 
         let mut code = CodeBuffer::new();
         let mut handlers = Vec::new();
@@ -67,39 +58,29 @@ impl PagePair {
             return Err(Error::Abi("callback handlers do not fit before the stubs".into()));
         }
         code.put(&vec![0; STUBS_START - code.offset()]);
-        let slots = ((page - STUBS_START) / STUB_BYTES).min(page / DATA_SLOT_BYTES);
+        let data = base + pages.capacity();
+        let slots = ((pages.capacity() - STUBS_START) / STUB_BYTES).min(page / DATA_SLOT_BYTES);
         for i in 0..slots {
-            let stub = STUBS_START + i * STUB_BYTES;
-            let slot = page + i * DATA_SLOT_BYTES;
+            let stub = base + STUBS_START + i * STUB_BYTES;
+            let slot = data + i * DATA_SLOT_BYTES;
             emit_stub(&mut code, slot as i64 - stub as i64)?;
         }
-        // SAFETY: the code fits the first page (STUBS_START + slots * STUB_BYTES <= page),
-        // which is read+write and not yet visible to anyone else.
-        unsafe {
-            std::ptr::copy_nonoverlapping(code.bytes().as_ptr(), base as *mut u8, code.offset())
-        };
-        // SAFETY: the first page is this allocation's and holds finished code; nothing
-        // writes it from now on.
-        unsafe { region::protect(base as *const u8, page, region::Protection::READ_EXECUTE) }
-            .map_err(os("making trampoline code executable"))?;
-        crate::memory::flush_instruction_cache(base, page);
-        Ok(PagePair { alloc, page, handlers, slots })
-    }
-
-    fn base(&self) -> usize {
-        self.alloc.as_ptr::<u8>() as usize
+        if pages.append(code.bytes()) != Some(0) {
+            return Err(Error::Abi("trampoline code does not fit its page".into()));
+        }
+        Ok(PagePair { pages: pages.seal()?, handlers, slots })
     }
 
     fn stub(&self, i: usize) -> usize {
-        self.base() + STUBS_START + i * STUB_BYTES
+        self.pages.base() + STUBS_START + i * STUB_BYTES
     }
 
     /// The words of data slot `i` (see [`SlotWords`]).
     fn slot_words(&self, i: usize) -> &SlotWords {
-        let addr = self.base() + self.page + i * DATA_SLOT_BYTES;
+        let addr = self.pages.data() + i * DATA_SLOT_BYTES;
         // SAFETY: the slot lies in the data page (i < slots <= page / DATA_SLOT_BYTES, and
         // a slot has room for the words: see `SlotWords`), which stays mapped read+write
-        // while `self` lives; it is 8-aligned; and it is only ever accessed through these
+        // (sealing makes only the code page executable) while `self` lives; it is 8-aligned; and it is only ever accessed through these
         // atomics (the handler's plain loads of the first two read words that are only
         // written before the slot is made live).
         unsafe { &*(addr as *const SlotWords) }
@@ -107,7 +88,7 @@ impl PagePair {
 
     /// The slot whose words are at `addr`, if they are in this page pair.
     fn slot_at(&'static self, addr: usize) -> Option<Slot> {
-        let data = self.base() + self.page;
+        let data = self.pages.data();
         let index = addr.checked_sub(data)? / DATA_SLOT_BYTES;
         (index < self.slots && addr == data + index * DATA_SLOT_BYTES)
             .then_some(Slot { page: self, index })
