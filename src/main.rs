@@ -212,7 +212,7 @@ fn plan(
 
 fn layout(ty: &Type, abis: &[Abi]) -> Result<String, String> {
     let mut out = format!("size: {}\nalign: {}\n", ty.size(), ty.align());
-    if let Type::Struct(s) = ty {
+    if let Type::Struct(s) | Type::Union(s) = ty {
         for (i, f) in s.fields().iter().enumerate() {
             out.push_str(&format!(
                 "field {i}: offset {} size {} align {} {}\n",

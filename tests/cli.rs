@@ -81,6 +81,39 @@ fn layout_of_a_packed_struct() {
 }
 
 #[test]
+fn layout_of_a_union_lists_every_member_at_offset_zero() {
+    let out = stdout_of(&["layout", "[:union :int :double [:char :char]]"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..2], ["size: 8", "align: 8"], "{out}");
+    let fields: Vec<&str> = lines.iter().copied().filter(|l| l.starts_with("field")).collect();
+    assert_eq!(fields.len(), 3, "{out}");
+    for (i, (size, align)) in [(4, 4), (8, 8), (2, 1)].into_iter().enumerate() {
+        let prefix = format!("field {i}: offset 0 size {size} align {align} ");
+        assert!(fields[i].starts_with(&prefix), "{:?} should start with {prefix:?}", fields[i]);
+    }
+}
+
+#[test]
+fn wide_types_call_and_print_exactly() {
+    // A long double result comes back through st(0) (x86-64) and prints as a number; an
+    // int128 argument keeps every bit.
+    if cfg!(target_arch = "x86_64") && cfg!(target_os = "linux") {
+        assert_eq!(
+            stdout_of(&["call", "-", "strtold", ":long-double", ":string", "2.5", ":ptr", "nil"]),
+            "2.5\n"
+        );
+    }
+    // psABI: an __int128 is an INTEGER pair (rdi:rsi), a long double goes in memory, and
+    // an __int128 result comes back in rax:rdx.
+    assert_eq!(
+        stdout_of(&["plan", "--cc", "sysv64", ":int128", ":int128", ":long-double"]),
+        "convention: sysv64\narg0: [0..8] -> rdi; [8..16] -> rsi\n\
+         arg1: [0..8] -> stack+0; [8..16] -> stack+8\nret: rax -> [0..8]; rdx -> [8..16]\n\
+         stack: 16 bytes\nal: 0\n"
+    );
+}
+
+#[test]
 fn layout_of_void_and_of_primitives_and_arrays() {
     let out = stdout_of(&["layout", ":void"]);
     let lines: Vec<&str> = out.lines().collect();
