@@ -383,20 +383,27 @@ unsafe fn compile(
     key: &[u64],
 ) -> Result<Prepared, Status> {
     // SAFETY: forwarded from the caller.
-    let ret = unsafe { types::to_jitcall(rtype)? };
+    let ret = unsafe { types::to_jitcall(rtype, abi)? };
     let mut params = Vec::with_capacity(args.len());
-    for (i, &t) in args.iter().enumerate() {
+    for &t in args {
         // SAFETY: forwarded from the caller.
-        let ty = unsafe { types::to_jitcall(t)? };
+        let ty = unsafe { types::to_jitcall(t, abi)? };
         if ty.is_void() {
             return Err(Status::BadTypedef);
         }
-        let variadic = nfixed.is_some_and(|n| i >= n as usize);
-        params.push(if variadic { variadic_param(abi, ty) } else { ty });
+        params.push(ty);
     }
     let shape = ret_shape(&ret);
-    let sig =
-        CompiledSignature::new(Signature::new(abi, ret, params)).map_err(|_| Status::BadTypedef)?;
+    let signature = match nfixed {
+        // jitcall places the variadic part by the convention's rules (Win64: a double
+        // in its integer register too).
+        Some(n) => {
+            let variadic = params.split_off(n as usize);
+            Signature::variadic(abi, ret, params, variadic)
+        }
+        None => Signature::new(abi, ret, params),
+    };
+    let sig = CompiledSignature::new(signature).map_err(|_| Status::BadTypedef)?;
     let bytes = sig.plan().stack_bytes;
     // SAFETY: `prepare` checked `rtype`.
     let rtype_code = unsafe { (*rtype).type_ };
@@ -410,15 +417,6 @@ unsafe fn compile(
         ret: shape,
         bytes,
     })
-}
-
-/// Win64 variadic callees read floating-point arguments from the integer registers (and
-/// their home slots): a variadic `double` is passed as its bits in an integer.
-fn variadic_param(abi: Abi, ty: Type) -> Type {
-    match (abi, ty.prim()) {
-        (Abi::Win64, Some(Prim::F64)) => Type::Prim(Prim::U64),
-        _ => ty,
-    }
 }
 
 fn ret_shape(ret: &Type) -> RetShape {

@@ -281,7 +281,11 @@ unsafe fn closure_callback(
 ) -> Result<Callback, Status> {
     // SAFETY: forwarded from the caller.
     let prepared = unsafe { cif::prepared_of(cif) }.ok_or(Status::BadTypedef)?;
-    let sig = prepared.sig.signature().clone();
+    let mut sig = prepared.sig.signature().clone();
+    // A closure of a variadic cif (libffi allows it) reads the arguments of the call its
+    // cif describes: where a caller puts variadic arguments, as fixed ones (SysV, AAPCS64
+    // on Linux) or there too (Win64 duplicates doubles into the integer registers).
+    sig.fixed = None;
     let ret_size = sig.ret.size();
     Callback::new_native(sig, move |args, ret| {
         // The fields `cif`, `fun`, `user_data` (or, for Go closures, `cif`, `fun` and the

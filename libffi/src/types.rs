@@ -8,7 +8,7 @@
 
 use std::ffi::c_void;
 
-use jitcall::{Member, Prim, Type};
+use jitcall::{Abi, Member, Prim, Type, Wide};
 
 use crate::Status;
 
@@ -108,8 +108,8 @@ pub static ffi_type_complex_double: FfiType = complex(16, 8, &COMPLEX_DOUBLE_ELE
 #[no_mangle]
 pub static ffi_type_complex_longdouble: FfiType = complex(32, 16, &COMPLEX_LONGDOUBLE_ELEMENTS);
 
-/// The primitive a scalar type code names, or `None` for aggregates and unknown codes.
-/// `long double` has no jitcall type yet.
+/// The primitive a scalar type code names, or `None` for aggregates, `long double` (a
+/// jitcall [`Wide`] type) and unknown codes.
 pub fn prim_of(code: u16) -> Option<Prim> {
     Some(match code {
         FFI_TYPE_INT | FFI_TYPE_SINT32 => Prim::I32,
@@ -424,33 +424,48 @@ unsafe fn prepare_elements(
     Ok(())
 }
 
-/// The jitcall type of a prepared libffi type (see [`prepare`]).
+/// The jitcall type of a prepared libffi type (see [`prepare`]) under convention `abi`.
+///
+/// `long double` is jitcall's [`Wide::LongDouble`]; complex numbers of floating-point
+/// parts are its complex types (see [`complex_of`]).
 ///
 /// # Errors
-/// `FFI_BAD_TYPEDEF` for what jitcall cannot express yet (`long double`, complex
-/// `long double`), and for struct descriptions whose size or alignment contradicts their
-/// elements' layout in a way jitcall's struct rules cannot reproduce.
+/// `FFI_BAD_TYPEDEF` for struct descriptions whose size or alignment contradicts their
+/// elements' layout in a way jitcall's struct rules cannot reproduce. (What a convention
+/// cannot place, such as `long double` on AArch64 until jitcall places it there, is refused
+/// when the signature is compiled.)
 ///
 /// # Safety
 /// As [`prepare`], which must have succeeded on `t`.
-pub unsafe fn to_jitcall(t: *const FfiType) -> Result<Type, Status> {
+pub unsafe fn to_jitcall(t: *const FfiType, abi: Abi) -> Result<Type, Status> {
     // SAFETY: the caller guarantees a valid, prepared type.
     let t = unsafe { &*t };
     match t.type_ {
         FFI_TYPE_VOID => Ok(Type::VOID),
+        FFI_TYPE_LONGDOUBLE => Ok(Type::Wide(Wide::LongDouble)),
         FFI_TYPE_STRUCT => {
             // SAFETY: forwarded from the caller.
             let fields = unsafe { elements(t) }
                 // SAFETY: forwarded from the caller.
-                .map(|e| Ok((unsafe { to_jitcall(e)? }, unsafe { &*e }.alignment)))
+                .map(|e| Ok((unsafe { to_jitcall(e, abi)? }, unsafe { &*e }.alignment)))
                 .collect::<Result<Vec<_>, Status>>()?;
             struct_with_layout(&fields, t.size, t.alignment)
         }
         FFI_TYPE_COMPLEX => {
-            // A complex number is passed as a struct of its two parts on every supported
-            // convention (SysV: one class per part; Win64: by size; AAPCS64: an HFA).
-            // SAFETY: a prepared complex type has at least one element.
-            let part = unsafe { to_jitcall(*t.elements)? };
+            // SAFETY: a prepared complex type has at least one element, a valid type.
+            let part = unsafe { &**t.elements };
+            if let Some(wide) = complex_of(part.type_, abi) {
+                let ty = Type::Wide(wide);
+                if ty.size() != t.size || ty.align() != usize::from(t.alignment) {
+                    return Err(Status::BadTypedef);
+                }
+                return Ok(ty);
+            }
+            // Integer parts (a GNU extension): a struct of the two parts, which every
+            // supported convention passes as libffi passes them (SysV: one class per
+            // part; Win64: by size; AAPCS64: an HFA for floating-point parts).
+            // SAFETY: as above.
+            let part = unsafe { to_jitcall(part, abi)? };
             struct_with_layout(
                 &[(part.clone(), part.align() as u16), (part, 0)],
                 t.size,
@@ -458,6 +473,20 @@ pub unsafe fn to_jitcall(t: *const FfiType) -> Result<Type, Status> {
             )
         }
         code => prim_of(code).map(Type::Prim).ok_or(Status::BadTypedef),
+    }
+}
+
+/// jitcall's complex type for a complex number whose parts have type code `part`.
+///
+/// On AArch64 jitcall places no complex type yet: `float` and `double` parts go as the
+/// struct of two parts there (an HFA, as AAPCS64 passes a complex number); complex
+/// `long double` is jitcall's type, which the convention then refuses.
+fn complex_of(part: u16, abi: Abi) -> Option<Wide> {
+    match part {
+        FFI_TYPE_FLOAT if abi != Abi::Aapcs64 => Some(Wide::ComplexF32),
+        FFI_TYPE_DOUBLE if abi != Abi::Aapcs64 => Some(Wide::ComplexF64),
+        FFI_TYPE_LONGDOUBLE => Some(Wide::ComplexLongDouble),
+        _ => None,
     }
 }
 
@@ -501,7 +530,41 @@ fn struct_with_layout(fields: &[(Type, u16)], size: usize, align: u16) -> Result
 
 #[cfg(test)]
 mod tests {
-    use super::align_up;
+    use super::*;
+
+    fn jitcall_type(t: &FfiType, abi: Abi) -> Result<Type, Status> {
+        // SAFETY: the exported objects are valid, laid-out types.
+        unsafe { to_jitcall(t, abi) }
+    }
+
+    #[test]
+    fn long_double_and_complex_numbers_are_jitcall_wide_types() {
+        let wide = |w| Ok(Type::Wide(w));
+        for abi in Abi::ALL {
+            assert_eq!(jitcall_type(&ffi_type_longdouble, abi), wide(Wide::LongDouble));
+            assert_eq!(
+                jitcall_type(&ffi_type_complex_longdouble, abi),
+                wide(Wide::ComplexLongDouble)
+            );
+        }
+        for abi in [Abi::SysV64, Abi::Win64] {
+            assert_eq!(jitcall_type(&ffi_type_complex_float, abi), wide(Wide::ComplexF32));
+            assert_eq!(jitcall_type(&ffi_type_complex_double, abi), wide(Wide::ComplexF64));
+        }
+        // AArch64 (no complex type placed by jitcall yet): the HFA of two parts.
+        let pair = Type::structure(&[
+            Member::Field(Type::Prim(Prim::F64)),
+            Member::Field(Type::Prim(Prim::F64)),
+        ]);
+        assert_eq!(jitcall_type(&ffi_type_complex_double, Abi::Aapcs64).ok(), pair.ok());
+    }
+
+    #[test]
+    fn a_complex_description_of_another_layout_is_refused() {
+        static ELEMENTS: Elements = Elements([&ffi_type_double, std::ptr::null()]);
+        let odd = complex(24, 8, &ELEMENTS);
+        assert_eq!(jitcall_type(&odd, Abi::SysV64), Err(Status::BadTypedef));
+    }
 
     #[test]
     fn align_up_rounds_to_any_alignment_and_saturates() {
