@@ -15,7 +15,9 @@
 //! - results: x0/x1, v0-v3 for HFAs, or memory whose address the caller passes in x8.
 //! - narrow integers: the callee may not rely on the upper bits, but jitcall extends them
 //!   (sign or zero) to 64 bits, as Apple's variant requires of callers.
-//! - the wide scalars ([`Wide`]) and composites holding one: see [`Allocator::wide_arg`].
+//! - the wide scalars ([`Wide`]): `long double` (binary128) in a whole q-register, HFAs of
+//!   up to four of them, complex numbers as two-member HFAs; 16-byte-aligned values
+//!   (int128, composites holding one) in an even x-register pair or a 16-aligned stack slot.
 
 use super::Names;
 use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer, ErrnoAccess};
