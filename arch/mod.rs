@@ -80,6 +80,8 @@ pub mod trampoline {
         pub const GPRS: usize = 0;
         /// Argument vector registers by index, the low 8 bytes of each.
         pub const FPRS: usize = 72;
+        /// Bytes per saved vector register (AArch64 has its own frame: `aarch64::frame`).
+        pub const FPR_BYTES: usize = 8;
         /// Result general registers (rax, rdx / x0, x1).
         pub const RET_GPRS: usize = 136;
         /// Result vector registers (xmm0, xmm1 / v0-v3), the low 8 bytes of each.
@@ -128,11 +130,16 @@ pub enum ArgSource {
     Pointers,
 }
 
-/// True when a plan can use [`ArgSource::Pointers`]: every piece is 1, 2, 4 or 8 bytes (so
-/// exact-width loads never read past a value) and no argument is passed by reference
-/// (those need a copy the callee may write).
+/// True when a plan can use [`ArgSource::Pointers`]: every piece is 1, 2, 4 or 8 bytes, or
+/// a whole 16-byte vector register (so exact-width loads never read past a value) and no
+/// argument is passed by reference (those need a copy the callee may write).
 pub fn pointers_fit(plan: &CallPlan) -> bool {
-    let exact = |parts: &[crate::plan::Part]| parts.iter().all(|p| matches!(p.size, 1 | 2 | 4 | 8));
+    let exact = |parts: &[crate::plan::Part]| {
+        parts.iter().all(|p| {
+            matches!(p.size, 1 | 2 | 4 | 8)
+                || (p.size == 16 && matches!(p.dest, crate::plan::Location::Fpr(_)))
+        })
+    };
     let args = plan.args.iter().all(|a| match a {
         crate::plan::ArgPlan::Direct(parts) => exact(parts),
         crate::plan::ArgPlan::Indirect { .. } => false,
@@ -255,24 +262,6 @@ fn check_by_value(ty: &Type, what: &str) -> Result<()> {
             ty.size()
         ))),
         _ => Ok(()),
-    }
-}
-
-/// Refuses the [`crate::types::Wide`] scalars (at any depth) for a convention whose
-/// placement of them is not built yet, rather than placing them wrongly.
-///
-/// # Errors
-/// A parameter or result that holds a wide scalar.
-pub(crate) fn refuse_wide(sig: &Signature) -> Result<()> {
-    let what = sig.params.iter().position(Type::contains_wide).map(|i| format!("argument {i}"));
-    let what = what.or_else(|| sig.ret.contains_wide().then(|| "the return type".to_string()));
-    match what {
-        Some(what) => Err(Error::Abi(format!(
-            "{what} holds a long double, 128-bit integer or complex number, which the {} \
-             convention cannot pass yet",
-            sig.abi.name()
-        ))),
-        None => Ok(()),
     }
 }
 

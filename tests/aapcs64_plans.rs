@@ -456,9 +456,183 @@ fn a_union_with_mixed_members_is_not_an_hfa() {
     assert_eq!(p.args[0], ArgPlan::Indirect { pointer: Gpr(0) });
 }
 
+// ---------------------------------------------------------------------------------------
+// The wide scalars on AArch64 Linux. §5.1: `long double` is quad precision (binary128, 16
+// bytes, 16-aligned); `__int128` is an integral type of 16 bytes, 16-aligned; a complex
+// type is laid out as a struct of two of its part (§5.9.5.1 counts it as a homogeneous
+// aggregate of two). C.1/C.2: quads use whole q-registers; C.5: NSAA rounded up to 16 for
+// a type of alignment 16; C.8: NGRN rounded up to even for an argument of alignment 16
+// (integral or composite); C.9: a 16-byte integer in x[NGRN], x[NGRN+1] when NGRN < 7.
+// Every case below was also checked against `aarch64-linux-gnu-gcc -O2 -S` (gcc 14).
+
+/// A quad (long double) in q[n], from `offset` in the value.
+fn quad(offset: u32, n: u8) -> Part {
+    fp(offset, 16, n)
+}
+
+/// `[:int64 x n]` parameter text.
+fn int64s(n: usize) -> Vec<String> {
+    many(n, ":int64")
+}
+
+fn with(mut params: Vec<String>, more: &[&str]) -> Vec<String> {
+    params.extend(more.iter().map(|m| m.to_string()));
+    params
+}
+
 #[test]
-fn wide_scalars_are_refused_until_their_placement_exists() {
-    let sig = Signature::new(Abi::Aapcs64, Type::VOID, vec![ty("[:int :int128]")]);
-    let err = for_abi(Abi::Aapcs64).classify(&sig).unwrap_err().to_string();
-    assert!(err.contains("argument 0 holds a long double, 128-bit integer or complex"), "{err}");
+fn long_double_takes_a_whole_q_register() {
+    let p = plan(":long-double", &[":long-double", ":double", ":long-double"]);
+    assert_eq!(p.args[0], direct(&[quad(0, 0)]));
+    assert_eq!(p.args[1], direct(&[fp(0, 8, 1)]));
+    assert_eq!(p.args[2], direct(&[quad(0, 2)]));
+    assert_eq!(p.ret, RetPlan::Direct(vec![quad(0, 0)]));
+    assert_eq!(p.stack_bytes, 0);
+}
+
+#[test]
+fn long_double_after_eight_vector_registers_takes_a_16_aligned_stack_slot() {
+    // C.5/C.6: NSRN = 8, so the stack; its natural alignment is 16. gcc: `ldr q0, [sp]`.
+    let p = plan_of(":void", &with(many(8, ":double"), &[":long-double"]));
+    assert_eq!(p.args[8], direct(&on_stack(16, 0)));
+    assert_eq!(p.stack_bytes, 16);
+    // A double first at stack+0 (8 bytes): the long double is rounded up to stack+16
+    // (gcc: `ldr d0, [sp, 32]` / `ldr q1, [sp, 48]` after its 32-byte frame record).
+    let p = plan_of(":void", &with(many(8, ":double"), &[":double", ":long-double"]));
+    assert_eq!(p.args[8], word(Stack(0)));
+    assert_eq!(p.args[9], direct(&on_stack(16, 16)));
+    assert_eq!(p.stack_bytes, 32);
+}
+
+#[test]
+fn hfas_of_long_doubles_take_one_q_register_per_member() {
+    let ld2 = "[:long-double :long-double]";
+    let p = plan(ld2, &[":double", ld2]);
+    assert_eq!(p.args[1], direct(&[quad(0, 1), quad(16, 2)]));
+    assert_eq!(p.ret, RetPlan::Direct(vec![quad(0, 0), quad(16, 1)]));
+    // Four members (64 bytes, B.3: an HFA is not replaced by a pointer): q0-q3.
+    let ld4 = "[@[:long-double 4]]";
+    let p = plan(ld4, &[ld4]);
+    let four: Vec<Part> = (0..4).map(|i| quad(16 * u32::from(i), i)).collect();
+    assert_eq!(p.args[0], ArgPlan::Direct(four.clone()));
+    assert_eq!(p.ret, RetPlan::Direct(four));
+    // Five are no HFA: 80 bytes, a copy by reference, the result through x8.
+    let ld5 = "[@[:long-double 5]]";
+    let p = plan(ld5, &[ld5]);
+    assert_eq!(p.args[0], ArgPlan::Indirect { pointer: Gpr(0) });
+    assert_eq!(p.ret, RetPlan::Indirect { pointer: Gpr(8) });
+}
+
+#[test]
+fn an_hfa_of_long_doubles_that_does_not_fit_goes_on_the_stack_and_closes_the_v_registers() {
+    // NSRN = 7: two quads do not fit (C.3): NSRN = 8, the 32 bytes at stack+0 (16-aligned,
+    // C.4), and the double after it on the stack too (gcc: `ldp q1, q2, [sp, 32]`,
+    // `ldr d0, [sp, 64]` after its 32-byte frame record).
+    let p =
+        plan_of(":void", &with(many(7, ":double"), &["[:long-double :long-double]", ":double"]));
+    assert_eq!(p.args[7], direct(&on_stack(32, 0)));
+    assert_eq!(p.args[8], word(Stack(32)));
+    assert_eq!(p.stack_bytes, 40);
+    // After one stack double, the HFA's 16-byte alignment skips to stack+16.
+    let p =
+        plan_of(":void", &with(many(8, ":double"), &[":double", "[@[:long-double 2]]", ":float"]));
+    assert_eq!(p.args[8], word(Stack(0)));
+    assert_eq!(p.args[9], direct(&on_stack(32, 16)));
+    assert_eq!(p.args[10], direct(&[bytes(0, 4, Stack(48))]));
+}
+
+#[test]
+fn int128_takes_an_even_register_pair() {
+    // C.8: NGRN 1 is rounded up to 2; x1 stays unused (gcc: `stp x2, x3`).
+    let p = plan(":int128", &[":int", ":int128", ":int"]);
+    assert_eq!(p.args[1], direct(&in_xregs(16, 2)));
+    assert_eq!(p.args[2], direct(&[int(4, Gpr(4), Extension::Sign)]));
+    assert_eq!(p.ret, RetPlan::Direct(in_xregs(16, 0)));
+    let p = plan(":uint128", &[":uint128", ":uint128"]);
+    assert_eq!(p.args[0], direct(&in_xregs(16, 0)));
+    assert_eq!(p.args[1], direct(&in_xregs(16, 2)));
+    // An argument after the skipped register does not go back to it.
+    let p = plan(":void", &[":int", ":int128", ":int128", ":int128", ":int"]);
+    assert_eq!(p.args[3], direct(&in_xregs(16, 6)));
+    assert_eq!(p.args[4], direct(&[int(4, Stack(0), Extension::Sign)]));
+}
+
+#[test]
+fn int128_with_only_x7_left_goes_on_the_stack_and_closes_the_x_registers() {
+    // NGRN 7 rounds up to 8 (C.8): the stack at a 16-aligned NSAA, and NGRN stays 8, so
+    // the int64 after it is on the stack too (gcc: `ldp x2, x3, [sp, 32]`,
+    // `ldr x0, [sp, 48]`).
+    let p = plan_of(":void", &with(int64s(7), &[":int128", ":int64"]));
+    assert_eq!(p.args[7], direct(&on_stack(16, 0)));
+    assert_eq!(p.args[8], word(Stack(16)));
+    assert_eq!(p.stack_bytes, 24);
+    // One int64 on the stack first: the int128 is rounded up to stack+16.
+    let p = plan_of(":void", &with(int64s(9), &[":int128"]));
+    assert_eq!(p.args[8], word(Stack(0)));
+    assert_eq!(p.args[9], direct(&on_stack(16, 16)));
+    assert_eq!(p.stack_bytes, 32);
+}
+
+#[test]
+fn composites_with_16_byte_alignment_take_an_even_register_pair() {
+    // C.8 applies to any argument of alignment 16, so to a struct holding an int128 and
+    // to a union of { long double; double } (not homogeneous: 16 bytes, general
+    // registers). gcc: `stp x2, x3` for both.
+    for t in ["[:int128]", "[:union :long-double :double]"] {
+        let p = plan(t, &[":int", t]);
+        assert_eq!(p.args[1], direct(&in_xregs(16, 2)), "{t}");
+        assert_eq!(p.ret, RetPlan::Direct(in_xregs(16, 0)), "{t}");
+        // With x7 left: the stack (C.11-C.13), the int64 after it too.
+        let p = plan_of(":void", &with(int64s(7), &[t, ":int64"]));
+        assert_eq!(p.args[7], direct(&on_stack(16, 0)), "{t}");
+        assert_eq!(p.args[8], word(Stack(16)), "{t}");
+    }
+    // Packed, the struct's alignment is 1: no rounding (gcc: x1, x2).
+    let p = plan(":void", &[":int", "[:pack-all :int128]"]);
+    assert_eq!(p.args[1], direct(&in_xregs(16, 1)));
+}
+
+#[test]
+fn composites_holding_wide_scalars_over_16_bytes_go_by_reference() {
+    // struct { long double a; int b; }: 32 bytes, not homogeneous: B.4 (gcc: `ldp q0, q1,
+    // [x0]`) and the result in memory at x8.
+    let t = "[:long-double :int]";
+    let p = plan(t, &[t]);
+    assert_eq!(p.args[0], ArgPlan::Indirect { pointer: Gpr(0) });
+    assert_eq!(p.ret, RetPlan::Indirect { pointer: Gpr(8) });
+    // struct { char c; int128 x; }: 32 bytes.
+    let p = plan(":void", &["[:char :int128]"]);
+    assert_eq!(p.args[0], ArgPlan::Indirect { pointer: Gpr(0) });
+}
+
+#[test]
+fn complex_numbers_are_homogeneous_aggregates_of_two() {
+    let p = plan(":complex-float", &[":float", ":complex-float"]);
+    assert_eq!(p.args[1], direct(&hfa(4, 2, 1)));
+    assert_eq!(p.ret, RetPlan::Direct(hfa(4, 2, 0)));
+    let p = plan(":complex-double", &[":complex-double"]);
+    assert_eq!(p.args[0], direct(&hfa(8, 2, 0)));
+    assert_eq!(p.ret, RetPlan::Direct(hfa(8, 2, 0)));
+    let p = plan(":complex-long-double", &[":complex-long-double"]);
+    assert_eq!(p.args[0], direct(&[quad(0, 0), quad(16, 1)]));
+    assert_eq!(p.ret, RetPlan::Direct(vec![quad(0, 0), quad(16, 1)]));
+    // struct { double d; double complex c; } flattens to three doubles: d0-d2.
+    let p = plan(":void", &["[:double :complex-double]"]);
+    assert_eq!(p.args[0], direct(&hfa(8, 3, 0)));
+    // Three complex doubles are six members: no HFA, by reference.
+    let p = plan(":void", &["[@[:complex-double 3]]"]);
+    assert_eq!(p.args[0], ArgPlan::Indirect { pointer: Gpr(0) });
+    // Past v7: the stack, at the natural alignment (16 for complex long double).
+    let p = plan_of(":void", &with(many(8, ":double"), &[":int", ":complex-long-double"]));
+    assert_eq!(p.args[9], direct(&on_stack(32, 0)));
+}
+
+#[test]
+fn a_union_of_long_double_members_is_a_homogeneous_aggregate() {
+    // union { long double a; long double b[2]; }: its largest member, two quads (gcc:
+    // q1, q2 after a double).
+    let t = "[:union :long-double @[:long-double 2]]";
+    let p = plan(t, &[":double", t]);
+    assert_eq!(p.args[1], direct(&[quad(0, 1), quad(16, 2)]));
+    assert_eq!(p.ret, RetPlan::Direct(vec![quad(0, 0), quad(16, 1)]));
 }

@@ -20,9 +20,9 @@ use yaxpeax_arm::armv8::a64::InstDecoder;
 
 use LoadStore::*;
 
-const LOAD_STORES: [LoadStore; 15] = [
+const LOAD_STORES: [LoadStore; 17] = [
     LdrX, LdrW, LdrhW, LdrbW, LdrswX, LdrshX, LdrsbX, StrX, StrW, StrhW, StrbW, LdrS, LdrD, StrS,
-    StrD,
+    StrD, LdrQ, StrQ,
 ];
 
 fn s(offset: u64, access_bytes: u64) -> ScaledImm12 {
@@ -96,6 +96,13 @@ fn golden_rows() -> Vec<(u32, &'static str, &'static str)> {
         (ldst_uimm(StrS, 0, SP, s(16380, 4)), "BD3FFFE0", "str s0, [sp, #0x3ffc]"),
         (ldst_uimm(StrD, 1, X(20), s(8, 8)), "FD000681", "str d1, [x20, #0x8]"),
         (ldst_uimm(StrD, 16, X(28), s(32760, 8)), "FD3FFF90", "str d16, [x28, #0x7ff8]"),
+        // Whole q-registers (llvm-mc-14 too).
+        (ldst_uimm(LdrQ, 0, X(19), s(0, 16)), "3DC00260", "ldr q0, [x19]"),
+        (ldst_uimm(LdrQ, 31, X(19), s(16, 16)), "3DC0067F", "ldr q31, [x19, #0x10]"),
+        (ldst_uimm(LdrQ, 7, SP, s(65520, 16)), "3DFFFFE7", "ldr q7, [sp, #0xfff0]"),
+        (ldst_uimm(StrQ, 0, SP, s(80, 16)), "3D8017E0", "str q0, [sp, #0x50]"),
+        (ldst_uimm(StrQ, 31, X(20), s(16, 16)), "3D80069F", "str q31, [x20, #0x10]"),
+        (ldst_uimm(StrQ, 3, X(28), s(65520, 16)), "3DBFFF83", "str q3, [x28, #0xfff0]"),
         // ldr/str post-index: imm9 from -256 to 255.
         (ldr_x_post(X(0), SP, i9(-256)), "F85007E0", "ldr x0, [sp], #-0x100"),
         (ldr_x_post(X(0), SP, i9(255)), "F84FF7E0", "ldr x0, [sp], #0xff"),
@@ -208,20 +215,20 @@ fn range_checks() {
     assert_eq!(Imm12::new(u64::MAX), None);
 
     // ScaledImm12: a multiple of the access size, at most 4095 of them.
-    for bytes in [1, 2, 4, 8] {
+    for bytes in [1, 2, 4, 8, 16] {
         assert!(ScaledImm12::new(0, bytes).is_some());
         assert!(ScaledImm12::new(bytes, bytes).is_some());
         assert!(ScaledImm12::new(4095 * bytes, bytes).is_some(), "{bytes}-byte access");
         assert_eq!(ScaledImm12::new(4096 * bytes, bytes), None, "{bytes}-byte access");
         for misaligned in 1..bytes {
             assert_eq!(ScaledImm12::new(misaligned, bytes), None, "{misaligned} for {bytes}");
-            assert_eq!(ScaledImm12::new(8 + misaligned, bytes), None, "{misaligned} for {bytes}");
+            assert_eq!(ScaledImm12::new(16 + misaligned, bytes), None, "{misaligned} for {bytes}");
             assert_eq!(ScaledImm12::new(4094 * bytes + misaligned, bytes), None);
         }
     }
     // Each LoadStore's scale is its access size.
     let scales: Vec<u64> = LOAD_STORES.iter().map(|op| op.bytes()).collect();
-    assert_eq!(scales, [8, 4, 2, 1, 4, 2, 1, 8, 4, 2, 1, 4, 8, 4, 8]);
+    assert_eq!(scales, [8, 4, 2, 1, 4, 2, 1, 8, 4, 2, 1, 4, 8, 4, 8, 16, 16]);
 
     // PairImm7: multiples of 8 from -512 to 504.
     for ok in [-512, -8, 0, 8, 504] {
@@ -283,6 +290,8 @@ fn mnemonic_and_register(op: LoadStore, rt: u8) -> (&'static str, String) {
         LdrD => ("ldr", format!("d{rt}")),
         StrS => ("str", format!("s{rt}")),
         StrD => ("str", format!("d{rt}")),
+        LdrQ => ("ldr", format!("q{rt}")),
+        StrQ => ("str", format!("q{rt}")),
     }
 }
 

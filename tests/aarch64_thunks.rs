@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 mod common;
 
 use common::golden::{self, shorten};
-use jitcall::internals::arch::{for_abi, CodeBuffer};
+use jitcall::internals::arch::{for_abi, ArgSource, CodeBuffer, ErrnoAccess};
 use jitcall::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
 use yaxpeax_arch::{Decoder, U8Reader};
@@ -98,6 +98,41 @@ fn cases() -> Vec<Case> {
         // Past MAX_STACK_BYTES (64 KiB of stack arguments): the generator refuses.
         Case { name: "too_much_stack", ret: ":void", params: many(8 + 8193, ":int64") },
         case("void_void", ":void", &[]),
+    ]
+}
+
+const LD2: &str = "[:long-double :long-double]";
+
+/// The wide scalars: listed in every thunk form (block, pointers, errno-capturing), since
+/// 16-byte vector pieces need whole q-register loads and stores in each.
+fn wide_cases() -> Vec<Case> {
+    vec![
+        // q0 and q1 whole, both ways.
+        case("wide_long_double", ":long-double", &[":long-double", ":long-double"]),
+        // A double in d0, then an HFA of two quads in q1, q2; the result in q0, q1.
+        case("wide_hfa_ld2", LD2, &[":double", LD2]),
+        // Eight doubles fill v0-v7; the long double goes to stack+0, 16 bytes.
+        Case {
+            name: "wide_long_double_on_stack",
+            ret: ":void",
+            params: [many(8, ":double"), vec![":double".into(), ":long-double".into()]].concat(),
+        },
+        // An int in w0, the int128 in the even pair x2, x3 (x1 skipped); the result x0, x1.
+        case("wide_int128_even_pair", ":int128", &[":int", ":int128"]),
+        // Seven int64s leave x7: the int128 goes to stack+0, and the int64 after it too.
+        Case {
+            name: "wide_int128_on_stack",
+            ret: ":void",
+            params: [many(7, ":int64"), vec![":int128".into(), ":int64".into()]].concat(),
+        },
+        // q0, q1 both ways.
+        case("wide_complex_long_double", ":complex-long-double", &[":complex-long-double"]),
+        // Not homogeneous: 16 bytes in x2, x3 (even pair: the union's alignment is 16).
+        case(
+            "wide_union_ld_double",
+            "[:union :long-double :double]",
+            &[":int", "[:union :long-double :double]"],
+        ),
     ]
 }
 
@@ -185,11 +220,78 @@ fn disassemble(bytes: &[u8]) -> String {
     out
 }
 
+/// [`listing`], then the pointer thunk (when the plan fits it) and the errno-capturing
+/// thunk over the block.
+fn listing_every_form(case: &Case) -> String {
+    let mut out = listing(case);
+    let abi = Abi::Aapcs64;
+    let sig = Signature::new(abi, ty(case.ret), case.params.iter().map(|p| ty(p)).collect());
+    let engine = for_abi(abi);
+    let plan = engine.classify(&sig).expect("the wide cases classify");
+    let mut code = CodeBuffer::new();
+    match engine.emit_pointer_thunk(&plan, &mut code) {
+        Ok(()) => {
+            out.push_str("; pointer thunk\n");
+            out.push_str(&disassemble(code.bytes()));
+        }
+        Err(e) => writeln!(out, "; pointer thunk: error: {e}").unwrap(),
+    }
+    let errno = ErrnoAccess { accessor: 0x1234_5678_9abc, windows: false, set_before: false };
+    let mut code = CodeBuffer::new();
+    engine.emit_errno_thunk(&plan, ArgSource::Block, &errno, &mut code).expect("emits");
+    out.push_str("; errno thunk (block)\n");
+    out.push_str(&disassemble(code.bytes()));
+    out
+}
+
 #[test]
 fn thunk_listings_match_golden_files() {
-    let files: Vec<(String, String)> =
+    let mut files: Vec<(String, String)> =
         cases().iter().map(|case| (format!("{}.txt", case.name), listing(case))).collect();
+    files.extend(
+        wide_cases().iter().map(|case| (format!("{}.txt", case.name), listing_every_form(case))),
+    );
+    let mut handler = CodeBuffer::new();
+    for_abi(Abi::Aapcs64).emit_callback_handler(&mut handler).expect("emits");
+    let text = format!("; the AAPCS64 callback handler\n{}", disassemble(handler.bytes()));
+    files.push(("callback_handler.txt".into(), text));
     golden::check(&golden::dir("aarch64"), &files);
+}
+
+/// Every 16-byte vector piece moves as a whole q-register in every thunk form, and a
+/// d- or s-register appears only for pieces of that size.
+#[test]
+fn wide_vector_pieces_move_whole_q_registers() {
+    let abi = Abi::Aapcs64;
+    let engine = for_abi(abi);
+    let errno = ErrnoAccess { accessor: 0x1234_5678_9abc, windows: false, set_before: true };
+    for (ret, params, loads, stores) in [
+        (":long-double", vec![":long-double", ":long-double"], 2, 1),
+        (LD2, vec![":double", LD2], 2, 2),
+        (":complex-long-double", vec![":complex-long-double"], 2, 2),
+        ("[@[:long-double 4]]", vec!["[@[:long-double 4]]"], 4, 4),
+    ] {
+        let sig = Signature::new(abi, ty(ret), params.iter().map(|p| ty(p)).collect());
+        let plan = engine.classify(&sig).unwrap();
+        for form in 0..4 {
+            let mut code = CodeBuffer::new();
+            match form {
+                0 => engine.emit_thunk(&plan, &mut code),
+                1 => engine.emit_pointer_thunk(&plan, &mut code),
+                2 => engine.emit_errno_thunk(&plan, ArgSource::Block, &errno, &mut code),
+                _ => engine.emit_errno_thunk(&plan, ArgSource::Pointers, &errno, &mut code),
+            }
+            .unwrap_or_else(|e| panic!("{ret} {params:?} form {form}: {e}"));
+            let text: Vec<String> = words(code.bytes()).into_iter().map(decode).collect();
+            let count = |prefix: &str| text.iter().filter(|t| t.starts_with(prefix)).count();
+            let name = format!("{ret} {params:?} form {form}");
+            assert_eq!(count("ldr q"), loads, "{name}: {text:#?}");
+            assert_eq!(count("str q"), stores, "{name}: {text:#?}");
+            let doubles = params.iter().filter(|p| **p == ":double").count();
+            assert_eq!(count("ldr d"), doubles, "{name}");
+            assert_eq!(count("str d") + count("ldr s") + count("str s"), 0, "{name}");
+        }
+    }
 }
 
 /// What every thunk does whatever the signature, checked on the decoded text of every
@@ -213,7 +315,7 @@ fn thunk_invariants() {
         "ldp x29, x30, [sp], #0x30",
         "ret",
     ];
-    for case in cases() {
+    for case in cases().into_iter().chain(wide_cases()) {
         let abi = Abi::Aapcs64;
         let sig = Signature::new(abi, ty(case.ret), case.params.iter().map(|p| ty(p)).collect());
         let engine = for_abi(abi);

@@ -15,13 +15,16 @@
 //! - results: x0/x1, v0-v3 for HFAs, or memory whose address the caller passes in x8.
 //! - narrow integers: the callee may not rely on the upper bits, but jitcall extends them
 //!   (sign or zero) to 64 bits, as Apple's variant requires of callers.
+//! - the wide scalars ([`Wide`]): `long double` (binary128) in a whole q-register, HFAs of
+//!   up to four of them, complex numbers as two-member HFAs; 16-byte-aligned values
+//!   (int128, composites holding one) in an even x-register pair or a 16-aligned stack slot.
 
 use super::Names;
 use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer, ErrnoAccess};
 use crate::error::{Error, Result};
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
-use crate::types::{Prim, Type};
+use crate::types::{Prim, Type, Wide};
 
 const GPRS: u8 = 8;
 const FPRS: u8 = 8;
@@ -143,6 +146,9 @@ impl Allocator {
     }
 
     fn arg(&mut self, ty: &Type) -> Result<ArgPlan> {
+        if let Some(plan) = self.wide_arg(ty)? {
+            return Ok(plan);
+        }
         let size = ty.size();
         let plan = match ty {
             Type::Prim(p) if p.is_float() => {
@@ -222,6 +228,9 @@ impl Allocator {
 
 /// §6.9: where a result of this type comes back.
 fn result(ty: &Type) -> RetPlan {
+    if let Some(plan) = wide_result(ty) {
+        return plan;
+    }
     let size = ty.size();
     match ty {
         _ if ty.is_void() => RetPlan::Void,
@@ -240,6 +249,130 @@ fn result(ty: &Type) -> RetPlan {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// The wide scalars (long double, the 128-bit integers, the complex numbers) and the
+// composites that hold one. Kept apart from the rules above, which never see them.
+
+impl Allocator {
+    /// Where a [`Wide`] scalar or a composite holding one goes, or `None` for any other
+    /// type. AAPCS64 (Linux): `long double` is binary128, a quad-precision float: C.1 puts
+    /// it in a whole q-register, C.5 on the stack at a 16-aligned NSAA. A homogeneous
+    /// aggregate of up to four quads (or floats or doubles, counting a complex number as
+    /// two of its part) takes one v-register per member (C.2), else closes the v-registers
+    /// and goes on the stack (C.3-C.6). Anything else of up to 16 bytes whose alignment is
+    /// 16 (the 128-bit integers, composites holding one or a `long double`) first rounds
+    /// NGRN up to even (C.8), then takes an x-register pair (C.9 / C.10) or, when that
+    /// does not fit, closes the x-registers and takes a 16-aligned stack slot (C.11-C.13);
+    /// over 16 bytes, a copy passed by reference (B.4).
+    ///
+    /// # Errors
+    /// A stack area past `u32::MAX` bytes.
+    fn wide_arg(&mut self, ty: &Type) -> Result<Option<ArgPlan>> {
+        if !ty.contains_wide() {
+            return Ok(None);
+        }
+        let size = ty.size();
+        let plan = match wide_homogeneous(ty) {
+            Some((base, count)) if self.nsrn as usize + count <= FPRS as usize => {
+                let parts = vector_parts(base, count, self.nsrn);
+                self.nsrn += count as u8;
+                ArgPlan::Direct(parts)
+            }
+            Some(_) => {
+                self.nsrn = FPRS;
+                let at = self.stack(size, ty.align())?;
+                ArgPlan::Direct(chunks(size, |i| Location::Stack(at + 8 * i)))
+            }
+            None if size > 16 => ArgPlan::Indirect { pointer: self.integer_slot()? },
+            None => {
+                if ty.align() >= 16 {
+                    self.ngrn = self.ngrn.next_multiple_of(2);
+                }
+                let dwords = size.div_ceil(8) as u8;
+                if self.ngrn + dwords <= GPRS {
+                    let first = self.ngrn;
+                    self.ngrn += dwords;
+                    ArgPlan::Direct(chunks(size, |i| Location::Gpr(first + i as u8)))
+                } else {
+                    self.ngrn = GPRS;
+                    let at = self.stack(size, ty.align())?;
+                    ArgPlan::Direct(chunks(size, |i| Location::Stack(at + 8 * i)))
+                }
+            }
+        };
+        Ok(Some(plan))
+    }
+}
+
+/// §6.9 for a [`Wide`] scalar or a composite holding one (`None` for any other type): a
+/// homogeneous aggregate (a lone `long double` too) in v0-v3, else x0/x1 up to 16 bytes,
+/// else memory at x8.
+fn wide_result(ty: &Type) -> Option<RetPlan> {
+    if !ty.contains_wide() {
+        return None;
+    }
+    Some(match wide_homogeneous(ty) {
+        Some((base, count)) => RetPlan::Direct(vector_parts(base, count, 0)),
+        None if ty.size() > 16 => RetPlan::Indirect { pointer: Location::Gpr(XR) },
+        None => RetPlan::Direct(chunks(ty.size(), |i| Location::Gpr(i as u8))),
+    })
+}
+
+/// The member size (4, 8 or 16 bytes: float, double, quad) and count of a homogeneous
+/// floating-point aggregate, a lone `long double` or a complex number included.
+fn wide_homogeneous(ty: &Type) -> Option<(usize, usize)> {
+    let (base, count) = fp_members(ty)?;
+    // Members must fill the type exactly: no padding.
+    (count * base == ty.size()).then_some((base, count))
+}
+
+/// [`float_members`] over the wide scalars too, with float types told apart by size (a
+/// `long double` that is a `double`, as on Apple, counts as one). A complex number is two
+/// members of its part's type (§5.9.5.1, and gcc's `aapcs_vfp_sub_candidate`).
+fn fp_members(ty: &Type) -> Option<(usize, usize)> {
+    const MAX_MEMBERS: usize = 4;
+    let (base, count) = match ty {
+        Type::Prim(p) if p.is_float() => (p.size(), 1),
+        Type::Prim(_) => return None,
+        Type::Wide(Wide::LongDouble) => (ty.size(), 1),
+        Type::Wide(w) => (fp_members(&w.complex_part()?)?.0, 2),
+        Type::Array(a) if a.len == 0 => return None,
+        Type::Array(a) => {
+            let (base, count) = fp_members(&a.elem)?;
+            (base, count.checked_mul(a.len)?)
+        }
+        Type::Struct(s) | Type::Union(s) => {
+            let union = matches!(ty, Type::Union(_));
+            let mut members: Option<(usize, usize)> = None;
+            for field in s.fields() {
+                let (base, count) = fp_members(&field.ty)?;
+                members = match members {
+                    None => Some((base, count)),
+                    // A union counts as its largest member.
+                    Some((b, n)) if b == base && union => Some((b, n.max(count))),
+                    Some((b, n)) if b == base => Some((b, n + count)),
+                    Some(_) => return None,
+                };
+            }
+            members?
+        }
+    };
+    (count <= MAX_MEMBERS).then_some((base, count))
+}
+
+/// One member of `base` bytes per vector register, from `first`.
+fn vector_parts(base: usize, count: usize, first: u8) -> Vec<Part> {
+    (0..count)
+        .map(|i| Part {
+            offset: (i * base) as u32,
+            size: base as u8,
+            dest: Location::Fpr(first + i as u8),
+            ext: Extension::None,
+            float: true,
+        })
+        .collect()
+}
+
 /// The AAPCS64 convention.
 #[derive(Debug)]
 pub struct Aapcs64;
@@ -247,7 +380,6 @@ pub struct Aapcs64;
 impl AbiImpl for Aapcs64 {
     fn classify(&self, sig: &Signature) -> Result<CallPlan> {
         let block = check_signature(sig)?;
-        crate::arch::refuse_wide(sig)?;
         let mut alloc = Allocator { ngrn: 0, nsrn: 0, nsaa: 0 };
         let args = sig.params.iter().map(|ty| alloc.arg(ty)).collect::<Result<_>>()?;
         Ok(CallPlan {

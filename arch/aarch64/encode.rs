@@ -104,6 +104,10 @@ pub enum LoadStore {
     StrS,
     /// `str d`
     StrD,
+    /// `ldr q` (all 128 bits of a vector register)
+    LdrQ,
+    /// `str q`
+    StrQ,
 }
 
 impl LoadStore {
@@ -125,12 +129,15 @@ impl LoadStore {
             LoadStore::LdrD => 0x3F5,
             LoadStore::StrS => 0x2F4,
             LoadStore::StrD => 0x3F4,
+            LoadStore::LdrQ => 0x0F7,
+            LoadStore::StrQ => 0x0F6,
         }
     }
 
     /// Bytes accessed (the offset scale).
     pub fn bytes(self) -> u64 {
         match self {
+            LoadStore::LdrQ | LoadStore::StrQ => 16,
             LoadStore::LdrX | LoadStore::StrX | LoadStore::LdrD | LoadStore::StrD => 8,
             LoadStore::LdrW
             | LoadStore::LdrswX
@@ -143,7 +150,7 @@ impl LoadStore {
     }
 }
 
-/// `OP rt, [rn, #offset]` with a scaled unsigned offset; `rt` is an X/W or S/D register
+/// `OP rt, [rn, #offset]` with a scaled unsigned offset; `rt` is an X/W or S/D/Q register
 /// number as the operation says; `rn` may be SP.
 pub fn ldst_uimm(op: LoadStore, rt: u8, rn: X, offset: ScaledImm12) -> u32 {
     rd_rn((op.op_31_22() << 22) | (offset.0 << 10), rn, rt)

@@ -108,10 +108,7 @@ pub fn emit_thunk_with(
                     let src = base + u64::from(part.offset);
                     match part.dest {
                         Location::Gpr(n) => a.load(integer_load(part), n, image, src),
-                        Location::Fpr(n) if part.size == 4 => {
-                            a.load(LoadStore::LdrS, n, image, src)
-                        }
-                        Location::Fpr(n) => a.load(LoadStore::LdrD, n, image, src),
+                        Location::Fpr(n) => a.load(vector_access(part.size).0, n, image, src),
                         Location::Stack(dest) => {
                             a.load(integer_load(part), SCRATCH.0, image, src);
                             a.store(LoadStore::StrX, SCRATCH.0, SP, dest.into());
@@ -151,8 +148,7 @@ pub fn emit_thunk_with(
                     a.store(op, n, RESULT, dest);
                 }
                 Location::Gpr(n) => a.store(LoadStore::StrX, n, RESULT, dest),
-                Location::Fpr(n) if part.size == 4 => a.store(LoadStore::StrS, n, RESULT, dest),
-                Location::Fpr(n) => a.store(LoadStore::StrD, n, RESULT, dest),
+                Location::Fpr(n) => a.store(vector_access(part.size).1, n, RESULT, dest),
                 Location::Stack(_) => {}
             }
         }
@@ -188,6 +184,16 @@ fn integer_load(part: &Part) -> LoadStore {
         (2, _) => LoadStore::LdrhW,
         (4, _) => LoadStore::LdrW,
         _ => LoadStore::LdrX,
+    }
+}
+
+/// The load and the store of a vector-register piece: a float (4 bytes), a double (8) or a
+/// whole q-register (16: a `long double`, binary128).
+fn vector_access(size: u8) -> (LoadStore, LoadStore) {
+    match size {
+        4 => (LoadStore::LdrS, LoadStore::StrS),
+        16 => (LoadStore::LdrQ, LoadStore::StrQ),
+        _ => (LoadStore::LdrD, LoadStore::StrD),
     }
 }
 
@@ -299,11 +305,30 @@ pub fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) -> Result<()> {
     Ok(())
 }
 
+/// The register save area the AAPCS64 handler builds (all offsets in bytes): the layout of
+/// [`crate::arch::trampoline::frame`], with whole 16-byte vector registers (a `long
+/// double` fills one).
+pub mod frame {
+    /// Argument general registers x0-x8 by plan index, x8 being the result address.
+    pub const GPRS: usize = 0;
+    /// Argument vector registers q0-q7 by index, 16 bytes each.
+    pub const FPRS: usize = 80;
+    /// Bytes per saved vector register.
+    pub const FPR_BYTES: usize = 16;
+    /// Result general registers x0, x1.
+    pub const RET_GPRS: usize = FPRS + 8 * FPR_BYTES;
+    /// Result vector registers q0-q3.
+    pub const RET_FPRS: usize = RET_GPRS + 16;
+    /// The whole area, a multiple of 16.
+    pub const SIZE: usize = RET_FPRS + 4 * FPR_BYTES;
+}
+
 /// Emits the AAPCS64 callback handler (see `crate::arch::trampoline`): entered from a
 /// stub with x16 = the data slot and the caller's arguments untouched. The dispatcher is
-/// an AAPCS64 function, so it preserves x19-x28 and d8-d15 itself.
+/// an AAPCS64 function, so it preserves x19-x28 and d8-d15 itself. It saves and loads
+/// whole q-registers ([`frame`]).
 pub fn emit_callback_handler(code: &mut CodeBuffer) {
-    use crate::arch::trampoline::{frame, SLOT_DISPATCHER};
+    use crate::arch::trampoline::SLOT_DISPATCHER;
     let mut a = Asm { code };
     let pair = |offset| PairImm7::new(offset).expect("frame offsets are small constants");
     a.put(stp_x_pre(FP, LR, SP, pair(-16)));
@@ -314,7 +339,7 @@ pub fn emit_callback_handler(code: &mut CodeBuffer) {
     }
     a.store(LoadStore::StrX, 8, SP, (frame::GPRS + 64) as u64); // x8: the result address
     for n in 0..8u8 {
-        a.store(LoadStore::StrD, n, SP, (frame::FPRS + 8 * n as usize) as u64);
+        a.store(LoadStore::StrQ, n, SP, (frame::FPRS + frame::FPR_BYTES * n as usize) as u64);
     }
     a.put(mov_x(X(0), SLOT));
     a.put(add_x_imm(X(1), SP, imm12(0)));
@@ -323,7 +348,7 @@ pub fn emit_callback_handler(code: &mut CodeBuffer) {
     a.put(blr(SCRATCH));
     a.put(ldp_x(X(0), X(1), SP, pair(frame::RET_GPRS as i64)));
     for n in 0..4u8 {
-        a.load(LoadStore::LdrD, n, SP, (frame::RET_FPRS + 8 * n as usize) as u64);
+        a.load(LoadStore::LdrQ, n, SP, (frame::RET_FPRS + frame::FPR_BYTES * n as usize) as u64);
     }
     a.put(add_x_imm(SP, FP, imm12(0)));
     a.put(ldp_x_post(FP, LR, SP, pair(16)));

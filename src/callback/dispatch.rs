@@ -9,6 +9,9 @@ use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::AtomicUsize;
 
+#[cfg(target_arch = "aarch64")]
+use crate::arch::aarch64::frame;
+#[cfg(not(target_arch = "aarch64"))]
 use crate::arch::trampoline::frame;
 use crate::arch::x86_64::x87_frame;
 use crate::error::{Error, Path, Result};
@@ -143,7 +146,7 @@ impl Image {
 fn location_addr(loc: Location, frame: &mut [u8], stack: *const u8) -> *const u8 {
     match loc {
         Location::Gpr(n) => frame[frame::GPRS + 8 * n as usize..].as_ptr(),
-        Location::Fpr(n) => frame[frame::FPRS + 8 * n as usize..].as_ptr(),
+        Location::Fpr(n) => frame[frame::FPRS + frame::FPR_BYTES * n as usize..].as_ptr(),
         Location::Stack(offset) => stack.wrapping_add(offset as usize),
     }
 }
@@ -170,7 +173,8 @@ unsafe fn read_args(closure: &Closure, frame: &mut [u8], stack: *const u8, args:
                         for part in parts {
                             let src = location_addr(part.dest, frame, stack);
                             let dest = &mut image[part.offset as usize..][..part.size as usize];
-                            // SAFETY: registers were saved in the frame (8 bytes each);
+                            // SAFETY: registers were saved in the frame (8 bytes each,
+                            // `frame::FPR_BYTES` for vector registers: a piece's size);
                             // stack pieces lie in the caller's argument area, as the plan
                             // places them.
                             unsafe {
@@ -214,7 +218,7 @@ unsafe fn write_result(closure: &Closure, frame: &mut [u8], result: &Value) -> R
         let mask = if p.size() >= 8 { u64::MAX } else { (1u64 << (8 * p.size())) - 1 };
         let bits = extend(ret, bits & mask);
         let at = match parts[0].dest {
-            Location::Fpr(n) => frame::RET_FPRS + 8 * n as usize,
+            Location::Fpr(n) => frame::RET_FPRS + frame::FPR_BYTES * n as usize,
             Location::Gpr(n) => frame::RET_GPRS + 8 * n as usize,
             Location::Stack(_) => return Ok(()),
         };
@@ -244,22 +248,18 @@ unsafe fn store_result_image(closure: &Closure, frame: &mut [u8], image: &[u8]) 
         RetPlan::Direct(parts) => {
             for part in parts {
                 let piece = &image[part.offset as usize..][..part.size as usize];
+                let at = match part.dest {
+                    Location::Gpr(n) => frame::RET_GPRS + 8 * n as usize,
+                    Location::Fpr(n) => frame::RET_FPRS + frame::FPR_BYTES * n as usize,
+                    Location::Stack(_) => continue,
+                };
                 if piece.len() > 8 {
-                    // A whole vector register (a Win64 `__int128` in xmm0): the handler
-                    // loads 16 bytes from its save slot.
-                    let at = match part.dest {
-                        Location::Fpr(n) => frame::RET_FPRS + 8 * n as usize,
-                        _ => continue,
-                    };
+                    // A whole vector register (AArch64's `long double`, a Win64 `__int128` in
+                    // xmm0): its bytes as they are.
                     frame[at..at + piece.len()].copy_from_slice(piece);
                     continue;
                 }
                 let bits = extend(ret, read_le(piece));
-                let at = match part.dest {
-                    Location::Gpr(n) => frame::RET_GPRS + 8 * n as usize,
-                    Location::Fpr(n) => frame::RET_FPRS + 8 * n as usize,
-                    Location::Stack(_) => continue,
-                };
                 frame[at..at + 8].copy_from_slice(&bits.to_le_bytes());
             }
         }

@@ -151,7 +151,8 @@ fn main() {
         .file(c_dir.join("so.c"))
         .file(c_dir.join("checks.c"))
         .file(c_dir.join("ldouble.c"))
-        .file(c_dir.join("errno.c"));
+        .file(c_dir.join("errno.c"))
+        .file(c_dir.join("wide_aapcs64.c"));
     if alt {
         build.file(c_dir.join("alt.c"));
     }
