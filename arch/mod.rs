@@ -5,7 +5,7 @@
 pub mod aarch64;
 pub mod x86_64;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Limit, Result};
 use crate::plan::{BlockLayout, CallPlan, RegisterNames};
 use crate::signature::{Abi, Signature};
 use crate::types::{Prim, Type};
@@ -151,17 +151,19 @@ pub const MAX_STACK_BYTES: u32 = 64 * 1024;
 /// What every thunk generator checks first.
 ///
 /// # Errors
-/// Stack arguments past [`MAX_STACK_BYTES`], or [`ArgSource::Pointers`] for a plan that
-/// [`pointers_fit`] rejects.
+/// Stack arguments past [`MAX_STACK_BYTES`].
+///
+/// # Panics
+/// [`ArgSource::Pointers`] for a plan that [`pointers_fit`] rejects (the caller checks).
 pub fn check_emittable(plan: &CallPlan, source: ArgSource) -> Result<()> {
-    if source == ArgSource::Pointers && !pointers_fit(plan) {
-        return Err(Error::Abi("this plan needs the argument block".into()));
-    }
+    assert!(source == ArgSource::Block || pointers_fit(plan), "this plan needs the argument block");
     if plan.stack_bytes > MAX_STACK_BYTES {
-        return Err(Error::Abi(format!(
-            "the arguments need {} bytes of stack, more than the {MAX_STACK_BYTES} a call may use",
-            plan.stack_bytes
-        )));
+        return Err(Error::Limit {
+            what: Limit::StackBytes,
+            arg: None,
+            limit: MAX_STACK_BYTES.into(),
+            got: Some(plan.stack_bytes.into()),
+        });
     }
     Ok(())
 }
@@ -191,17 +193,20 @@ pub fn check_signature(sig: &Signature) -> Result<BlockLayout> {
     check_variadic(sig)?;
     for (i, ty) in sig.params.iter().enumerate() {
         if ty.is_void() {
-            return Err(Error::Abi(format!("unexpected void parameter (argument {i})")));
+            return Err(Error::unsupported(
+                Some(i),
+                format!("unexpected void parameter (argument {i})"),
+            ));
         }
-        check_by_value(ty, &format!("argument {i}"))?;
+        check_by_value(ty, Some(i))?;
     }
     if !sig.ret.is_void() {
-        check_by_value(&sig.ret, "the return type")?;
+        check_by_value(&sig.ret, None)?;
     }
     // Thunks address the block with signed 32-bit displacements.
-    BlockLayout::new(&sig.params)
-        .filter(|block| block.size <= i32::MAX as u32)
-        .ok_or_else(|| Error::Abi("the arguments are too large to pass (over 2 GiB)".into()))
+    BlockLayout::new(&sig.params).filter(|block| block.size <= i32::MAX as u32).ok_or(
+        Error::Limit { what: Limit::BlockBytes, arg: None, limit: i32::MAX as u64, got: None },
+    )
 }
 
 /// Checks the variadic part of a signature: C's default argument promotions are never
@@ -215,17 +220,23 @@ pub fn check_variadic(sig: &Signature) -> Result<()> {
         return Ok(());
     };
     if fixed > sig.params.len() {
-        return Err(Error::Abi(format!(
-            "the signature has {fixed} fixed parameters but only {} arguments",
-            sig.params.len()
-        )));
+        return Err(Error::unsupported(
+            None,
+            format!(
+                "the signature has {fixed} fixed parameters but only {} arguments",
+                sig.params.len()
+            ),
+        ));
     }
     for (i, ty) in sig.params.iter().enumerate().skip(fixed) {
         if let Some(promoted) = ty.prim().and_then(promoted_type) {
-            return Err(Error::Abi(format!(
-                "variadic argument {i} has type {ty}, which C promotes to :{promoted}: \
-                 pass it as :{promoted}"
-            )));
+            return Err(Error::unsupported(
+                Some(i),
+                format!(
+                    "variadic argument {i} has type {ty}, which C promotes to :{promoted}: \
+                     pass it as :{promoted}"
+                ),
+            ));
         }
     }
     Ok(())
@@ -241,19 +252,30 @@ fn promoted_type(p: Prim) -> Option<&'static str> {
     }
 }
 
-fn check_by_value(ty: &Type, what: &str) -> Result<()> {
+/// `argument N` for an argument, `the return type` for `None`.
+fn which(arg: Option<usize>) -> String {
+    arg.map_or_else(|| "the return type".to_string(), |i| format!("argument {i}"))
+}
+
+fn check_by_value(ty: &Type, arg: Option<usize>) -> Result<()> {
     match ty {
-        Type::Array(_) => Err(Error::Abi(format!(
-            "{what} is an array type {ty}: C passes arrays as pointers (use :ptr) or inside a struct"
-        ))),
-        Type::Struct(_) | Type::Union(_) if ty.size() == 0 => {
-            Err(Error::Abi(format!("{what} is a zero-size struct {ty}, which C cannot pass by value")))
-        }
-        Type::Struct(_) | Type::Union(_) if ty.size() > MAX_BY_VALUE_BYTES => Err(Error::Abi(format!(
-            "{what} is too large to pass by value: {} bytes, more than the {MAX_BY_VALUE_BYTES} \
-             a value may have (pass a pointer instead)",
-            ty.size()
-        ))),
+        Type::Array(_) => Err(Error::unsupported(
+            arg,
+            format!(
+                "{} is an array type {ty}: C passes arrays as pointers (use :ptr) or inside a struct",
+                which(arg)
+            ),
+        )),
+        Type::Struct(_) | Type::Union(_) if ty.size() == 0 => Err(Error::unsupported(
+            arg,
+            format!("{} is a zero-size struct {ty}, which C cannot pass by value", which(arg)),
+        )),
+        Type::Struct(_) | Type::Union(_) if ty.size() > MAX_BY_VALUE_BYTES => Err(Error::Limit {
+            what: Limit::ValueBytes,
+            arg,
+            limit: MAX_BY_VALUE_BYTES as u64,
+            got: Some(ty.size() as u64),
+        }),
         _ => Ok(()),
     }
 }
@@ -264,16 +286,19 @@ fn check_by_value(ty: &Type, what: &str) -> Result<()> {
 /// # Errors
 /// A parameter or result that holds a wide scalar.
 pub(crate) fn refuse_wide(sig: &Signature) -> Result<()> {
-    let what = sig.params.iter().position(Type::contains_wide).map(|i| format!("argument {i}"));
-    let what = what.or_else(|| sig.ret.contains_wide().then(|| "the return type".to_string()));
-    match what {
-        Some(what) => Err(Error::Abi(format!(
-            "{what} holds a long double, 128-bit integer or complex number, which the {} \
-             convention cannot pass yet",
-            sig.abi.name()
-        ))),
-        None => Ok(()),
+    let arg = sig.params.iter().position(Type::contains_wide);
+    if arg.is_none() && !sig.ret.contains_wide() {
+        return Ok(());
     }
+    Err(Error::unsupported(
+        arg,
+        format!(
+            "{} holds a long double, 128-bit integer or complex number, which the {} \
+             convention cannot pass yet",
+            which(arg),
+            sig.abi.name()
+        ),
+    ))
 }
 
 /// `stack + bytes`, or an error when a stack area that large cannot be addressed.
@@ -284,7 +309,7 @@ pub(crate) fn stack_add(stack: u32, bytes: usize) -> Result<u32> {
     u32::try_from(bytes)
         .ok()
         .and_then(|b| stack.checked_add(b))
-        .ok_or_else(|| Error::Abi("the arguments need more stack than can be addressed".into()))
+        .ok_or_else(Error::stack_unaddressable)
 }
 
 /// Bytes of machine code being assembled.

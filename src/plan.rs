@@ -133,11 +133,11 @@ pub fn ret_block_size(sig: &Signature) -> crate::error::Result<u32> {
         .ok()
         .and_then(|size| size.checked_add(15))
         .map(|size| size & !15)
-        .ok_or_else(|| {
-            crate::error::Error::Abi(format!(
-                "the result is too large to return: {} bytes",
-                sig.ret.size()
-            ))
+        .ok_or(crate::error::Error::Limit {
+            what: crate::error::Limit::ValueBytes,
+            arg: None,
+            limit: u64::from(u32::MAX & !15),
+            got: Some(sig.ret.size() as u64),
         })
 }
 

@@ -261,10 +261,14 @@ impl CompiledSignature {
     /// no memory for code.
     pub fn new(sig: Signature) -> Result<CompiledSignature> {
         if !sig.abi.runs_on_host() {
-            return Err(Error::Abi(format!(
-                "calling convention {} cannot be called on this host (its plans can still be shown)",
-                sig.abi
-            )));
+            return Err(Error::UnsupportedHost {
+                convention: Some(sig.abi.name()),
+                message: format!(
+                    "calling convention {} cannot be called on this host (its plans can still \
+                     be shown)",
+                    sig.abi
+                ),
+            });
         }
         // First this thread's own cache (no lock), then the process's. (The own cache is
         // gone while the thread exits, e.g. in a callback run by a TLS destructor.)

@@ -94,7 +94,60 @@ fn pointer_thunks_only_for_plans_that_fit() {
         let engine = for_abi(abi);
         let plan = engine.classify(&Signature::new(abi, ty(":void"), vec![ty(param)])).unwrap();
         assert!(!jitcall::internals::arch::pointers_fit(&plan));
-        let err = engine.emit_pointer_thunk(&plan, &mut CodeBuffer::new()).unwrap_err();
-        assert_eq!(err.to_string(), "this plan needs the argument block");
+        // Asking anyway is a bug of the caller: an assertion, not an error.
+        let asked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = engine.emit_pointer_thunk(&plan, &mut CodeBuffer::new());
+        }));
+        let message = asked.unwrap_err();
+        assert_eq!(message.downcast_ref::<&str>(), Some(&"this plan needs the argument block"));
     }
+}
+
+/// Each kind of failure is its own variant, with the data a caller can act on.
+#[test]
+fn errors_say_what_kind() {
+    use jitcall::Limit;
+    let err = Abi::from_name("fastcall").unwrap_err();
+    assert!(matches!(&err, Error::UnknownConvention(name) if name == "fastcall"), "{err:?}");
+    assert_eq!(err.to_string(), "unknown calling convention fastcall");
+
+    let sig = Signature::new(Abi::SysV64, ty(":int"), vec![ty(":int"), ty(":void")]);
+    let err = sig.plan().unwrap_err();
+    assert!(matches!(err, Error::Unsupported { arg: Some(1), .. }), "{err:?}");
+    let sig = Signature::new(Abi::SysV64, ty("@[:int 2]"), vec![]);
+    assert!(matches!(sig.plan(), Err(Error::Unsupported { arg: None, .. })));
+
+    let sig = Signature::new(Abi::Win64, ty(":void"), vec![ty(":int"), ty("[@[:u8 2000000]]")]);
+    let err = sig.plan().unwrap_err();
+    let want = (Limit::ValueBytes, Some(1), 1 << 20, Some(2_000_000));
+    assert!(
+        matches!(err, Error::Limit { what, arg, limit, got } if (what, arg, limit, got) == want),
+        "{err:?}"
+    );
+
+    let sig = Signature::new(Abi::SysV64, ty(":void"), vec![ty("[@[:u8 70000]]")]);
+    let plan = for_abi(Abi::SysV64).classify(&sig).unwrap();
+    let err = for_abi(Abi::SysV64).emit_thunk(&plan, &mut CodeBuffer::new()).unwrap_err();
+    let want = (Limit::StackBytes, 65536, Some(70000));
+    assert!(
+        matches!(err, Error::Limit { what, limit, got, .. } if (what, limit, got) == want),
+        "{err:?}"
+    );
+
+    let foreign = if cfg!(target_arch = "x86_64") { Abi::Aapcs64 } else { Abi::SysV64 };
+    let err = jitcall::CompiledSignature::new(Signature::new(foreign, ty(":int"), vec![]));
+    assert!(
+        matches!(err, Err(Error::UnsupportedHost { convention: Some(name), .. }) if name == foreign.name()),
+        "{err:?}"
+    );
+}
+
+/// A loader failure keeps the loader's error as its source.
+#[test]
+fn library_errors_keep_the_loaders_error() {
+    use std::error::Error as _;
+    // SAFETY: the path does not exist: nothing is loaded, no initialiser runs.
+    let err = unsafe { ffi::native(Some("/nonexistent/libjitcall-nothing.so")) }.unwrap_err();
+    assert!(matches!(err, Error::Library { source: Some(_), .. }), "{err:?}");
+    assert!(err.source().is_some());
 }

@@ -120,7 +120,7 @@ fn hfa_parts(base: Prim, count: usize, first: u8) -> Vec<Part> {
 }
 
 fn too_much_stack() -> Error {
-    Error::Abi("the arguments need more stack than can be addressed".into())
+    Error::stack_unaddressable()
 }
 
 /// The running state of stage C.

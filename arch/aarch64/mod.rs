@@ -4,7 +4,7 @@ pub mod aapcs;
 pub mod encode;
 
 use crate::arch::{check_emittable, errno_slot, ArgSource, ErrnoAccess};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use encode::*;
 
@@ -125,9 +125,7 @@ pub fn emit_thunk_with(
                 a.store(LoadStore::StrX, SCRATCH.0, SP, (*dest).into());
             }
             ArgPlan::Indirect { pointer: Location::Fpr(_) } => {
-                return Err(Error::Abi(
-                    "a by-reference argument's address cannot go in a vector register".into(),
-                ));
+                unreachable!("a by-reference argument's address never goes in a vector register")
             }
         }
     }
@@ -283,12 +281,11 @@ const SLOT: X = X(16);
 /// Emits one trampoline stub: `adr x16, slot; ldr x17, [x16]; br x17`, padded to
 /// `STUB_BYTES`. `slot_from_stub` is the data slot's offset from the stub's first byte.
 ///
-/// # Errors
-/// A slot more than 1 MiB away (ADR's range).
-pub fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) -> Result<()> {
+/// # Panics
+/// A slot more than 1 MiB away (ADR's range): the page layout keeps slots closer.
+pub fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) {
     use crate::arch::trampoline::STUB_BYTES;
-    let offset = AdrImm21::new(slot_from_stub)
-        .ok_or_else(|| Error::Abi("trampoline data slot out of ADR range".into()))?;
+    let offset = AdrImm21::new(slot_from_stub).expect("a data slot lies within ADR's 1 MiB");
     let start = code.offset();
     code.put4(adr(SLOT, offset));
     code.put4(ldst_uimm(LoadStore::LdrX, 17, SLOT, ScaledImm12::new(0, 8).expect("zero fits")));
@@ -296,7 +293,6 @@ pub fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) -> Result<()> {
     while code.offset() < start + STUB_BYTES {
         code.put4(brk(0));
     }
-    Ok(())
 }
 
 /// Emits the AAPCS64 callback handler (see `crate::arch::trampoline`): entered from a

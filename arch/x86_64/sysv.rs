@@ -229,11 +229,14 @@ impl AbiImpl for SysV {
                 RetPlan::Indirect { pointer: Location::Gpr(0) }
             }
             Some(classes) if classes.iter().any(|c| c.is_x87()) => {
-                return Err(Error::Abi(format!(
-                    "the return type {} comes back on the x87 stack, which the sysv64 \
-                     thunks cannot read yet",
-                    sig.ret
-                )));
+                return Err(Error::unsupported(
+                    None,
+                    format!(
+                        "the return type {} comes back on the x87 stack, which the sysv64 \
+                         thunks cannot read yet",
+                        sig.ret
+                    ),
+                ));
             }
             Some(classes) => {
                 let (mut int, mut sse) = (0, 0);

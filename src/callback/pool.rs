@@ -63,15 +63,13 @@ impl PagePair {
                 code.put(&[0]);
             }
         }
-        if code.offset() > STUBS_START {
-            return Err(Error::Abi("callback handlers do not fit before the stubs".into()));
-        }
+        assert!(code.offset() <= STUBS_START, "callback handlers do not fit before the stubs");
         code.put(&vec![0; STUBS_START - code.offset()]);
         let slots = ((page - STUBS_START) / STUB_BYTES).min(page / DATA_SLOT_BYTES);
         for i in 0..slots {
             let stub = STUBS_START + i * STUB_BYTES;
             let slot = page + i * DATA_SLOT_BYTES;
-            emit_stub(&mut code, slot as i64 - stub as i64)?;
+            emit_stub(&mut code, slot as i64 - stub as i64);
         }
         // SAFETY: the code fits the first page (STUBS_START + slots * STUB_BYTES <= page),
         // which is read+write and not yet visible to anyone else.
@@ -116,15 +114,14 @@ impl PagePair {
 
 cfg_if::cfg_if! {
     if #[cfg(target_arch = "x86_64")] {
-        fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) -> Result<()> {
-            let offset = i32::try_from(slot_from_stub)
-                .map_err(|_| Error::Abi("trampoline data slot out of range".into()))?;
+        fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) {
+            let offset =
+                i32::try_from(slot_from_stub).expect("a data slot lies within 2 GiB of its stub");
             arch::x86_64::emit_stub(code, offset);
-            Ok(())
         }
     } else {
-        fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) -> Result<()> {
-            arch::aarch64::emit_stub(code, slot_from_stub)
+        fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) {
+            arch::aarch64::emit_stub(code, slot_from_stub);
         }
     }
 }
@@ -225,7 +222,7 @@ impl Slot {
             pool.pages.push(page);
             pool.fresh.extend((0..page.slots).rev().map(|index| Slot { page, index }));
         }
-        pool.fresh.pop().ok_or_else(|| Error::Abi("a trampoline page without slots".into()))
+        Ok(pool.fresh.pop().expect("a new trampoline page has slots"))
     }
 
     fn words(&self) -> &'static SlotWords {
