@@ -6,7 +6,7 @@ pub mod aarch64;
 pub mod x86_64;
 
 use crate::error::{Error, Limit, Result};
-use crate::plan::{BlockLayout, CallPlan, RegisterNames};
+use crate::plan::{CallPlan, RegisterNames};
 use crate::signature::{Abi, Signature};
 use crate::types::{Prim, Type};
 
@@ -22,7 +22,8 @@ pub trait AbiImpl: Sync {
     ///
     /// # Errors
     /// A plan past the thunk generator's limits (an enormous stack area).
-    fn emit_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()>;
+    fn emit_thunk(&self, plan: &CallPlan, block: &BlockLayout, code: &mut CodeBuffer)
+        -> Result<()>;
 
     /// Emits a call thunk that reads arguments through an array of pointers and stores
     /// the result at its exact width into the caller's memory (see [`ArgSource::Pointers`]).
@@ -119,13 +120,70 @@ pub mod errno_slot {
 
 /// Where a thunk reads its arguments and writes its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArgSource {
+pub enum ArgSource<'a> {
     /// The argument block: each image at its block offset, zero-padded to 16 bytes, and a
     /// return block that result registers are stored into whole.
-    Block,
+    Block(&'a BlockLayout),
     /// An array of pointers to each argument's native image, read at exact widths, and the
     /// caller's result memory, written at exact widths: no copies on the way.
     Pointers,
+}
+
+/// The blocks an [`ArgSource::Block`] thunk works on, which the call path fills: each
+/// argument's image at a 16-byte-aligned offset in the argument block, and a return block
+/// that result registers are stored into whole. This is how values are marshalled to the
+/// thunk, not ABI data: a [`CallPlan`] does not hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BlockLayout {
+    /// Each argument's offset in the argument block.
+    pub offsets: Vec<u32>,
+    /// The argument block's size in bytes.
+    pub size: u32,
+    /// The return block's size: the result image rounded up to 16 bytes, so that whole
+    /// registers can be stored into it.
+    pub ret_size: u32,
+}
+
+impl BlockLayout {
+    /// Images rounded up to 16 bytes, so that whole-register loads past the end of a small
+    /// value stay inside the block.
+    ///
+    /// # Errors
+    /// Arguments past what a thunk can address (signed 32-bit displacements), or a result
+    /// too large for a return block (the conventions refuse any result over
+    /// [`MAX_BY_VALUE_BYTES`] before this).
+    pub fn new(sig: &Signature) -> Result<BlockLayout> {
+        let too_large = || Error::Limit {
+            what: Limit::BlockBytes,
+            arg: None,
+            limit: i32::MAX as u64,
+            got: None,
+        };
+        let mut offsets = Vec::with_capacity(sig.params.len());
+        let mut size: u32 = 0;
+        for ty in &sig.params {
+            offsets.push(size);
+            let image = u32::try_from(ty.size())
+                .ok()
+                .and_then(|s| s.checked_add(15))
+                .map(|s| (s & !15).max(16));
+            size = image.and_then(|image| size.checked_add(image)).ok_or_else(too_large)?;
+        }
+        if size > i32::MAX as u32 {
+            return Err(too_large());
+        }
+        let ret_size = u32::try_from(sig.ret.size())
+            .ok()
+            .and_then(|size| size.checked_add(15))
+            .map(|size| size & !15)
+            .ok_or(Error::Limit {
+                what: Limit::ValueBytes,
+                arg: None,
+                limit: u64::from(!15u32),
+                got: Some(sig.ret.size() as u64),
+            })?;
+        Ok(BlockLayout { offsets, size, ret_size })
+    }
 }
 
 /// True when a plan can use [`ArgSource::Pointers`]: every piece is 1, 2, 4 or 8 bytes (so
@@ -156,7 +214,10 @@ pub const MAX_STACK_BYTES: u32 = 64 * 1024;
 /// # Panics
 /// [`ArgSource::Pointers`] for a plan that [`pointers_fit`] rejects (the caller checks).
 pub fn check_emittable(plan: &CallPlan, source: ArgSource) -> Result<()> {
-    assert!(source == ArgSource::Block || pointers_fit(plan), "this plan needs the argument block");
+    assert!(
+        source != ArgSource::Pointers || pointers_fit(plan),
+        "this plan needs the argument block"
+    );
     if plan.stack_bytes > MAX_STACK_BYTES {
         return Err(Error::Limit {
             what: Limit::StackBytes,
@@ -183,13 +244,13 @@ pub fn for_abi(abi: Abi) -> &'static dyn AbiImpl {
     }
 }
 
-/// Checks what no convention can pass, and lays out the argument block.
+/// Checks what no convention can pass, and that the call path can marshal the arguments.
 ///
 /// # Errors
 /// A void parameter ("unexpected void parameter", as Janet says), an array passed or
 /// returned directly (C has no such thing: arrays decay to pointers), a zero-size struct,
 /// a value over [`MAX_BY_VALUE_BYTES`], or arguments too large to address.
-pub fn check_signature(sig: &Signature) -> Result<BlockLayout> {
+pub fn check_signature(sig: &Signature) -> Result<()> {
     check_variadic(sig)?;
     for (i, ty) in sig.params.iter().enumerate() {
         if ty.is_void() {
@@ -203,10 +264,7 @@ pub fn check_signature(sig: &Signature) -> Result<BlockLayout> {
     if !sig.ret.is_void() {
         check_by_value(&sig.ret, None)?;
     }
-    // Thunks address the block with signed 32-bit displacements.
-    BlockLayout::new(&sig.params).filter(|block| block.size <= i32::MAX as u32).ok_or(
-        Error::Limit { what: Limit::BlockBytes, arg: None, limit: i32::MAX as u64, got: None },
-    )
+    BlockLayout::new(sig).map(drop)
 }
 
 /// Checks the variadic part of a signature: C's default argument promotions are never

@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 mod common;
 
 use common::golden::{self, shorten};
-use jitcall::internals::arch::{for_abi, CodeBuffer};
+use jitcall::internals::arch::{for_abi, BlockLayout, CodeBuffer};
 use jitcall::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
 use yaxpeax_arch::{Decoder, U8Reader};
@@ -152,7 +152,7 @@ fn listing(case: &Case) -> String {
         writeln!(out, "; {}", shorten(&line)).unwrap();
     }
     let mut code = CodeBuffer::new();
-    if let Err(e) = engine.emit_thunk(&plan, &mut code) {
+    if let Err(e) = engine.emit_thunk(&plan, &BlockLayout::new(&sig).unwrap(), &mut code) {
         writeln!(out, "; emit: error: {e}").unwrap();
         return out;
     }
@@ -219,7 +219,7 @@ fn thunk_invariants() {
         let engine = for_abi(abi);
         let Ok(plan) = engine.classify(&sig) else { continue };
         let mut code = CodeBuffer::new();
-        if engine.emit_thunk(&plan, &mut code).is_err() {
+        if engine.emit_thunk(&plan, &BlockLayout::new(&sig).unwrap(), &mut code).is_err() {
             continue;
         }
         let text: Vec<String> = words(code.bytes()).into_iter().map(decode).collect();

@@ -1,7 +1,7 @@
 //! Error paths not covered elsewhere, each checked by its message: bad input is an
 //! `Err` that says what is wrong, never a crash.
 
-use jitcall::internals::arch::{for_abi, CodeBuffer};
+use jitcall::internals::arch::{for_abi, BlockLayout, CodeBuffer};
 use jitcall::{ffi, syntax, Abi, Error, Signature, Type, Value};
 
 fn ty(text: &str) -> Type {
@@ -80,7 +80,9 @@ fn arguments_too_large_to_pass() {
     // System V copies a large struct onto the stack: past 64 KiB the thunk is refused.
     let sig = Signature::new(Abi::SysV64, ty(":void"), vec![ty("[@[:u8 70000]]")]);
     let plan = for_abi(Abi::SysV64).classify(&sig).unwrap();
-    let err = for_abi(Abi::SysV64).emit_thunk(&plan, &mut CodeBuffer::new()).unwrap_err();
+    let err = for_abi(Abi::SysV64)
+        .emit_thunk(&plan, &BlockLayout::new(&sig).unwrap(), &mut CodeBuffer::new())
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "the arguments need 70000 bytes of stack, more than the 65536 a call may use"
@@ -127,7 +129,9 @@ fn errors_say_what_kind() {
 
     let sig = Signature::new(Abi::SysV64, ty(":void"), vec![ty("[@[:u8 70000]]")]);
     let plan = for_abi(Abi::SysV64).classify(&sig).unwrap();
-    let err = for_abi(Abi::SysV64).emit_thunk(&plan, &mut CodeBuffer::new()).unwrap_err();
+    let err = for_abi(Abi::SysV64)
+        .emit_thunk(&plan, &BlockLayout::new(&sig).unwrap(), &mut CodeBuffer::new())
+        .unwrap_err();
     let want = (Limit::StackBytes, 65536, Some(70000));
     assert!(
         matches!(err, Error::Limit { what, limit, got, .. } if (what, limit, got) == want),

@@ -19,7 +19,7 @@ mod common;
 use common::disasm::x86_formatter as formatter;
 use common::golden::{self, shorten};
 use iced_x86::{Code, Decoder, DecoderOptions, Formatter};
-use jitcall::internals::arch::{for_abi, CodeBuffer};
+use jitcall::internals::arch::{for_abi, BlockLayout, CodeBuffer};
 use jitcall::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
 
@@ -129,7 +129,7 @@ fn listing(case: &Case, abi: Abi) -> String {
         writeln!(out, "; {}", shorten(line)).unwrap();
     }
     let mut code = CodeBuffer::new();
-    if let Err(e) = engine.emit_thunk(&plan, &mut code) {
+    if let Err(e) = engine.emit_thunk(&plan, &BlockLayout::new(&sig).unwrap(), &mut code) {
         writeln!(out, "; emit: error: {e}").unwrap();
         return out;
     }

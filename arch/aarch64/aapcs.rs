@@ -17,7 +17,9 @@
 //!   (sign or zero) to 64 bits, as Apple's variant requires of callers.
 
 use super::Names;
-use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer, ErrnoAccess};
+use crate::arch::{
+    check_signature, stack_add, AbiImpl, ArgSource, BlockLayout, CodeBuffer, ErrnoAccess,
+};
 use crate::error::{Error, Result};
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
@@ -196,7 +198,7 @@ impl Allocator {
                         // C.10: consecutive x-registers.
                         let first = self.ngrn;
                         self.ngrn += dwords;
-                        ArgPlan::Direct(chunks(size, |i| Location::Gpr(first + i as u8)))
+                        ArgPlan::Direct(chunks(size, |i| Location::ArgGpr(first + i as u8)))
                     } else {
                         // C.11-C.13: no more x-registers; the stack.
                         self.ngrn = GPRS;
@@ -213,7 +215,7 @@ impl Allocator {
     fn integer_slot(&mut self) -> Result<Location> {
         if self.ngrn < GPRS {
             self.ngrn += 1;
-            Ok(Location::Gpr(self.ngrn - 1))
+            Ok(Location::ArgGpr(self.ngrn - 1))
         } else {
             Ok(Location::Stack(self.stack(8, 8)?))
         }
@@ -228,14 +230,14 @@ fn result(ty: &Type) -> RetPlan {
         Type::Prim(p) => RetPlan::Direct(vec![Part {
             offset: 0,
             size: size as u8,
-            dest: if p.is_float() { Location::Fpr(0) } else { Location::Gpr(0) },
+            dest: if p.is_float() { Location::Fpr(0) } else { Location::RetGpr(0) },
             ext: Extension::None,
             float: p.is_float(),
         }]),
         _ => match hfa(ty) {
             Some((base, count)) => RetPlan::Direct(hfa_parts(base, count, 0)),
-            None if size > 16 => RetPlan::Indirect { pointer: Location::Gpr(XR) },
-            None => RetPlan::Direct(chunks(size, |i| Location::Gpr(i as u8))),
+            None if size > 16 => RetPlan::Indirect { pointer: Location::ArgGpr(XR) },
+            None => RetPlan::Direct(chunks(size, |i| Location::RetGpr(i as u8))),
         },
     }
 }
@@ -246,7 +248,7 @@ pub struct Aapcs64;
 
 impl AbiImpl for Aapcs64 {
     fn classify(&self, sig: &Signature) -> Result<CallPlan> {
-        let block = check_signature(sig)?;
+        check_signature(sig)?;
         crate::arch::refuse_wide(sig)?;
         let mut alloc = Allocator { ngrn: 0, nsrn: 0, nsaa: 0 };
         let args = sig.params.iter().map(|ty| alloc.arg(ty)).collect::<Result<_>>()?;
@@ -257,13 +259,16 @@ impl AbiImpl for Aapcs64 {
             stack_bytes: alloc.nsaa,
             shadow_space: 0,
             vector_count: None,
-            ret_block_size: crate::plan::ret_block_size(sig)?,
-            block,
         })
     }
 
-    fn emit_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
-        super::emit_thunk(plan, ArgSource::Block, code)
+    fn emit_thunk(
+        &self,
+        plan: &CallPlan,
+        block: &BlockLayout,
+        code: &mut CodeBuffer,
+    ) -> Result<()> {
+        super::emit_thunk(plan, ArgSource::Block(block), code)
     }
 
     fn emit_pointer_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {

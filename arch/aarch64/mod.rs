@@ -96,7 +96,7 @@ pub fn emit_thunk_with(
     for (i, arg) in plan.args.iter().enumerate() {
         // Where argument i's image starts: in the block, or behind its pointer.
         let (image, base) = match source {
-            ArgSource::Block => (BLOCK, u64::from(plan.block.offsets[i])),
+            ArgSource::Block(block) => (BLOCK, u64::from(block.offsets[i])),
             ArgSource::Pointers => {
                 a.load(LoadStore::LdrX, ARG.0, BLOCK, 8 * i as u64);
                 (ARG, 0)
@@ -107,7 +107,7 @@ pub fn emit_thunk_with(
                 for part in parts {
                     let src = base + u64::from(part.offset);
                     match part.dest {
-                        Location::Gpr(n) => a.load(integer_load(part), n, image, src),
+                        Location::ArgGpr(n) => a.load(integer_load(part), n, image, src),
                         Location::Fpr(n) if part.size == 4 => {
                             a.load(LoadStore::LdrS, n, image, src)
                         }
@@ -116,20 +116,23 @@ pub fn emit_thunk_with(
                             a.load(integer_load(part), SCRATCH.0, image, src);
                             a.store(LoadStore::StrX, SCRATCH.0, SP, dest.into());
                         }
+                        Location::RetGpr(_) => {
+                            unreachable!("no argument goes to a result register")
+                        }
                     }
                 }
             }
-            ArgPlan::Indirect { pointer: Location::Gpr(n) } => a.add_imm(X(*n), image, base),
+            ArgPlan::Indirect { pointer: Location::ArgGpr(n) } => a.add_imm(X(*n), image, base),
             ArgPlan::Indirect { pointer: Location::Stack(dest) } => {
                 a.add_imm(SCRATCH, image, base);
                 a.store(LoadStore::StrX, SCRATCH.0, SP, (*dest).into());
             }
-            ArgPlan::Indirect { pointer: Location::Fpr(_) } => {
-                unreachable!("a by-reference argument's address never goes in a vector register")
+            ArgPlan::Indirect { pointer: Location::Fpr(_) | Location::RetGpr(_) } => {
+                unreachable!("a by-reference argument's address goes to an argument register")
             }
         }
     }
-    if let RetPlan::Indirect { pointer: Location::Gpr(n) } = plan.ret {
+    if let RetPlan::Indirect { pointer: Location::ArgGpr(n) } = plan.ret {
         a.put(mov_x(X(n), RESULT));
     }
     a.put(blr(TARGET));
@@ -139,7 +142,7 @@ pub fn emit_thunk_with(
             let dest = u64::from(part.offset);
             match part.dest {
                 // The caller's memory takes exactly the result's bytes.
-                Location::Gpr(n) if source == ArgSource::Pointers => {
+                Location::RetGpr(n) if source == ArgSource::Pointers => {
                     let op = match part.size {
                         1 => LoadStore::StrbW,
                         2 => LoadStore::StrhW,
@@ -148,10 +151,11 @@ pub fn emit_thunk_with(
                     };
                     a.store(op, n, RESULT, dest);
                 }
-                Location::Gpr(n) => a.store(LoadStore::StrX, n, RESULT, dest),
+                Location::RetGpr(n) => a.store(LoadStore::StrX, n, RESULT, dest),
                 Location::Fpr(n) if part.size == 4 => a.store(LoadStore::StrS, n, RESULT, dest),
                 Location::Fpr(n) => a.store(LoadStore::StrD, n, RESULT, dest),
                 Location::Stack(_) => {}
+                Location::ArgGpr(_) => unreachable!("no result comes back in an argument register"),
             }
         }
     }

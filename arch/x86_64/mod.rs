@@ -60,7 +60,7 @@ impl Xmm {
     }
 }
 
-/// Results come back in rax and rdx (`Location::Gpr(0)` and `Gpr(1)` of a result).
+/// Results come back in rax and rdx (`Location::RetGpr(0)` and `RetGpr(1)` of a result).
 pub const RET_GPRS: [Reg; 2] = [Reg::Rax, Reg::Rdx];
 
 /// Stack copies longer than this use `rep movsb` instead of one load and store per 8 bytes.
@@ -171,7 +171,7 @@ pub fn emit_thunk_with(
     // Where argument i's image starts: in the block, or behind its pointer (loaded into
     // `via` first).
     let image = |out: &mut dyn FnMut(Inst), i: usize, via: Reg| match source {
-        ArgSource::Block => Mem::new(BLOCK, plan.block.offsets[i] as i32),
+        ArgSource::Block(block) => Mem::new(BLOCK, block.offsets[i] as i32),
         ArgSource::Pointers => {
             out(mov_rm(via, Mem::new(BLOCK, 8 * i as i32)));
             Mem::new(via, 0)
@@ -195,7 +195,7 @@ pub fn emit_thunk_with(
                 // The block pads images to whole eightbytes; a caller's value is copied at
                 // its exact size.
                 let bytes: u32 = match source {
-                    ArgSource::Block => {
+                    ArgSource::Block(_) => {
                         on_stack.iter().map(|(p, _)| u32::from(p.size).next_multiple_of(8)).sum()
                     }
                     ArgSource::Pointers => on_stack.iter().map(|(p, _)| u32::from(p.size)).sum(),
@@ -236,21 +236,24 @@ pub fn emit_thunk_with(
                     }
                     let src = at(image(&mut out, i, SCRATCH), part.offset);
                     match part.dest {
-                        Location::Gpr(n) => out(load_integer(arg_gprs[n as usize], src, part)),
+                        Location::ArgGpr(n) => out(load_integer(arg_gprs[n as usize], src, part)),
                         Location::Fpr(n) if part.size == 4 => out(movss_xm(Xmm(n), src)),
                         Location::Fpr(n) => out(movsd_xm(Xmm(n), src)),
                         Location::Stack(_) => {}
+                        Location::RetGpr(_) => {
+                            unreachable!("no argument goes to a result register")
+                        }
                     }
                 }
             }
-            ArgPlan::Indirect { pointer: Location::Gpr(n) } => {
+            ArgPlan::Indirect { pointer: Location::ArgGpr(n) } => {
                 let copy = image(&mut out, i, SCRATCH);
                 out(lea_rm(arg_gprs[*n as usize], copy));
             }
             ArgPlan::Indirect { .. } => {}
         }
     }
-    if let RetPlan::Indirect { pointer: Location::Gpr(n) } = plan.ret {
+    if let RetPlan::Indirect { pointer: Location::ArgGpr(n) } = plan.ret {
         out(mov_rr(arg_gprs[n as usize], RESULT));
     }
     if let Some(count) = plan.vector_count {
@@ -268,7 +271,7 @@ pub fn emit_thunk_with(
             let dest = Mem::new(RESULT, part.offset as i32);
             match part.dest {
                 // The caller's memory takes exactly the result's bytes.
-                Location::Gpr(n) if source == ArgSource::Pointers => {
+                Location::RetGpr(n) if source == ArgSource::Pointers => {
                     let reg = RET_GPRS[n as usize];
                     out(match part.size {
                         1 => mov_m8r(dest, reg),
@@ -277,10 +280,11 @@ pub fn emit_thunk_with(
                         _ => mov_mr(dest, reg),
                     })
                 }
-                Location::Gpr(n) => out(mov_mr(dest, RET_GPRS[n as usize])),
+                Location::RetGpr(n) => out(mov_mr(dest, RET_GPRS[n as usize])),
                 Location::Fpr(n) if part.size == 4 => out(movss_mx(dest, Xmm(n))),
                 Location::Fpr(n) => out(movsd_mx(dest, Xmm(n))),
                 Location::Stack(_) => {}
+                Location::ArgGpr(_) => unreachable!("no result comes back in an argument register"),
             }
         }
     }

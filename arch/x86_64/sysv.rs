@@ -16,7 +16,9 @@
 //! - narrow integers are extended to 64 bits by the caller (clang relies on 32).
 
 use super::{Names, Reg};
-use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer, ErrnoAccess};
+use crate::arch::{
+    check_signature, stack_add, AbiImpl, ArgSource, BlockLayout, CodeBuffer, ErrnoAccess,
+};
 use crate::error::{Error, Result};
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
@@ -219,14 +221,14 @@ pub struct SysV;
 
 impl AbiImpl for SysV {
     fn classify(&self, sig: &Signature) -> Result<CallPlan> {
-        let block = check_signature(sig)?;
+        check_signature(sig)?;
         let (mut ngrn, mut nsrn, mut stack) = (0u8, 0u8, 0u32);
 
         let ret = match classify(&sig.ret) {
             _ if sig.ret.is_void() => RetPlan::Void,
             None => {
                 ngrn = 1; // the hidden result pointer takes rdi
-                RetPlan::Indirect { pointer: Location::Gpr(0) }
+                RetPlan::Indirect { pointer: Location::ArgGpr(0) }
             }
             Some(classes) if classes.iter().any(|c| c.is_x87()) => {
                 return Err(Error::unsupported(
@@ -243,7 +245,7 @@ impl AbiImpl for SysV {
                 RetPlan::Direct(eightbyte_parts(&sig.ret, &classes, |class| {
                     let (counter, make): (&mut u8, fn(u8) -> Location) = match class {
                         Class::Sse => (&mut sse, Location::Fpr),
-                        _ => (&mut int, Location::Gpr),
+                        _ => (&mut int, Location::RetGpr),
                     };
                     *counter += 1;
                     make(*counter - 1)
@@ -267,7 +269,7 @@ impl AbiImpl for SysV {
                             }
                             _ => {
                                 ngrn += 1;
-                                Location::Gpr(ngrn - 1)
+                                Location::ArgGpr(ngrn - 1)
                             }
                         })
                     } else {
@@ -287,13 +289,16 @@ impl AbiImpl for SysV {
             stack_bytes: stack,
             shadow_space: 0,
             vector_count: Some(nsrn),
-            ret_block_size: crate::plan::ret_block_size(sig)?,
-            block,
         })
     }
 
-    fn emit_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
-        super::emit_thunk(plan, &ARG_GPRS, ArgSource::Block, code)
+    fn emit_thunk(
+        &self,
+        plan: &CallPlan,
+        block: &BlockLayout,
+        code: &mut CodeBuffer,
+    ) -> Result<()> {
+        super::emit_thunk(plan, &ARG_GPRS, ArgSource::Block(block), code)
     }
 
     fn emit_pointer_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
@@ -333,7 +338,7 @@ mod tests {
     use super::*;
     use crate::arch::x86_64::test_util::*;
     use crate::types::Member;
-    use Location::{Fpr, Gpr, Stack};
+    use Location::{ArgGpr, Fpr, RetGpr, Stack};
     use Prim::*;
 
     fn plan(ret: Type, params: Vec<Type>) -> CallPlan {
@@ -360,14 +365,14 @@ mod tests {
             vec![int(), int(), structparm, int(), int(), p(F64), p(F64), int(), int(), int()],
         );
         let sext = |n| ext(part(0, 4, n), Extension::Sign);
-        assert_eq!(direct(&plan, 0), [sext(Gpr(0))]); // e: rdi
-        assert_eq!(direct(&plan, 1), [sext(Gpr(1))]); // f: rsi
-        assert_eq!(direct(&plan, 2), [part(0, 8, Gpr(2)), fpart(8, 8, Fpr(0))]); // s: rdx, xmm0
-        assert_eq!(direct(&plan, 3), [sext(Gpr(3))]); // g: rcx
-        assert_eq!(direct(&plan, 4), [sext(Gpr(4))]); // h: r8
+        assert_eq!(direct(&plan, 0), [sext(ArgGpr(0))]); // e: rdi
+        assert_eq!(direct(&plan, 1), [sext(ArgGpr(1))]); // f: rsi
+        assert_eq!(direct(&plan, 2), [part(0, 8, ArgGpr(2)), fpart(8, 8, Fpr(0))]); // s: rdx, xmm0
+        assert_eq!(direct(&plan, 3), [sext(ArgGpr(3))]); // g: rcx
+        assert_eq!(direct(&plan, 4), [sext(ArgGpr(4))]); // h: r8
         assert_eq!(direct(&plan, 5), [fpart(0, 8, Fpr(1))]); // m: xmm1
         assert_eq!(direct(&plan, 6), [fpart(0, 8, Fpr(2))]); // n: xmm2
-        assert_eq!(direct(&plan, 7), [sext(Gpr(5))]); // i: r9
+        assert_eq!(direct(&plan, 7), [sext(ArgGpr(5))]); // i: r9
         assert_eq!(direct(&plan, 8), [sext(Stack(0))]); // j
         assert_eq!(direct(&plan, 9), [sext(Stack(8))]); // k
         assert_eq!((plan.stack_bytes, plan.vector_count), (16, Some(3)));
@@ -379,13 +384,13 @@ mod tests {
         let ia3 = st(&[Type::array(p(I32), 3).unwrap()]);
         assert_eq!(
             direct(&plan(Type::VOID, vec![ia3]), 0),
-            [part(0, 8, Gpr(0)), part(8, 4, Gpr(1))]
+            [part(0, 8, ArgGpr(0)), part(8, 4, ArgGpr(1))]
         );
         // struct { float x; int y; double z; }: INTEGER (merged), then SSE.
         let mixed = st(&[p(F32), p(I32), p(F64)]);
         assert_eq!(
             direct(&plan(Type::VOID, vec![mixed]), 0),
-            [part(0, 8, Gpr(0)), fpart(8, 8, Fpr(0))]
+            [part(0, 8, ArgGpr(0)), fpart(8, 8, Fpr(0))]
         );
         // struct { float a, b; }: one SSE eightbyte, in one register.
         let ff = st(&[p(F32), p(F32)]);
@@ -412,12 +417,12 @@ mod tests {
         let id = st(&[p(I32), p(F64)]);
         assert_eq!(
             plan(id, vec![]).ret,
-            RetPlan::Direct(vec![part(0, 8, Gpr(0)), fpart(8, 8, Fpr(0))])
+            RetPlan::Direct(vec![part(0, 8, RetGpr(0)), fpart(8, 8, Fpr(0))])
         );
         let di = st(&[p(F64), p(I64)]);
         assert_eq!(
             plan(di, vec![]).ret,
-            RetPlan::Direct(vec![fpart(0, 8, Fpr(0)), part(8, 8, Gpr(0))])
+            RetPlan::Direct(vec![fpart(0, 8, Fpr(0)), part(8, 8, RetGpr(0))])
         );
     }
 
@@ -425,8 +430,8 @@ mod tests {
     fn memory_results_pass_a_hidden_pointer_in_rdi() {
         let big = st(&[p(I64), p(I64), p(I64)]);
         let plan = plan(big, vec![p(I64)]);
-        assert_eq!(plan.ret, RetPlan::Indirect { pointer: Gpr(0) });
-        assert_eq!(direct(&plan, 0), [part(0, 8, Gpr(1))]);
+        assert_eq!(plan.ret, RetPlan::Indirect { pointer: ArgGpr(0) });
+        assert_eq!(direct(&plan, 0), [part(0, 8, ArgGpr(1))]);
     }
 
     #[test]
@@ -437,7 +442,7 @@ mod tests {
             direct(&plan, 1),
             [part(0, 8, Stack(0)), part(8, 8, Stack(8)), part(16, 8, Stack(16))]
         );
-        assert_eq!(direct(&plan, 2), [ext(part(0, 2, Gpr(1)), Extension::Zero)]);
+        assert_eq!(direct(&plan, 2), [ext(part(0, 2, ArgGpr(1)), Extension::Zero)]);
         assert_eq!(plan.stack_bytes, 24);
     }
 
@@ -457,12 +462,12 @@ mod tests {
             Member::Field(boxed),
         ])
         .unwrap();
-        assert_eq!(plan(outer, vec![]).ret, RetPlan::Indirect { pointer: Gpr(0) });
+        assert_eq!(plan(outer, vec![]).ret, RetPlan::Indirect { pointer: ArgGpr(0) });
         // Packed but aligned all the same: registers as usual.
         let aligned =
             Type::structure(&[Member::Field(p(I32)), Member::PackAll, Member::Field(p(I32))])
                 .unwrap();
-        assert_eq!(direct(&plan(Type::VOID, vec![aligned]), 0), [part(0, 8, Gpr(0))]);
+        assert_eq!(direct(&plan(Type::VOID, vec![aligned]), 0), [part(0, 8, ArgGpr(0))]);
     }
 
     #[test]
@@ -474,7 +479,7 @@ mod tests {
         params.push(p(I64)); // takes the last one, r9
         let plan = plan(Type::VOID, params);
         assert_eq!(direct(&plan, 5), [part(0, 8, Stack(0)), part(8, 8, Stack(8))]);
-        assert_eq!(direct(&plan, 6), [part(0, 8, Gpr(5))]);
+        assert_eq!(direct(&plan, 6), [part(0, 8, ArgGpr(5))]);
     }
 
     #[test]
@@ -504,7 +509,7 @@ mod wide_and_union_tests {
     use super::*;
     use crate::arch::x86_64::test_util::*;
     use crate::types::Member;
-    use Location::{Fpr, Gpr, Stack};
+    use Location::{ArgGpr, Fpr, RetGpr, Stack};
     use Prim::*;
 
     fn w(w: Wide) -> Type {
@@ -544,7 +549,7 @@ mod wide_and_union_tests {
         // union { double d[2]; struct { double a; long b; } s; }: SSE, then INTEGER.
         let u = union(&[Type::array(p(F64), 2).unwrap(), st(&[p(F64), p(I64)])]);
         assert_eq!(classify(&u), Some(vec![Sse, Integer]));
-        assert_eq!(arg(vec![u], 0), [fpart(0, 8, Fpr(0)), part(8, 8, Gpr(0))]);
+        assert_eq!(arg(vec![u], 0), [fpart(0, 8, Fpr(0)), part(8, 8, ArgGpr(0))]);
         // All-float fields stay SSE: union { float f; double d; } in xmm0.
         let u = union(&[p(F32), p(F64)]);
         assert_eq!(arg(vec![u], 0), [fpart(0, 8, Fpr(0))]);
@@ -588,7 +593,7 @@ mod wide_and_union_tests {
 
     #[test]
     fn int128_takes_two_registers_or_the_stack_whole() {
-        assert_eq!(arg(vec![w(Wide::I128)], 0), [part(0, 8, Gpr(0)), part(8, 8, Gpr(1))]);
+        assert_eq!(arg(vec![w(Wide::I128)], 0), [part(0, 8, ArgGpr(0)), part(8, 8, ArgGpr(1))]);
         // Five integers leave one register: the __int128 goes to the stack, 16-aligned,
         // and the next integer still takes r9.
         let mut params: Vec<Type> = (0..5).map(|_| p(I64)).collect();
@@ -596,7 +601,7 @@ mod wide_and_union_tests {
         params.swap(5, 6); // i64 x5, u128, i64, i64
         let plan = SysV.classify(&Signature::new(Abi::SysV64, Type::VOID, params)).unwrap();
         assert_eq!(plan.args[5], ArgPlan::Direct(vec![part(0, 8, Stack(0)), part(8, 8, Stack(8))]));
-        assert_eq!(plan.args[6], ArgPlan::Direct(vec![part(0, 8, Gpr(5))]));
+        assert_eq!(plan.args[6], ArgPlan::Direct(vec![part(0, 8, ArgGpr(5))]));
         assert_eq!(plan.args[7], ArgPlan::Direct(vec![part(0, 8, Stack(16))]));
     }
 
@@ -606,13 +611,13 @@ mod wide_and_union_tests {
         let plan = SysV.classify(&sig(w(Wide::ComplexF64))).unwrap();
         assert_eq!(plan.ret, RetPlan::Direct(vec![fpart(0, 8, Fpr(0)), fpart(8, 8, Fpr(1))]));
         let plan = SysV.classify(&sig(w(Wide::I128))).unwrap();
-        assert_eq!(plan.ret, RetPlan::Direct(vec![part(0, 8, Gpr(0)), part(8, 8, Gpr(1))]));
+        assert_eq!(plan.ret, RetPlan::Direct(vec![part(0, 8, RetGpr(0)), part(8, 8, RetGpr(1))]));
         for ty in [w(Wide::LongDouble), w(Wide::ComplexLongDouble), st(&[w(Wide::LongDouble)])] {
             let err = SysV.classify(&sig(ty.clone())).unwrap_err().to_string();
             assert!(err.contains("x87 stack"), "{ty}: {err}");
         }
         // A struct with a long double and more is MEMORY: a hidden pointer, as usual.
         let plan = SysV.classify(&sig(st(&[w(Wide::LongDouble), p(I32)]))).unwrap();
-        assert_eq!(plan.ret, RetPlan::Indirect { pointer: Gpr(0) });
+        assert_eq!(plan.ret, RetPlan::Indirect { pointer: ArgGpr(0) });
     }
 }

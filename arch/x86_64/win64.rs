@@ -16,7 +16,9 @@
 //!   reads the general one's home slot); variadic aggregates follow the usual rules.
 
 use super::{Names, Reg};
-use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer, ErrnoAccess};
+use crate::arch::{
+    check_signature, stack_add, AbiImpl, ArgSource, BlockLayout, CodeBuffer, ErrnoAccess,
+};
 use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
@@ -36,7 +38,7 @@ fn fits_register(size: usize) -> bool {
 fn place(position: usize, vector: bool) -> Location {
     match position {
         0..=3 if vector => Location::Fpr(position as u8),
-        0..=3 => Location::Gpr(position as u8),
+        0..=3 => Location::ArgGpr(position as u8),
         _ => Location::Stack(8 * (position as u32 - 4)),
     }
 }
@@ -60,7 +62,7 @@ fn copy_variadic_floats_to_gprs(sig: &Signature, args: &mut [ArgPlan]) {
         }
         if let ArgPlan::Direct(parts) = arg {
             if let [part @ Part { dest: Location::Fpr(n), .. }] = parts.as_slice() {
-                let bits = Part { dest: Location::Gpr(*n), float: false, ..*part };
+                let bits = Part { dest: Location::ArgGpr(*n), float: false, ..*part };
                 parts.push(bits);
             }
         }
@@ -73,19 +75,19 @@ pub struct Win64;
 
 impl AbiImpl for Win64 {
     fn classify(&self, sig: &Signature) -> Result<CallPlan> {
-        let block = check_signature(sig)?;
+        check_signature(sig)?;
         crate::arch::refuse_wide(sig)?;
         let is_float = |ty: &Type| ty.prim().is_some_and(|p| p.is_float());
 
         let ret = match &sig.ret {
             ty if ty.is_void() => RetPlan::Void,
             ty if fits_register(ty.size()) => {
-                let dest = if is_float(ty) { Location::Fpr(0) } else { Location::Gpr(0) };
+                let dest = if is_float(ty) { Location::Fpr(0) } else { Location::RetGpr(0) };
                 let mut part = whole_value(ty, dest);
                 part.ext = Extension::None;
                 RetPlan::Direct(vec![part])
             }
-            _ => RetPlan::Indirect { pointer: Location::Gpr(0) },
+            _ => RetPlan::Indirect { pointer: Location::ArgGpr(0) },
         };
         let first = usize::from(matches!(ret, RetPlan::Indirect { .. }));
         // Checked first: every stack slot's offset below lies under it.
@@ -118,13 +120,16 @@ impl AbiImpl for Win64 {
             stack_bytes,
             shadow_space: SHADOW_SPACE,
             vector_count: None,
-            ret_block_size: crate::plan::ret_block_size(sig)?,
-            block,
         })
     }
 
-    fn emit_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
-        super::emit_thunk(plan, &ARG_GPRS, ArgSource::Block, code)
+    fn emit_thunk(
+        &self,
+        plan: &CallPlan,
+        block: &BlockLayout,
+        code: &mut CodeBuffer,
+    ) -> Result<()> {
+        super::emit_thunk(plan, &ARG_GPRS, ArgSource::Block(block), code)
     }
 
     fn emit_pointer_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
@@ -166,7 +171,7 @@ mod tests {
     use super::*;
     use crate::arch::x86_64::test_util::*;
     use crate::types::Prim::*;
-    use Location::{Fpr, Gpr, Stack};
+    use Location::{ArgGpr, Fpr, RetGpr, Stack};
 
     fn plan(ret: Type, params: Vec<Type>) -> CallPlan {
         Win64.classify(&Signature::new(Abi::Win64, ret, params)).unwrap()
@@ -177,9 +182,9 @@ mod tests {
         // f(int a, double b, int c, double d, int e): rcx, xmm1, r8, xmm3, stack.
         let plan = plan(Type::VOID, vec![p(I32), p(F64), p(I32), p(F64), p(I32)]);
         let sext = |l| ext(part(0, 4, l), Extension::Sign);
-        assert_eq!(plan.args[0], ArgPlan::Direct(vec![sext(Gpr(0))]));
+        assert_eq!(plan.args[0], ArgPlan::Direct(vec![sext(ArgGpr(0))]));
         assert_eq!(plan.args[1], ArgPlan::Direct(vec![fpart(0, 8, Fpr(1))]));
-        assert_eq!(plan.args[2], ArgPlan::Direct(vec![sext(Gpr(2))]));
+        assert_eq!(plan.args[2], ArgPlan::Direct(vec![sext(ArgGpr(2))]));
         assert_eq!(plan.args[3], ArgPlan::Direct(vec![fpart(0, 8, Fpr(3))]));
         assert_eq!(plan.args[4], ArgPlan::Direct(vec![sext(Stack(0))]));
         assert_eq!((plan.stack_bytes, plan.shadow_space, plan.vector_count), (8, 32, None));
@@ -192,10 +197,10 @@ mod tests {
         let c3 = st(&[p(I8), p(I8), p(I8)]);
         let d16 = st(&[p(F64), p(F64)]);
         let plan = plan(Type::VOID, vec![f, dd8, c3, d16]);
-        assert_eq!(plan.args[0], ArgPlan::Direct(vec![part(0, 4, Gpr(0))]));
-        assert_eq!(plan.args[1], ArgPlan::Direct(vec![part(0, 8, Gpr(1))]));
-        assert_eq!(plan.args[2], ArgPlan::Indirect { pointer: Gpr(2) });
-        assert_eq!(plan.args[3], ArgPlan::Indirect { pointer: Gpr(3) });
+        assert_eq!(plan.args[0], ArgPlan::Direct(vec![part(0, 4, ArgGpr(0))]));
+        assert_eq!(plan.args[1], ArgPlan::Direct(vec![part(0, 8, ArgGpr(1))]));
+        assert_eq!(plan.args[2], ArgPlan::Indirect { pointer: ArgGpr(2) });
+        assert_eq!(plan.args[3], ArgPlan::Indirect { pointer: ArgGpr(3) });
     }
 
     #[test]
@@ -208,12 +213,15 @@ mod tests {
     #[test]
     fn results() {
         // A 4-byte all-float struct comes back in rax, not xmm0.
-        assert_eq!(plan(st(&[p(F32)]), vec![]).ret, RetPlan::Direct(vec![part(0, 4, Gpr(0))]));
+        assert_eq!(plan(st(&[p(F32)]), vec![]).ret, RetPlan::Direct(vec![part(0, 4, RetGpr(0))]));
         assert_eq!(plan(p(F32), vec![]).ret, RetPlan::Direct(vec![fpart(0, 4, Fpr(0))]));
         // 16 bytes: a hidden pointer in rcx, and the arguments move one position along.
         let plan = plan(st(&[p(F64), p(F64)]), vec![p(F64), p(I32)]);
-        assert_eq!(plan.ret, RetPlan::Indirect { pointer: Gpr(0) });
+        assert_eq!(plan.ret, RetPlan::Indirect { pointer: ArgGpr(0) });
         assert_eq!(plan.args[0], ArgPlan::Direct(vec![fpart(0, 8, Fpr(1))]));
-        assert_eq!(plan.args[1], ArgPlan::Direct(vec![ext(part(0, 4, Gpr(2)), Extension::Sign)]));
+        assert_eq!(
+            plan.args[1],
+            ArgPlan::Direct(vec![ext(part(0, 4, ArgGpr(2)), Extension::Sign)])
+        );
     }
 }

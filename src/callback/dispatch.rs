@@ -140,9 +140,10 @@ impl Image {
 /// The address where a location's bytes were saved.
 fn location_addr(loc: Location, frame: &mut [u8], stack: *const u8) -> *const u8 {
     match loc {
-        Location::Gpr(n) => frame[frame::GPRS + 8 * n as usize..].as_ptr(),
+        Location::ArgGpr(n) => frame[frame::GPRS + 8 * n as usize..].as_ptr(),
         Location::Fpr(n) => frame[frame::FPRS + 8 * n as usize..].as_ptr(),
         Location::Stack(offset) => stack.wrapping_add(offset as usize),
+        Location::RetGpr(_) => unreachable!("no argument goes to a result register"),
     }
 }
 
@@ -213,8 +214,9 @@ unsafe fn write_result(closure: &Closure, frame: &mut [u8], result: &Value) -> R
         let bits = extend(ret, bits & mask);
         let at = match parts[0].dest {
             Location::Fpr(n) => frame::RET_FPRS + 8 * n as usize,
-            Location::Gpr(n) => frame::RET_GPRS + 8 * n as usize,
+            Location::RetGpr(n) => frame::RET_GPRS + 8 * n as usize,
             Location::Stack(_) => return Ok(()),
+            Location::ArgGpr(_) => unreachable!("no result comes back in an argument register"),
         };
         frame[at..at + 8].copy_from_slice(&bits.to_le_bytes());
         return Ok(());
@@ -244,9 +246,12 @@ unsafe fn store_result_image(closure: &Closure, frame: &mut [u8], image: &[u8]) 
                 let piece = &image[part.offset as usize..][..part.size as usize];
                 let bits = extend(ret, read_le(piece));
                 let at = match part.dest {
-                    Location::Gpr(n) => frame::RET_GPRS + 8 * n as usize,
+                    Location::RetGpr(n) => frame::RET_GPRS + 8 * n as usize,
                     Location::Fpr(n) => frame::RET_FPRS + 8 * n as usize,
                     Location::Stack(_) => continue,
+                    Location::ArgGpr(_) => {
+                        unreachable!("no result comes back in an argument register")
+                    }
                 };
                 frame[at..at + 8].copy_from_slice(&bits.to_le_bytes());
             }
