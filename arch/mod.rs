@@ -1,56 +1,64 @@
-//! The calling conventions: one module per ABI, each a pure function from a signature to
-//! a [`CallPlan`] and from a plan to machine code. Nothing here executes or touches
+//! The calling conventions: one module per ISA, each with its conventions' placement
+//! rules (a signature to a [`CallPlan`], through the shared [`classify`]) and its emitters
+//! (a plan to machine code). Nothing here executes or touches
 //! memory protections; every ABI compiles and is tested on every host.
 
 pub mod aarch64;
+mod convention;
 pub mod x86_64;
 
+pub use convention::{classify, convention, descriptor, Convention, Descriptor, Isa, Placement};
+
 use crate::error::{Error, Limit, Result};
-use crate::plan::{CallPlan, RegisterNames};
+use crate::plan::CallPlan;
 use crate::signature::{Abi, Signature};
 use crate::types::{Prim, Type};
 
-/// What every convention implements.
-pub trait AbiImpl: Sync {
-    /// Places every argument and the result by the convention's rules.
-    ///
-    /// # Errors
-    /// A signature the convention cannot express (a void or array parameter, ...).
-    fn classify(&self, sig: &Signature) -> Result<CallPlan>;
+/// Emits a call thunk for `plan`, reading its arguments from `source`; with `errno`, the
+/// thunk also handles the callee's `errno` as it says, and is entered with a fourth
+/// argument, the address of the thread's [`errno_slot`]. The ISA's emitter reads only the
+/// plan and its convention's [`Descriptor`].
+///
+/// # Errors
+/// A plan past the thunk generator's limits (an enormous stack area).
+///
+/// # Panics
+/// [`ArgSource::Pointers`] for a plan that [`pointers_fit`] rejects.
+pub fn emit_thunk(
+    plan: &CallPlan,
+    source: ArgSource,
+    errno: Option<&ErrnoAccess>,
+    code: &mut CodeBuffer,
+) -> Result<()> {
+    match descriptor(plan.abi).isa {
+        Isa::X86_64 => x86_64::emit_thunk_with(plan, source, errno, code),
+        Isa::Aarch64 => aarch64::emit_thunk_with(plan, source, errno, code),
+    }
+}
 
-    /// Emits the call thunk for a plan this convention made.
-    ///
-    /// # Errors
-    /// A plan past the thunk generator's limits (an enormous stack area).
-    fn emit_thunk(&self, plan: &CallPlan, block: &BlockLayout, code: &mut CodeBuffer)
-        -> Result<()>;
+/// Emits the callback handler of `abi`: the code every trampoline stub of this convention
+/// jumps to (see [`trampoline`]).
+pub fn emit_callback_handler(abi: Abi, code: &mut CodeBuffer) {
+    let descriptor = descriptor(abi);
+    match descriptor.isa {
+        Isa::X86_64 => x86_64::emit_callback_handler(descriptor, code),
+        Isa::Aarch64 => aarch64::emit_callback_handler(code),
+    }
+}
 
-    /// Emits a call thunk that reads arguments through an array of pointers and stores
-    /// the result at its exact width into the caller's memory (see [`ArgSource::Pointers`]).
-    ///
-    /// # Errors
-    /// As [`AbiImpl::emit_thunk`], and a plan that [`pointers_fit`] rejects.
-    fn emit_pointer_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()>;
-
-    /// Emits a call thunk that also handles the callee's `errno` as `errno` says. It is
-    /// entered with a fourth argument, the address of the thread's [`errno_slot`].
-    ///
-    /// # Errors
-    /// As [`AbiImpl::emit_thunk`] / [`AbiImpl::emit_pointer_thunk`] for `source`.
-    fn emit_errno_thunk(
-        &self,
-        plan: &CallPlan,
-        source: ArgSource,
-        errno: &ErrnoAccess,
-        code: &mut CodeBuffer,
-    ) -> Result<()>;
-
-    /// Emits the convention's callback handler: the code every trampoline stub of this
-    /// convention jumps to (see [`trampoline`]).
-    fn emit_callback_handler(&self, code: &mut CodeBuffer) -> Result<()>;
-
-    /// Names of the convention's registers, for printing plans.
-    fn names(&self) -> &dyn RegisterNames;
+/// Emits one trampoline stub for the host's ISA (see [`trampoline`]), whose data slot is
+/// `slot_from_stub` bytes from the stub's first byte.
+///
+/// # Panics
+/// A slot out of the ISA's reach from the stub (the page layout keeps slots close).
+pub fn emit_host_stub(code: &mut CodeBuffer, slot_from_stub: i64) {
+    if cfg!(target_arch = "x86_64") {
+        let offset =
+            i32::try_from(slot_from_stub).expect("a data slot lies within 2 GiB of its stub");
+        x86_64::emit_stub(code, offset);
+    } else {
+        aarch64::emit_stub(code, slot_from_stub);
+    }
 }
 
 /// The contract between trampoline code (emitted here) and the dispatcher (in
@@ -234,15 +242,6 @@ pub fn check_emittable(plan: &CallPlan, source: ArgSource) -> Result<()> {
 /// ones cannot work in C either; past it a signature is refused with an error rather
 /// than a call that would exhaust the stack or memory.
 pub const MAX_BY_VALUE_BYTES: usize = 1 << 20;
-
-/// The implementation of a convention.
-pub fn for_abi(abi: Abi) -> &'static dyn AbiImpl {
-    match abi {
-        Abi::SysV64 => &x86_64::sysv::SysV,
-        Abi::Win64 => &x86_64::win64::Win64,
-        Abi::Aapcs64 => &aarch64::aapcs::Aapcs64,
-    }
-}
 
 /// Checks what no convention can pass, and that the call path can marshal the arguments.
 ///

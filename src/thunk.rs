@@ -296,13 +296,11 @@ impl CompiledSignature {
 
     /// Classifies `sig` and emits its thunks (staged, not yet executable).
     fn compile(sig: Signature) -> Result<CompiledSignature> {
-        let abi = arch::for_abi(sig.abi);
-        let plan = abi.classify(&sig)?;
+        let plan = arch::classify(&sig)?;
         let block = BlockLayout::new(&sig)?;
-        let code =
-            Thunk::new(Code::stage(&emit(abi, &plan, ArgSource::Block(&block), sig.errno)?)?);
+        let code = Thunk::new(Code::stage(&emit(&plan, ArgSource::Block(&block), sig.errno)?)?);
         let pointer_code = if arch::pointers_fit(&plan) {
-            let bytes = emit(abi, &plan, ArgSource::Pointers, sig.errno)?;
+            let bytes = emit(&plan, ArgSource::Pointers, sig.errno)?;
             Some(Thunk::new(Code::stage(&bytes)?))
         } else {
             None
@@ -620,21 +618,13 @@ unsafe fn run_capturing(
 
 /// The machine code of one thunk for `plan`, reading from `source`, handling `errno` as
 /// the signature asks.
-fn emit(
-    abi: &dyn arch::AbiImpl,
-    plan: &CallPlan,
-    source: ArgSource,
-    errno: Errno,
-) -> Result<Vec<u8>> {
+fn emit(plan: &CallPlan, source: ArgSource, errno: Errno) -> Result<Vec<u8>> {
     let mut code = CodeBuffer::new();
-    match (errno, source) {
-        (Errno::Ignore, ArgSource::Block(block)) => abi.emit_thunk(plan, block, &mut code)?,
-        (Errno::Ignore, ArgSource::Pointers) => abi.emit_pointer_thunk(plan, &mut code)?,
-        (mode, source) => {
-            let access = crate::errno::access(mode == Errno::SetAndCapture);
-            abi.emit_errno_thunk(plan, source, &access, &mut code)?
-        }
-    }
+    let access = match errno {
+        Errno::Ignore => None,
+        mode => Some(crate::errno::access(mode == Errno::SetAndCapture)),
+    };
+    arch::emit_thunk(plan, source, access.as_ref(), &mut code)?;
     Ok(code.into_bytes())
 }
 
@@ -751,7 +741,7 @@ impl SharedThunk {
     fn emit(abi: Abi, stack_bytes: u32) -> Result<SharedThunk> {
         let mut code = CodeBuffer::new();
         let (plan, block) = shared_plan(abi, stack_bytes);
-        arch::for_abi(abi).emit_thunk(&plan, &block, &mut code)?;
+        arch::emit_thunk(&plan, ArgSource::Block(&block), None, &mut code)?;
         let code = Code::new_sealed(code.bytes())?;
         let entry = code.entry()?;
         // SAFETY: sealed thunk code, entered with the `ThunkFn` convention (see `arch`).

@@ -20,7 +20,7 @@
 //!
 //! The plans are pure data: these tests run on every host.
 
-use jitcall::internals::arch::for_abi;
+use jitcall::internals::arch::classify;
 use jitcall::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
 use jitcall::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
@@ -34,7 +34,7 @@ fn ty(text: &str) -> Type {
 
 fn plan(ret: &str, params: &[&str]) -> CallPlan {
     let sig = Signature::new(Abi::Aapcs64, ty(ret), params.iter().map(|p| ty(p)).collect());
-    for_abi(Abi::Aapcs64).classify(&sig).unwrap_or_else(|e| panic!("{params:?}: {e}"))
+    classify(&sig).unwrap_or_else(|e| panic!("{params:?}: {e}"))
 }
 
 fn plan_of(ret: &str, params: &[String]) -> CallPlan {
@@ -463,6 +463,6 @@ fn a_union_with_mixed_members_is_not_an_hfa() {
 #[test]
 fn wide_scalars_are_refused_until_their_placement_exists() {
     let sig = Signature::new(Abi::Aapcs64, Type::VOID, vec![ty("[:int :int128]")]);
-    let err = for_abi(Abi::Aapcs64).classify(&sig).unwrap_err().to_string();
+    let err = classify(&sig).unwrap_err().to_string();
     assert!(err.contains("argument 0 holds a long double, 128-bit integer or complex"), "{err}");
 }

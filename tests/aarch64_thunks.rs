@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 mod common;
 
 use common::golden::{self, shorten};
-use jitcall::internals::arch::{for_abi, BlockLayout, CodeBuffer};
+use jitcall::internals::arch::{classify, emit_thunk, ArgSource, BlockLayout, CodeBuffer};
 use jitcall::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
 use yaxpeax_arch::{Decoder, U8Reader};
@@ -129,8 +129,7 @@ fn listing(case: &Case) -> String {
     let sig = Signature::new(abi, ty(case.ret), case.params.iter().map(|p| ty(p)).collect());
     let mut out = String::new();
     writeln!(out, "; {} ({}) under {abi}", case.ret, params_text(&case.params)).unwrap();
-    let engine = for_abi(abi);
-    let plan = match engine.classify(&sig) {
+    let plan = match classify(&sig) {
         Ok(plan) => plan,
         Err(e) => {
             writeln!(out, "; classify: error: {e}").unwrap();
@@ -152,7 +151,9 @@ fn listing(case: &Case) -> String {
         writeln!(out, "; {}", shorten(&line)).unwrap();
     }
     let mut code = CodeBuffer::new();
-    if let Err(e) = engine.emit_thunk(&plan, &BlockLayout::new(&sig).unwrap(), &mut code) {
+    if let Err(e) =
+        emit_thunk(&plan, ArgSource::Block(&BlockLayout::new(&sig).unwrap()), None, &mut code)
+    {
         writeln!(out, "; emit: error: {e}").unwrap();
         return out;
     }
@@ -216,10 +217,11 @@ fn thunk_invariants() {
     for case in cases() {
         let abi = Abi::Aapcs64;
         let sig = Signature::new(abi, ty(case.ret), case.params.iter().map(|p| ty(p)).collect());
-        let engine = for_abi(abi);
-        let Ok(plan) = engine.classify(&sig) else { continue };
+        let Ok(plan) = classify(&sig) else { continue };
         let mut code = CodeBuffer::new();
-        if engine.emit_thunk(&plan, &BlockLayout::new(&sig).unwrap(), &mut code).is_err() {
+        if emit_thunk(&plan, ArgSource::Block(&BlockLayout::new(&sig).unwrap()), None, &mut code)
+            .is_err()
+        {
             continue;
         }
         let text: Vec<String> = words(code.bytes()).into_iter().map(decode).collect();

@@ -11,7 +11,9 @@ mod common;
 
 use common::disasm::x86_formatter;
 use iced_x86::{Decoder, DecoderOptions, Formatter, Mnemonic, OpKind, Register};
-use jitcall::internals::arch::{for_abi, ArgSource, BlockLayout, CodeBuffer, ErrnoAccess};
+use jitcall::internals::arch::{
+    classify, emit_thunk, ArgSource, BlockLayout, CodeBuffer, ErrnoAccess,
+};
 use jitcall::{ffi, syntax, Abi, Signature, Type};
 use yaxpeax_arch::{Decoder as _, U8Reader};
 use yaxpeax_arm::armv8::a64::InstDecoder;
@@ -31,15 +33,14 @@ enum Source {
 
 fn emit(abi: Abi, ret: &str, params: &[&str], source: Source, errno: &ErrnoAccess) -> Vec<u8> {
     let sig = Signature::new(abi, ty(ret), params.iter().map(|p| ty(p)).collect());
-    let engine = for_abi(abi);
-    let plan = engine.classify(&sig).unwrap();
+    let plan = classify(&sig).unwrap();
     let block = BlockLayout::new(&sig).unwrap();
     let source = match source {
         Source::Block => ArgSource::Block(&block),
         Source::Pointers => ArgSource::Pointers,
     };
     let mut code = CodeBuffer::new();
-    engine.emit_errno_thunk(&plan, source, errno, &mut code).unwrap();
+    emit_thunk(&plan, source, Some(errno), &mut code).unwrap();
     code.into_bytes()
 }
 

@@ -1,7 +1,7 @@
 //! Error paths not covered elsewhere, each checked by its message: bad input is an
 //! `Err` that says what is wrong, never a crash.
 
-use jitcall::internals::arch::{for_abi, BlockLayout, CodeBuffer};
+use jitcall::internals::arch::{classify, emit_thunk, ArgSource, BlockLayout, CodeBuffer};
 use jitcall::{ffi, syntax, Abi, Error, Signature, Type, Value};
 
 fn ty(text: &str) -> Type {
@@ -62,10 +62,9 @@ fn a_callback_result_that_does_not_convert() {
 #[test]
 fn arguments_too_large_to_pass() {
     for abi in Abi::ALL {
-        let engine = for_abi(abi);
         // One value past MAX_BY_VALUE_BYTES (1 MiB).
         let sig = Signature::new(abi, ty(":int"), vec![ty("[@[@[:u8 1500000000] 2]]"), ty(":int")]);
-        let err = engine.classify(&sig).unwrap_err().to_string();
+        let err = classify(&sig).unwrap_err().to_string();
         assert_eq!(
             err,
             "argument 0 is too large to pass by value: 3000000000 bytes, more than the \
@@ -74,15 +73,15 @@ fn arguments_too_large_to_pass() {
         // Values within the limit that add up to more than the block can address.
         let mib = ty("[@[:u8 1048576]]");
         let sig = Signature::new(abi, ty(":int"), vec![mib; 2048]);
-        let err = engine.classify(&sig).unwrap_err().to_string();
+        let err = classify(&sig).unwrap_err().to_string();
         assert_eq!(err, "the arguments are too large to pass (over 2 GiB)");
     }
     // System V copies a large struct onto the stack: past 64 KiB the thunk is refused.
     let sig = Signature::new(Abi::SysV64, ty(":void"), vec![ty("[@[:u8 70000]]")]);
-    let plan = for_abi(Abi::SysV64).classify(&sig).unwrap();
-    let err = for_abi(Abi::SysV64)
-        .emit_thunk(&plan, &BlockLayout::new(&sig).unwrap(), &mut CodeBuffer::new())
-        .unwrap_err();
+    let plan = classify(&sig).unwrap();
+    let block = BlockLayout::new(&sig).unwrap();
+    let err =
+        emit_thunk(&plan, ArgSource::Block(&block), None, &mut CodeBuffer::new()).unwrap_err();
     assert_eq!(
         err.to_string(),
         "the arguments need 70000 bytes of stack, more than the 65536 a call may use"
@@ -93,12 +92,11 @@ fn arguments_too_large_to_pass() {
 #[test]
 fn pointer_thunks_only_for_plans_that_fit() {
     for (abi, param) in [(Abi::SysV64, "[:u8 :u8 :u8]"), (Abi::Win64, "[:int :int :int]")] {
-        let engine = for_abi(abi);
-        let plan = engine.classify(&Signature::new(abi, ty(":void"), vec![ty(param)])).unwrap();
+        let plan = classify(&Signature::new(abi, ty(":void"), vec![ty(param)])).unwrap();
         assert!(!jitcall::internals::arch::pointers_fit(&plan));
         // Asking anyway is a bug of the caller: an assertion, not an error.
         let asked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _ = engine.emit_pointer_thunk(&plan, &mut CodeBuffer::new());
+            let _ = emit_thunk(&plan, ArgSource::Pointers, None, &mut CodeBuffer::new());
         }));
         let message = asked.unwrap_err();
         assert_eq!(message.downcast_ref::<&str>(), Some(&"this plan needs the argument block"));
@@ -128,10 +126,10 @@ fn errors_say_what_kind() {
     );
 
     let sig = Signature::new(Abi::SysV64, ty(":void"), vec![ty("[@[:u8 70000]]")]);
-    let plan = for_abi(Abi::SysV64).classify(&sig).unwrap();
-    let err = for_abi(Abi::SysV64)
-        .emit_thunk(&plan, &BlockLayout::new(&sig).unwrap(), &mut CodeBuffer::new())
-        .unwrap_err();
+    let plan = classify(&sig).unwrap();
+    let block = BlockLayout::new(&sig).unwrap();
+    let err =
+        emit_thunk(&plan, ArgSource::Block(&block), None, &mut CodeBuffer::new()).unwrap_err();
     let want = (Limit::StackBytes, 65536, Some(70000));
     assert!(
         matches!(err, Error::Limit { what, limit, got, .. } if (what, limit, got) == want),

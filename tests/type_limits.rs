@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use jitcall::internals::arch::{for_abi, BlockLayout, MAX_BY_VALUE_BYTES};
+use jitcall::internals::arch::{self, BlockLayout, MAX_BY_VALUE_BYTES};
 use jitcall::limits::MAX_EMPTY_VALUES;
 use jitcall::{ffi, syntax, Abi, Buffer, Signature, Type, Value};
 use jitcall::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
@@ -21,7 +21,7 @@ fn val(text: &str) -> Value {
 
 fn classify(abi: Abi, ret: &str, params: &[&str]) -> jitcall::Result<CallPlan> {
     let sig = Signature::new(abi, ty(ret), params.iter().map(|p| ty(p)).collect());
-    for_abi(abi).classify(&sig)
+    arch::classify(&sig)
 }
 
 fn plan(abi: Abi, ret: &str, params: &[&str]) -> CallPlan {

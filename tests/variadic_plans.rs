@@ -16,12 +16,12 @@ fn types(texts: &[&str]) -> Vec<Type> {
 
 fn plan(abi: Abi, fixed: &[&str], variadic: &[&str]) -> CallPlan {
     let sig = Signature::variadic(abi, ty(":int"), types(fixed), types(variadic));
-    arch::for_abi(abi).classify(&sig).unwrap()
+    arch::classify(&sig).unwrap()
 }
 
 fn error(abi: Abi, fixed: &[&str], variadic: &[&str]) -> String {
     let sig = Signature::variadic(abi, ty(":int"), types(fixed), types(variadic));
-    arch::for_abi(abi).classify(&sig).unwrap_err().to_string()
+    arch::classify(&sig).unwrap_err().to_string()
 }
 
 fn dests(plan: &CallPlan, i: usize) -> Vec<Location> {
@@ -78,7 +78,7 @@ fn aapcs64_places_variadic_arguments_like_fixed_ones() {
         ty(":int"),
         types(&[":ptr"; 1]).into_iter().chain(types(&variadic)).collect(),
     );
-    let as_fixed = arch::for_abi(Abi::Aapcs64).classify(&sig).unwrap();
+    let as_fixed = arch::classify(&sig).unwrap();
     assert_eq!(as_variadic.args, as_fixed.args);
     assert_eq!(dests(&as_variadic, 2), [Location::Fpr(1), Location::Fpr(2), Location::Fpr(3)]);
 }
@@ -117,7 +117,7 @@ fn unpromoted_variadic_types_are_refused_with_the_promoted_type() {
 fn a_signature_with_more_fixed_parameters_than_arguments_is_refused() {
     let mut sig = Signature::new(Abi::SysV64, ty(":int"), types(&[":ptr"]));
     sig.fixed = Some(2);
-    let msg = arch::for_abi(Abi::SysV64).classify(&sig).unwrap_err().to_string();
+    let msg = arch::classify(&sig).unwrap_err().to_string();
     assert_eq!(msg, "the signature has 2 fixed parameters but only 1 arguments");
 }
 

@@ -260,25 +260,6 @@ impl Asm<'_> {
     }
 }
 
-/// Register names for printing AAPCS64 plans.
-#[derive(Debug)]
-pub struct Names;
-
-impl crate::plan::RegisterNames for Names {
-    fn arg_gpr(&self, n: u8) -> &'static str {
-        const X: [&str; 9] = ["x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8"];
-        X.get(n as usize).copied().unwrap_or("?")
-    }
-
-    fn ret_gpr(&self, n: u8) -> &'static str {
-        self.arg_gpr(n)
-    }
-
-    fn fpr(&self, n: u8) -> String {
-        format!("v{n}")
-    }
-}
-
 /// The register holding the slot address when a stub jumps to a handler (IP0).
 const SLOT: X = X(16);
 

@@ -15,18 +15,41 @@
 //!   to variadic callees).
 //! - narrow integers are extended to 64 bits by the caller (clang relies on 32).
 
-use super::{Names, Reg};
-use crate::arch::{
-    check_signature, stack_add, AbiImpl, ArgSource, BlockLayout, CodeBuffer, ErrnoAccess,
-};
+use super::Reg;
+use crate::arch::{stack_add, Convention, Descriptor, Isa, Placement};
 use crate::error::{Error, Result};
-use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
+use crate::plan::{ArgPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
 use crate::types::{Prim, Type, Wide};
 
-/// The integer argument registers, in order.
-pub const ARG_GPRS: [Reg; 6] = [Reg::Rdi, Reg::Rsi, Reg::Rdx, Reg::Rcx, Reg::R8, Reg::R9];
-const ARG_FPRS: u8 = 8;
+/// System V's register facts.
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    abi: Abi::SysV64,
+    isa: Isa::X86_64,
+    arg_gprs: &[
+        Reg::Rdi as u8,
+        Reg::Rsi as u8,
+        Reg::Rdx as u8,
+        Reg::Rcx as u8,
+        Reg::R8 as u8,
+        Reg::R9 as u8,
+    ],
+    ret_gprs: &[Reg::Rax as u8, Reg::Rdx as u8],
+    arg_fprs: 8,
+    shadow_space: 0,
+    vector_count_in_al: true,
+    callee_saved_gprs: &[
+        Reg::Rbx as u8,
+        Reg::Rbp as u8,
+        Reg::R12 as u8,
+        Reg::R13 as u8,
+        Reg::R14 as u8,
+        Reg::R15 as u8,
+    ],
+    callee_saved_fprs: 0..0,
+};
+const ARG_GPRS: u8 = DESCRIPTOR.arg_gprs.len() as u8;
+const ARG_FPRS: u8 = DESCRIPTOR.arg_fprs;
 
 /// The psABI classes that C types can have here (no SSEUP: only vector types, which
 /// jitcall has none of, have it).
@@ -219,9 +242,12 @@ fn stack_parts(ty: &Type, stack: &mut u32) -> Result<Vec<Part>> {
 #[derive(Debug)]
 pub struct SysV;
 
-impl AbiImpl for SysV {
-    fn classify(&self, sig: &Signature) -> Result<CallPlan> {
-        check_signature(sig)?;
+impl Convention for SysV {
+    fn descriptor(&self) -> &'static Descriptor {
+        &DESCRIPTOR
+    }
+
+    fn place(&self, sig: &Signature) -> Result<Placement> {
         let (mut ngrn, mut nsrn, mut stack) = (0u8, 0u8, 0u32);
 
         let ret = match classify(&sig.ret) {
@@ -259,8 +285,7 @@ impl AbiImpl for SysV {
                 Some(classes) => {
                     let need_int = classes.iter().filter(|c| **c == Class::Integer).count() as u8;
                     let need_sse = classes.iter().filter(|c| **c == Class::Sse).count() as u8;
-                    let fits =
-                        ngrn + need_int <= ARG_GPRS.len() as u8 && nsrn + need_sse <= ARG_FPRS;
+                    let fits = ngrn + need_int <= ARG_GPRS && nsrn + need_sse <= ARG_FPRS;
                     if fits {
                         eightbyte_parts(ty, &classes, |class| match class {
                             Class::Sse => {
@@ -282,54 +307,7 @@ impl AbiImpl for SysV {
             args.push(ArgPlan::Direct(parts));
         }
 
-        Ok(CallPlan {
-            abi: Abi::SysV64,
-            args,
-            ret,
-            stack_bytes: stack,
-            shadow_space: 0,
-            vector_count: Some(nsrn),
-        })
-    }
-
-    fn emit_thunk(
-        &self,
-        plan: &CallPlan,
-        block: &BlockLayout,
-        code: &mut CodeBuffer,
-    ) -> Result<()> {
-        super::emit_thunk(plan, &ARG_GPRS, ArgSource::Block(block), code)
-    }
-
-    fn emit_pointer_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
-        super::emit_thunk(plan, &ARG_GPRS, ArgSource::Pointers, code)
-    }
-
-    fn emit_errno_thunk(
-        &self,
-        plan: &CallPlan,
-        source: ArgSource,
-        errno: &ErrnoAccess,
-        code: &mut CodeBuffer,
-    ) -> Result<()> {
-        super::emit_thunk_with(plan, &ARG_GPRS, source, Some(errno), code)
-    }
-
-    fn emit_callback_handler(&self, code: &mut CodeBuffer) -> Result<()> {
-        let shape = super::HandlerShape {
-            arg_gprs: &ARG_GPRS,
-            arg_fprs: ARG_FPRS,
-            stack_args_skip: 0,
-            preserve_gprs: &[],
-            preserve_xmms: 0..0,
-        };
-        super::emit_callback_handler(&shape, code);
-        Ok(())
-    }
-
-    fn names(&self) -> &dyn crate::plan::RegisterNames {
-        const NAMES: Names = Names { arg_gprs: &ARG_GPRS };
-        &NAMES
+        Ok(Placement { args, ret, stack_bytes: stack })
     }
 }
 
@@ -337,12 +315,13 @@ impl AbiImpl for SysV {
 mod tests {
     use super::*;
     use crate::arch::x86_64::test_util::*;
+    use crate::plan::CallPlan;
     use crate::types::Member;
     use Location::{ArgGpr, Fpr, RetGpr, Stack};
     use Prim::*;
 
     fn plan(ret: Type, params: Vec<Type>) -> CallPlan {
-        SysV.classify(&Signature::new(Abi::SysV64, ret, params)).unwrap()
+        crate::arch::classify(&Signature::new(Abi::SysV64, ret, params)).unwrap()
     }
 
     fn direct(plan: &CallPlan, i: usize) -> &[Part] {
@@ -520,7 +499,9 @@ mod wide_and_union_tests {
         Type::union(&members).unwrap()
     }
     fn arg(params: Vec<Type>, i: usize) -> Vec<Part> {
-        match &SysV.classify(&Signature::new(Abi::SysV64, Type::VOID, params)).unwrap().args[i] {
+        match &crate::arch::classify(&Signature::new(Abi::SysV64, Type::VOID, params)).unwrap().args
+            [i]
+        {
             ArgPlan::Direct(parts) => parts.clone(),
             other => panic!("{other:?}"),
         }
@@ -599,7 +580,7 @@ mod wide_and_union_tests {
         let mut params: Vec<Type> = (0..5).map(|_| p(I64)).collect();
         params.extend([p(I64), w(Wide::U128), p(I64)]);
         params.swap(5, 6); // i64 x5, u128, i64, i64
-        let plan = SysV.classify(&Signature::new(Abi::SysV64, Type::VOID, params)).unwrap();
+        let plan = crate::arch::classify(&Signature::new(Abi::SysV64, Type::VOID, params)).unwrap();
         assert_eq!(plan.args[5], ArgPlan::Direct(vec![part(0, 8, Stack(0)), part(8, 8, Stack(8))]));
         assert_eq!(plan.args[6], ArgPlan::Direct(vec![part(0, 8, ArgGpr(5))]));
         assert_eq!(plan.args[7], ArgPlan::Direct(vec![part(0, 8, Stack(16))]));
@@ -608,16 +589,16 @@ mod wide_and_union_tests {
     #[test]
     fn complex_results_come_back_in_sse_registers_and_x87_ones_are_refused() {
         let sig = |ret| Signature::new(Abi::SysV64, ret, vec![]);
-        let plan = SysV.classify(&sig(w(Wide::ComplexF64))).unwrap();
+        let plan = crate::arch::classify(&sig(w(Wide::ComplexF64))).unwrap();
         assert_eq!(plan.ret, RetPlan::Direct(vec![fpart(0, 8, Fpr(0)), fpart(8, 8, Fpr(1))]));
-        let plan = SysV.classify(&sig(w(Wide::I128))).unwrap();
+        let plan = crate::arch::classify(&sig(w(Wide::I128))).unwrap();
         assert_eq!(plan.ret, RetPlan::Direct(vec![part(0, 8, RetGpr(0)), part(8, 8, RetGpr(1))]));
         for ty in [w(Wide::LongDouble), w(Wide::ComplexLongDouble), st(&[w(Wide::LongDouble)])] {
-            let err = SysV.classify(&sig(ty.clone())).unwrap_err().to_string();
+            let err = crate::arch::classify(&sig(ty.clone())).unwrap_err().to_string();
             assert!(err.contains("x87 stack"), "{ty}: {err}");
         }
         // A struct with a long double and more is MEMORY: a hidden pointer, as usual.
-        let plan = SysV.classify(&sig(st(&[w(Wide::LongDouble), p(I32)]))).unwrap();
+        let plan = crate::arch::classify(&sig(st(&[w(Wide::LongDouble), p(I32)]))).unwrap();
         assert_eq!(plan.ret, RetPlan::Indirect { pointer: ArgGpr(0) });
     }
 }

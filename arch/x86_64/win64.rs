@@ -15,18 +15,35 @@
 //!   register of its position, since a variadic callee may spill either (its `va_arg`
 //!   reads the general one's home slot); variadic aggregates follow the usual rules.
 
-use super::{Names, Reg};
-use crate::arch::{
-    check_signature, stack_add, AbiImpl, ArgSource, BlockLayout, CodeBuffer, ErrnoAccess,
-};
+use super::Reg;
+use crate::arch::{stack_add, Convention, Descriptor, Isa, Placement};
 use crate::error::Result;
-use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
+use crate::plan::{ArgPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
 use crate::types::Type;
 
-/// The general argument registers, by position.
-pub const ARG_GPRS: [Reg; 4] = [Reg::Rcx, Reg::Rdx, Reg::R8, Reg::R9];
-const SHADOW_SPACE: u32 = 32;
+/// Win64's register facts: four argument positions, each a general or a vector register.
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    abi: Abi::Win64,
+    isa: Isa::X86_64,
+    arg_gprs: &[Reg::Rcx as u8, Reg::Rdx as u8, Reg::R8 as u8, Reg::R9 as u8],
+    ret_gprs: &[Reg::Rax as u8],
+    arg_fprs: 4,
+    shadow_space: 32,
+    vector_count_in_al: false,
+    // In this order, so that a handler saves rsi before rdi (as it always has).
+    callee_saved_gprs: &[
+        Reg::Rbx as u8,
+        Reg::Rbp as u8,
+        Reg::Rsi as u8,
+        Reg::Rdi as u8,
+        Reg::R12 as u8,
+        Reg::R13 as u8,
+        Reg::R14 as u8,
+        Reg::R15 as u8,
+    ],
+    callee_saved_fprs: 6..16,
+};
 
 /// True when an aggregate of this size travels by value in a general register.
 fn fits_register(size: usize) -> bool {
@@ -73,9 +90,12 @@ fn copy_variadic_floats_to_gprs(sig: &Signature, args: &mut [ArgPlan]) {
 #[derive(Debug)]
 pub struct Win64;
 
-impl AbiImpl for Win64 {
-    fn classify(&self, sig: &Signature) -> Result<CallPlan> {
-        check_signature(sig)?;
+impl Convention for Win64 {
+    fn descriptor(&self) -> &'static Descriptor {
+        &DESCRIPTOR
+    }
+
+    fn place(&self, sig: &Signature) -> Result<Placement> {
         crate::arch::refuse_wide(sig)?;
         let is_float = |ty: &Type| ty.prim().is_some_and(|p| p.is_float());
 
@@ -113,56 +133,7 @@ impl AbiImpl for Win64 {
             .collect();
 
         copy_variadic_floats_to_gprs(sig, &mut args);
-        Ok(CallPlan {
-            abi: Abi::Win64,
-            args,
-            ret,
-            stack_bytes,
-            shadow_space: SHADOW_SPACE,
-            vector_count: None,
-        })
-    }
-
-    fn emit_thunk(
-        &self,
-        plan: &CallPlan,
-        block: &BlockLayout,
-        code: &mut CodeBuffer,
-    ) -> Result<()> {
-        super::emit_thunk(plan, &ARG_GPRS, ArgSource::Block(block), code)
-    }
-
-    fn emit_pointer_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
-        super::emit_thunk(plan, &ARG_GPRS, ArgSource::Pointers, code)
-    }
-
-    fn emit_errno_thunk(
-        &self,
-        plan: &CallPlan,
-        source: ArgSource,
-        errno: &ErrnoAccess,
-        code: &mut CodeBuffer,
-    ) -> Result<()> {
-        super::emit_thunk_with(plan, &ARG_GPRS, source, Some(errno), code)
-    }
-
-    fn emit_callback_handler(&self, code: &mut CodeBuffer) -> Result<()> {
-        // The handler calls a System V dispatcher, which may clobber registers that Win64
-        // callers expect preserved: rsi, rdi and xmm6-xmm15.
-        let shape = super::HandlerShape {
-            arg_gprs: &ARG_GPRS,
-            arg_fprs: 4,
-            stack_args_skip: SHADOW_SPACE as i32,
-            preserve_gprs: &[Reg::Rsi, Reg::Rdi],
-            preserve_xmms: 6..16,
-        };
-        super::emit_callback_handler(&shape, code);
-        Ok(())
-    }
-
-    fn names(&self) -> &dyn crate::plan::RegisterNames {
-        const NAMES: Names = Names { arg_gprs: &ARG_GPRS };
-        &NAMES
+        Ok(Placement { args, ret, stack_bytes })
     }
 }
 
@@ -170,11 +141,12 @@ impl AbiImpl for Win64 {
 mod tests {
     use super::*;
     use crate::arch::x86_64::test_util::*;
+    use crate::plan::CallPlan;
     use crate::types::Prim::*;
     use Location::{ArgGpr, Fpr, RetGpr, Stack};
 
     fn plan(ret: Type, params: Vec<Type>) -> CallPlan {
-        Win64.classify(&Signature::new(Abi::Win64, ret, params)).unwrap()
+        crate::arch::classify(&Signature::new(Abi::Win64, ret, params)).unwrap()
     }
 
     #[test]

@@ -97,7 +97,7 @@ impl Callback {
                 message: format!("calling convention {} cannot run on this host", sig.abi),
             });
         }
-        let plan = arch::for_abi(sig.abi).classify(&sig)?;
+        let plan = arch::classify(&sig)?;
         if matches!(body, ClosureBody::Values(_)) {
             // The closure gets its arguments as values and gives its result as one: refuse
             // now what could not be read when C calls (arrays of countless empty parts).

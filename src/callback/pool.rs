@@ -58,7 +58,7 @@ impl PagePair {
         let mut handlers = Vec::new();
         for abi in Abi::ALL.into_iter().filter(|a| a.runs_on_host()) {
             handlers.push((abi, base + code.offset()));
-            arch::for_abi(abi).emit_callback_handler(&mut code)?;
+            arch::emit_callback_handler(abi, &mut code);
             while code.offset() % 16 != 0 {
                 code.put(&[0]);
             }
@@ -69,7 +69,7 @@ impl PagePair {
         for i in 0..slots {
             let stub = STUBS_START + i * STUB_BYTES;
             let slot = page + i * DATA_SLOT_BYTES;
-            emit_stub(&mut code, slot as i64 - stub as i64);
+            arch::emit_host_stub(&mut code, slot as i64 - stub as i64);
         }
         // SAFETY: the code fits the first page (STUBS_START + slots * STUB_BYTES <= page),
         // which is read+write and not yet visible to anyone else.
@@ -109,20 +109,6 @@ impl PagePair {
         let index = addr.checked_sub(data)? / DATA_SLOT_BYTES;
         (index < self.slots && addr == data + index * DATA_SLOT_BYTES)
             .then_some(Slot { page: self, index })
-    }
-}
-
-cfg_if::cfg_if! {
-    if #[cfg(target_arch = "x86_64")] {
-        fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) {
-            let offset =
-                i32::try_from(slot_from_stub).expect("a data slot lies within 2 GiB of its stub");
-            arch::x86_64::emit_stub(code, offset);
-        }
-    } else {
-        fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) {
-            arch::aarch64::emit_stub(code, slot_from_stub);
-        }
     }
 }
 
