@@ -1,55 +1,64 @@
-//! The calling conventions: one module per ABI, each a pure function from a signature to
-//! a [`CallPlan`] and from a plan to machine code. Nothing here executes or touches
+//! The calling conventions: one module per ISA, each with its conventions' placement
+//! rules (a signature to a [`CallPlan`], through the shared [`classify`]) and its emitters
+//! (a plan to machine code). Nothing here executes or touches
 //! memory protections; every ABI compiles and is tested on every host.
 
 pub mod aarch64;
+mod convention;
 pub mod x86_64;
 
-use crate::error::{Error, Result};
-use crate::plan::{BlockLayout, CallPlan, RegisterNames};
+pub use convention::{classify, convention, descriptor, Convention, Descriptor, Isa, Placement};
+
+use crate::error::{Error, Limit, Result};
+use crate::plan::CallPlan;
 use crate::signature::{Abi, Signature};
 use crate::types::{Prim, Type};
 
-/// What every convention implements.
-pub trait AbiImpl: Sync {
-    /// Places every argument and the result by the convention's rules.
-    ///
-    /// # Errors
-    /// A signature the convention cannot express (a void or array parameter, ...).
-    fn classify(&self, sig: &Signature) -> Result<CallPlan>;
+/// Emits a call thunk for `plan`, reading its arguments from `source`; with `errno`, the
+/// thunk also handles the callee's `errno` as it says, and is entered with a fourth
+/// argument, the address of the thread's [`errno_slot`]. The ISA's emitter reads only the
+/// plan and its convention's [`Descriptor`].
+///
+/// # Errors
+/// A plan past the thunk generator's limits (an enormous stack area).
+///
+/// # Panics
+/// [`ArgSource::Pointers`] for a plan that [`pointers_fit`] rejects.
+pub fn emit_thunk(
+    plan: &CallPlan,
+    source: ArgSource,
+    errno: Option<&ErrnoAccess>,
+    code: &mut CodeBuffer,
+) -> Result<()> {
+    match descriptor(plan.abi).isa {
+        Isa::X86_64 => x86_64::emit_thunk_with(plan, source, errno, code),
+        Isa::Aarch64 => aarch64::emit_thunk_with(plan, source, errno, code),
+    }
+}
 
-    /// Emits the call thunk for a plan this convention made.
-    ///
-    /// # Errors
-    /// A plan past the thunk generator's limits (an enormous stack area).
-    fn emit_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()>;
+/// Emits the callback handler of `abi`: the code every trampoline stub of this convention
+/// jumps to (see [`trampoline`]).
+pub fn emit_callback_handler(abi: Abi, code: &mut CodeBuffer) {
+    let descriptor = descriptor(abi);
+    match descriptor.isa {
+        Isa::X86_64 => x86_64::emit_callback_handler(descriptor, code),
+        Isa::Aarch64 => aarch64::emit_callback_handler(code),
+    }
+}
 
-    /// Emits a call thunk that reads arguments through an array of pointers and stores
-    /// the result at its exact width into the caller's memory (see [`ArgSource::Pointers`]).
-    ///
-    /// # Errors
-    /// As [`AbiImpl::emit_thunk`], and a plan that [`pointers_fit`] rejects.
-    fn emit_pointer_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()>;
-
-    /// Emits a call thunk that also handles the callee's `errno` as `errno` says. It is
-    /// entered with a fourth argument, the address of the thread's [`errno_slot`].
-    ///
-    /// # Errors
-    /// As [`AbiImpl::emit_thunk`] / [`AbiImpl::emit_pointer_thunk`] for `source`.
-    fn emit_errno_thunk(
-        &self,
-        plan: &CallPlan,
-        source: ArgSource,
-        errno: &ErrnoAccess,
-        code: &mut CodeBuffer,
-    ) -> Result<()>;
-
-    /// Emits the convention's callback handler: the code every trampoline stub of this
-    /// convention jumps to (see [`trampoline`]).
-    fn emit_callback_handler(&self, code: &mut CodeBuffer) -> Result<()>;
-
-    /// Names of the convention's registers, for printing plans.
-    fn names(&self) -> &dyn RegisterNames;
+/// Emits one trampoline stub for the host's ISA (see [`trampoline`]), whose data slot is
+/// `slot_from_stub` bytes from the stub's first byte.
+///
+/// # Panics
+/// A slot out of the ISA's reach from the stub (the page layout keeps slots close).
+pub fn emit_host_stub(code: &mut CodeBuffer, slot_from_stub: i64) {
+    if cfg!(target_arch = "x86_64") {
+        let offset =
+            i32::try_from(slot_from_stub).expect("a data slot lies within 2 GiB of its stub");
+        x86_64::emit_stub(code, offset);
+    } else {
+        aarch64::emit_stub(code, slot_from_stub);
+    }
 }
 
 /// The contract between trampoline code (emitted here) and the dispatcher (in
@@ -121,13 +130,70 @@ pub mod errno_slot {
 
 /// Where a thunk reads its arguments and writes its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArgSource {
+pub enum ArgSource<'a> {
     /// The argument block: each image at its block offset, zero-padded to 16 bytes, and a
     /// return block that result registers are stored into whole.
-    Block,
+    Block(&'a BlockLayout),
     /// An array of pointers to each argument's native image, read at exact widths, and the
     /// caller's result memory, written at exact widths: no copies on the way.
     Pointers,
+}
+
+/// The blocks an [`ArgSource::Block`] thunk works on, which the call path fills: each
+/// argument's image at a 16-byte-aligned offset in the argument block, and a return block
+/// that result registers are stored into whole. This is how values are marshalled to the
+/// thunk, not ABI data: a [`CallPlan`] does not hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BlockLayout {
+    /// Each argument's offset in the argument block.
+    pub offsets: Vec<u32>,
+    /// The argument block's size in bytes.
+    pub size: u32,
+    /// The return block's size: the result image rounded up to 16 bytes, so that whole
+    /// registers can be stored into it.
+    pub ret_size: u32,
+}
+
+impl BlockLayout {
+    /// Images rounded up to 16 bytes, so that whole-register loads past the end of a small
+    /// value stay inside the block.
+    ///
+    /// # Errors
+    /// Arguments past what a thunk can address (signed 32-bit displacements), or a result
+    /// too large for a return block (the conventions refuse any result over
+    /// [`MAX_BY_VALUE_BYTES`] before this).
+    pub fn new(sig: &Signature) -> Result<BlockLayout> {
+        let too_large = || Error::Limit {
+            what: Limit::BlockBytes,
+            arg: None,
+            limit: i32::MAX as u64,
+            got: None,
+        };
+        let mut offsets = Vec::with_capacity(sig.params.len());
+        let mut size: u32 = 0;
+        for ty in &sig.params {
+            offsets.push(size);
+            let image = u32::try_from(ty.size())
+                .ok()
+                .and_then(|s| s.checked_add(15))
+                .map(|s| (s & !15).max(16));
+            size = image.and_then(|image| size.checked_add(image)).ok_or_else(too_large)?;
+        }
+        if size > i32::MAX as u32 {
+            return Err(too_large());
+        }
+        let ret_size = u32::try_from(sig.ret.size())
+            .ok()
+            .and_then(|size| size.checked_add(15))
+            .map(|size| size & !15)
+            .ok_or(Error::Limit {
+                what: Limit::ValueBytes,
+                arg: None,
+                limit: u64::from(!15u32),
+                got: Some(sig.ret.size() as u64),
+            })?;
+        Ok(BlockLayout { offsets, size, ret_size })
+    }
 }
 
 /// True when a plan can use [`ArgSource::Pointers`]: every piece is 1, 2, 4 or 8 bytes, or
@@ -158,17 +224,22 @@ pub const MAX_STACK_BYTES: u32 = 64 * 1024;
 /// What every thunk generator checks first.
 ///
 /// # Errors
-/// Stack arguments past [`MAX_STACK_BYTES`], or [`ArgSource::Pointers`] for a plan that
-/// [`pointers_fit`] rejects.
+/// Stack arguments past [`MAX_STACK_BYTES`].
+///
+/// # Panics
+/// [`ArgSource::Pointers`] for a plan that [`pointers_fit`] rejects (the caller checks).
 pub fn check_emittable(plan: &CallPlan, source: ArgSource) -> Result<()> {
-    if source == ArgSource::Pointers && !pointers_fit(plan) {
-        return Err(Error::Abi("this plan needs the argument block".into()));
-    }
+    assert!(
+        source != ArgSource::Pointers || pointers_fit(plan),
+        "this plan needs the argument block"
+    );
     if plan.stack_bytes > MAX_STACK_BYTES {
-        return Err(Error::Abi(format!(
-            "the arguments need {} bytes of stack, more than the {MAX_STACK_BYTES} a call may use",
-            plan.stack_bytes
-        )));
+        return Err(Error::Limit {
+            what: Limit::StackBytes,
+            arg: None,
+            limit: MAX_STACK_BYTES.into(),
+            got: Some(plan.stack_bytes.into()),
+        });
     }
     Ok(())
 }
@@ -179,36 +250,27 @@ pub fn check_emittable(plan: &CallPlan, source: ArgSource) -> Result<()> {
 /// than a call that would exhaust the stack or memory.
 pub const MAX_BY_VALUE_BYTES: usize = 1 << 20;
 
-/// The implementation of a convention.
-pub fn for_abi(abi: Abi) -> &'static dyn AbiImpl {
-    match abi {
-        Abi::SysV64 => &x86_64::sysv::SysV,
-        Abi::Win64 => &x86_64::win64::Win64,
-        Abi::Aapcs64 => &aarch64::aapcs::Aapcs64,
-    }
-}
-
-/// Checks what no convention can pass, and lays out the argument block.
+/// Checks what no convention can pass, and that the call path can marshal the arguments.
 ///
 /// # Errors
 /// A void parameter ("unexpected void parameter", as Janet says), an array passed or
 /// returned directly (C has no such thing: arrays decay to pointers), a zero-size struct,
 /// a value over [`MAX_BY_VALUE_BYTES`], or arguments too large to address.
-pub fn check_signature(sig: &Signature) -> Result<BlockLayout> {
+pub fn check_signature(sig: &Signature) -> Result<()> {
     check_variadic(sig)?;
     for (i, ty) in sig.params.iter().enumerate() {
         if ty.is_void() {
-            return Err(Error::Abi(format!("unexpected void parameter (argument {i})")));
+            return Err(Error::unsupported(
+                Some(i),
+                format!("unexpected void parameter (argument {i})"),
+            ));
         }
-        check_by_value(ty, &format!("argument {i}"))?;
+        check_by_value(ty, Some(i))?;
     }
     if !sig.ret.is_void() {
-        check_by_value(&sig.ret, "the return type")?;
+        check_by_value(&sig.ret, None)?;
     }
-    // Thunks address the block with signed 32-bit displacements.
-    BlockLayout::new(&sig.params)
-        .filter(|block| block.size <= i32::MAX as u32)
-        .ok_or_else(|| Error::Abi("the arguments are too large to pass (over 2 GiB)".into()))
+    BlockLayout::new(sig).map(drop)
 }
 
 /// Checks the variadic part of a signature: C's default argument promotions are never
@@ -222,17 +284,23 @@ pub fn check_variadic(sig: &Signature) -> Result<()> {
         return Ok(());
     };
     if fixed > sig.params.len() {
-        return Err(Error::Abi(format!(
-            "the signature has {fixed} fixed parameters but only {} arguments",
-            sig.params.len()
-        )));
+        return Err(Error::unsupported(
+            None,
+            format!(
+                "the signature has {fixed} fixed parameters but only {} arguments",
+                sig.params.len()
+            ),
+        ));
     }
     for (i, ty) in sig.params.iter().enumerate().skip(fixed) {
         if let Some(promoted) = ty.prim().and_then(promoted_type) {
-            return Err(Error::Abi(format!(
-                "variadic argument {i} has type {ty}, which C promotes to :{promoted}: \
-                 pass it as :{promoted}"
-            )));
+            return Err(Error::unsupported(
+                Some(i),
+                format!(
+                    "variadic argument {i} has type {ty}, which C promotes to :{promoted}: \
+                     pass it as :{promoted}"
+                ),
+            ));
         }
     }
     Ok(())
@@ -248,19 +316,30 @@ fn promoted_type(p: Prim) -> Option<&'static str> {
     }
 }
 
-fn check_by_value(ty: &Type, what: &str) -> Result<()> {
+/// `argument N` for an argument, `the return type` for `None`.
+fn which(arg: Option<usize>) -> String {
+    arg.map_or_else(|| "the return type".to_string(), |i| format!("argument {i}"))
+}
+
+fn check_by_value(ty: &Type, arg: Option<usize>) -> Result<()> {
     match ty {
-        Type::Array(_) => Err(Error::Abi(format!(
-            "{what} is an array type {ty}: C passes arrays as pointers (use :ptr) or inside a struct"
-        ))),
-        Type::Struct(_) | Type::Union(_) if ty.size() == 0 => {
-            Err(Error::Abi(format!("{what} is a zero-size struct {ty}, which C cannot pass by value")))
-        }
-        Type::Struct(_) | Type::Union(_) if ty.size() > MAX_BY_VALUE_BYTES => Err(Error::Abi(format!(
-            "{what} is too large to pass by value: {} bytes, more than the {MAX_BY_VALUE_BYTES} \
-             a value may have (pass a pointer instead)",
-            ty.size()
-        ))),
+        Type::Array(_) => Err(Error::unsupported(
+            arg,
+            format!(
+                "{} is an array type {ty}: C passes arrays as pointers (use :ptr) or inside a struct",
+                which(arg)
+            ),
+        )),
+        Type::Struct(_) | Type::Union(_) if ty.size() == 0 => Err(Error::unsupported(
+            arg,
+            format!("{} is a zero-size struct {ty}, which C cannot pass by value", which(arg)),
+        )),
+        Type::Struct(_) | Type::Union(_) if ty.size() > MAX_BY_VALUE_BYTES => Err(Error::Limit {
+            what: Limit::ValueBytes,
+            arg,
+            limit: MAX_BY_VALUE_BYTES as u64,
+            got: Some(ty.size() as u64),
+        }),
         _ => Ok(()),
     }
 }
@@ -273,7 +352,7 @@ pub(crate) fn stack_add(stack: u32, bytes: usize) -> Result<u32> {
     u32::try_from(bytes)
         .ok()
         .and_then(|b| stack.checked_add(b))
-        .ok_or_else(|| Error::Abi("the arguments need more stack than can be addressed".into()))
+        .ok_or_else(Error::stack_unaddressable)
 }
 
 /// Bytes of machine code being assembled.

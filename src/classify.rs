@@ -25,7 +25,7 @@ impl Signature {
     /// A signature the convention cannot express (a by-value argument too large, too many
     /// stack bytes, a void parameter).
     pub fn plan(&self) -> Result<CallPlan> {
-        arch::for_abi(self.abi).classify(self)
+        arch::classify(self)
     }
 }
 
@@ -34,7 +34,7 @@ impl CallPlan {
     /// index `fixed` on are variadic (see [`Signature::fixed`]): their lines read
     /// `argN (variadic): ...`.
     pub fn describe_variadic(&self, fixed: Option<usize>) -> String {
-        self.describe_call(arch::for_abi(self.abi).names(), fixed)
+        self.describe_call(arch::descriptor(self.abi), fixed)
     }
 }
 
@@ -42,6 +42,6 @@ impl fmt::Display for CallPlan {
     /// One line per argument and one for the result, in the convention's register names,
     /// e.g. `arg1: [0..8] -> rdx; [8..16] -> xmm0`, then the stack bytes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.describe(arch::for_abi(self.abi).names()))
+        f.write_str(&self.describe(arch::descriptor(self.abi)))
     }
 }

@@ -82,7 +82,7 @@ impl Context {
             // SAFETY: `Context::new`'s caller vouched for the library's initialisers.
             unsafe { Native::open(self.path.as_deref()) }.map_err(|e| e.to_string())
         });
-        opened.as_ref().map_err(|e| Error::Library(e.clone()))
+        opened.as_ref().map_err(|e| Error::library(e.clone()))
     }
 
     /// Whether symbols are looked up on first call instead of at bind time.
@@ -148,7 +148,7 @@ impl Context {
         let (target, library) = self
             .native()?
             .lookup_held(&symbol)?
-            .ok_or_else(|| Error::Library(format!("failed to find ffi symbol {symbol}")))?;
+            .ok_or_else(|| Error::library(format!("failed to find ffi symbol {symbol}")))?;
         let sig = CompiledSignature::new(make(abi))?;
         Ok(Binding { target, sig, _library: library })
     }

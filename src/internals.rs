@@ -10,7 +10,7 @@ pub mod arch;
 
 pub use crate::callback::trampoline_pages;
 pub use crate::memory::{page_size, seal_count, Code, ExecutableCode, Unsealed, WritableCode};
-pub use crate::plan::{ret_block_size, BlockLayout, RegisterNames};
+pub use crate::plan::RegisterNames;
 pub use crate::thunk::DEFAULT_HOT_CALLS;
 pub use crate::types::{round_up, KEYWORDS, WIDE_KEYWORDS};
 pub use crate::value::{

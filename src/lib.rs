@@ -124,7 +124,7 @@ pub(crate) use internals::arch;
 pub struct ReadmeDoctests;
 
 pub use callback::{Callback, ImageFn};
-pub use error::{Error, Path, Result};
+pub use error::{Error, Limit, Path, Result};
 pub use library::Native;
 pub use plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 pub use signature::{Abi, Errno, Signature};

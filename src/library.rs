@@ -61,7 +61,7 @@ impl Native {
     /// taken under the same lock, so that a concurrent close cannot come in between.
     pub(crate) fn lookup_held(&self, name: &str) -> Result<Option<(Pointer, LibraryHold)>> {
         let guard = self.lib.lock().unwrap_or_else(|p| p.into_inner());
-        let lib = guard.as_ref().ok_or_else(|| Error::Library(ALREADY_CLOSED.into()))?;
+        let lib = guard.as_ref().ok_or_else(|| Error::library(ALREADY_CLOSED))?;
         let found = Self::find(lib, self.is_self, name);
         Ok(found.map(|p| (p, LibraryHold { _library: lib.clone() })))
     }
@@ -89,12 +89,14 @@ impl Native {
     /// second close, or the loader's message (only when the library is unloaded now).
     pub fn close(&self) -> Result<()> {
         if self.is_self {
-            return Err(Error::Library("cannot close self".into()));
+            return Err(Error::library("cannot close self"));
         }
         let lib = self.lib.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let lib = lib.ok_or_else(|| Error::Library(ALREADY_CLOSED.into()))?;
+        let lib = lib.ok_or_else(|| Error::library(ALREADY_CLOSED))?;
         match Arc::try_unwrap(lib) {
-            Ok(lib) => lib.close().map_err(|e| Error::Library(e.to_string())),
+            Ok(lib) => {
+                lib.close().map_err(|e| Error::Library { message: e.to_string(), source: Some(e) })
+            }
             // A binding still holds it; dropping the last hold unloads it.
             Err(_held) => Ok(()),
         }
@@ -115,7 +117,7 @@ cfg_if::cfg_if! {
             // SAFETY: forwarded from the caller.
             unsafe { UnixLibrary::open(Some(path), RTLD_NOW | RTLD_LOCAL) }
                 .map(Library::from)
-                .map_err(|e| Error::Library(loader_message(e)))
+                .map_err(loader_error)
         }
 
         fn this_program() -> Library {
@@ -131,7 +133,7 @@ cfg_if::cfg_if! {
         /// As [`Native::open`].
         unsafe fn open_path(path: &str) -> Result<Library> {
             // SAFETY: forwarded from the caller.
-            unsafe { Library::new(path) }.map_err(|e| Error::Library(loader_message(e)))
+            unsafe { Library::new(path) }.map_err(loader_error)
         }
 
         fn this_program() -> Library {
@@ -148,9 +150,11 @@ cfg_if::cfg_if! {
 }
 
 /// The loader's message without libloading's wrapping text.
-fn loader_message(e: libloading::Error) -> String {
+/// The loader's own message (libloading's wrapper text left out), keeping its error.
+fn loader_error(e: libloading::Error) -> Error {
     use std::error::Error as _;
-    e.source().map_or_else(|| e.to_string(), |s| s.to_string())
+    let message = e.source().map_or_else(|| e.to_string(), |s| s.to_string());
+    Error::Library { message, source: Some(e) }
 }
 
 #[cfg(windows)]

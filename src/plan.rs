@@ -1,23 +1,21 @@
 //! The printable result of classifying a signature: where every byte of every argument
-//! goes, and where the result comes from.
-//!
-//! A call moves values through an *argument block*: each argument's native image sits at
-//! its own 16-byte-aligned offset (see [`BlockLayout`]), and the thunk reads the pieces
-//! ([`Part`]s) that the plan names out of it into registers and stack slots. The result
-//! comes back into a *return block* of [`CallPlan::ret_block_size`] bytes.
+//! goes, and where the result comes from. A plan is ABI data only: how the call path
+//! marshals values to the thunk (the argument and return blocks) is not part of it.
 
 use std::fmt;
 
-use crate::signature::{Abi, Signature};
-use crate::types::Type;
+use crate::signature::Abi;
 
 /// A machine location of an argument or result piece.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Location {
     /// The n-th general-purpose argument register of the convention (rdi, rsi, ... on
-    /// SysV; rcx, rdx, r8, r9 on Win64; x0..x7 on AAPCS64). For results: rax, rdx / x0, x1.
-    Gpr(u8),
-    /// The n-th vector register (xmm n, or v n).
+    /// SysV; rcx, rdx, r8, r9 on Win64; x0..x7 on AAPCS64, and x8, the indirect result
+    /// register). Also where a [`RetPlan::Indirect`] passes the result's address.
+    ArgGpr(u8),
+    /// The n-th general-purpose result register (rax, rdx / x0, x1).
+    RetGpr(u8),
+    /// The n-th vector register (xmm n, or v n), for arguments and results alike.
     Fpr(u8),
     /// Bytes from this offset in the outgoing stack-argument area (above any shadow space).
     Stack(u32),
@@ -70,9 +68,10 @@ pub enum RetPlan {
     Void,
     /// In registers: each part names its register and its offset in the result image.
     Direct(Vec<Part>),
-    /// The caller passes the address of the result memory at `pointer` (rdi, rcx or x8).
+    /// The caller passes the address of the result memory, the hidden result pointer, at
+    /// `pointer` (an argument register: rdi, rcx or x8).
     Indirect {
-        /// Where the result memory's address goes.
+        /// Where the hidden result pointer goes.
         pointer: Location,
     },
     /// On the x87 register stack (System V `long double` and `long double _Complex`, and a
@@ -100,59 +99,13 @@ pub struct CallPlan {
     pub shadow_space: u32,
     /// SysV: the number of vector registers used, which the thunk puts in `%al`.
     pub vector_count: Option<u8>,
-    /// Where each argument's image sits in the argument block.
-    pub block: BlockLayout,
-    /// Bytes of the return block (the result image, rounded up so that whole registers
-    /// can be stored into it).
-    pub ret_block_size: u32,
-}
-
-/// The argument block: each argument's image at a 16-byte-aligned offset.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct BlockLayout {
-    /// Each argument's offset in the block.
-    pub offsets: Vec<u32>,
-    /// The block's size in bytes.
-    pub size: u32,
-}
-
-impl BlockLayout {
-    /// Images rounded up to 16 bytes, so that whole-register loads past the end of a small
-    /// value stay inside the block.
-    pub fn new(params: &[Type]) -> Option<BlockLayout> {
-        let mut offsets = Vec::with_capacity(params.len());
-        let mut size: u32 = 0;
-        for ty in params {
-            offsets.push(size);
-            let image = u32::try_from(ty.size()).ok()?.checked_add(15)? & !15;
-            size = size.checked_add(image.max(16))?;
-        }
-        Some(BlockLayout { offsets, size })
-    }
-}
-
-/// The return block's size: the result rounded up to 16 bytes.
-///
-/// # Errors
-/// A result too large for a return block (the conventions refuse any result over
-/// [`crate::arch::MAX_BY_VALUE_BYTES`] before this).
-pub fn ret_block_size(sig: &Signature) -> crate::error::Result<u32> {
-    u32::try_from(sig.ret.size())
-        .ok()
-        .and_then(|size| size.checked_add(15))
-        .map(|size| size & !15)
-        .ok_or_else(|| {
-            crate::error::Error::Abi(format!(
-                "the result is too large to return: {} bytes",
-                sig.ret.size()
-            ))
-        })
 }
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Location::Gpr(n) => write!(f, "gpr{n}"),
+            Location::ArgGpr(n) => write!(f, "gpr{n}"),
+            Location::RetGpr(n) => write!(f, "ret gpr{n}"),
             Location::Fpr(n) => write!(f, "fpr{n}"),
             Location::Stack(o) => write!(f, "stack+{o}"),
         }
@@ -179,9 +132,9 @@ impl CallPlan {
     /// As [`CallPlan::describe`], for a call whose arguments from index `fixed` on are
     /// variadic (see [`Signature::fixed`]): their lines read `argN (variadic): ...`.
     pub(crate) fn describe_call(&self, names: &dyn RegisterNames, fixed: Option<usize>) -> String {
-        let loc = |l: Location, ret: bool| match l {
-            Location::Gpr(n) if ret => names.ret_gpr(n).to_string(),
-            Location::Gpr(n) => names.arg_gpr(n).to_string(),
+        let loc = |l: Location| match l {
+            Location::RetGpr(n) => names.ret_gpr(n).to_string(),
+            Location::ArgGpr(n) => names.arg_gpr(n).to_string(),
             Location::Fpr(n) => names.fpr(n),
             Location::Stack(o) => format!("stack+{o}"),
         };
@@ -195,7 +148,7 @@ impl CallPlan {
                         Extension::Zero => " (zero-extended)",
                     };
                     let range = format!("[{}..{}]", p.offset, p.offset + u32::from(p.size));
-                    let dest = loc(p.dest, ret);
+                    let dest = loc(p.dest);
                     if ret {
                         format!("{dest} -> {range}")
                     } else {
@@ -214,7 +167,7 @@ impl CallPlan {
             let text = match arg {
                 ArgPlan::Direct(p) => parts(p, false),
                 ArgPlan::Indirect { pointer } => {
-                    format!("by reference to a copy, address -> {}", loc(*pointer, false))
+                    format!("by reference to a copy, address -> {}", loc(*pointer))
                 }
             };
             let variadic = if fixed.is_some_and(|n| i >= n) { " (variadic)" } else { "" };
@@ -224,7 +177,7 @@ impl CallPlan {
             RetPlan::Void => "void".to_string(),
             RetPlan::Direct(p) => parts(p, true),
             RetPlan::Indirect { pointer } => {
-                format!("into memory whose address is passed in {}", loc(*pointer, false))
+                format!("into memory whose address is passed in {}", loc(*pointer))
             }
             RetPlan::X87 { count } => {
                 let regs: Vec<String> = (0..*count)

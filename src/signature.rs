@@ -57,7 +57,7 @@ impl Abi {
     /// 32-bit hosts).
     pub fn host_default() -> Result<Abi> {
         convention_for(std::env::consts::ARCH, std::env::consts::OS)
-            .map_err(|why| Error::Abi(why.into()))
+            .map_err(|why| Error::UnsupportedHost { convention: None, message: why.into() })
     }
 
     /// The convention a Janet name stands for (without the colon); `default` is the host's.
@@ -70,7 +70,7 @@ impl Abi {
             "win64" => Ok(Abi::Win64),
             "aapcs64" => Ok(Abi::Aapcs64),
             "default" => Abi::host_default(),
-            _ => Err(Error::Abi(format!("unknown calling convention {name}"))),
+            _ => Err(Error::UnknownConvention(name.to_string())),
         }
     }
 
@@ -178,10 +178,13 @@ impl Signature {
 /// A variadic signature.
 pub(crate) fn check_callback(sig: &Signature) -> Result<()> {
     match sig.fixed {
-        Some(fixed) => Err(Error::Abi(format!(
-            "a callback cannot be variadic: C would call it with `...` after {fixed} fixed \
-             parameters; give the callback a fixed signature (or take a va_list as :ptr)"
-        ))),
+        Some(fixed) => Err(Error::unsupported(
+            None,
+            format!(
+                "a callback cannot be variadic: C would call it with `...` after {fixed} fixed \
+                 parameters; give the callback a fixed signature (or take a va_list as :ptr)"
+            ),
+        )),
         None => Ok(()),
     }
 }

@@ -34,11 +34,11 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
-use crate::arch::{self, ArgSource, CodeBuffer};
+use crate::arch::{self, ArgSource, BlockLayout, CodeBuffer};
 use crate::callback::CallGuard;
 use crate::error::{Error, Path, Result};
 use crate::memory::{Code, ExecutableCode};
-use crate::plan::{ArgPlan, BlockLayout, CallPlan, Extension, Location, Part, RetPlan};
+use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Errno, Signature};
 use crate::types::Type;
 use crate::value::{self, Pointer, Value};
@@ -66,6 +66,9 @@ pub struct CompiledSignature {
 struct Compiled {
     sig: Signature,
     plan: CallPlan,
+    /// How the call path marshals values for the block thunk: the argument and return
+    /// blocks (not part of the plan, which is ABI data only).
+    block: BlockLayout,
     /// The thunk that reads the argument block.
     code: Thunk,
     /// The thunk that reads through a pointer array, when the plan allows one.
@@ -261,10 +264,14 @@ impl CompiledSignature {
     /// no memory for code.
     pub fn new(sig: Signature) -> Result<CompiledSignature> {
         if !sig.abi.runs_on_host() {
-            return Err(Error::Abi(format!(
-                "calling convention {} cannot be called on this host (its plans can still be shown)",
-                sig.abi
-            )));
+            return Err(Error::UnsupportedHost {
+                convention: Some(sig.abi.name()),
+                message: format!(
+                    "calling convention {} cannot be called on this host (its plans can still \
+                     be shown)",
+                    sig.abi
+                ),
+            });
         }
         // First this thread's own cache (no lock), then the process's. (The own cache is
         // gone while the thread exits, e.g. in a callback run by a TLS destructor.)
@@ -289,19 +296,26 @@ impl CompiledSignature {
 
     /// Classifies `sig` and emits its thunks (staged, not yet executable).
     fn compile(sig: Signature) -> Result<CompiledSignature> {
-        let abi = arch::for_abi(sig.abi);
-        let plan = abi.classify(&sig)?;
-        let code = Thunk::new(Code::stage(&emit(abi, &plan, ArgSource::Block, sig.errno)?)?);
+        let plan = arch::classify(&sig)?;
+        let block = BlockLayout::new(&sig)?;
+        let code = Thunk::new(Code::stage(&emit(&plan, ArgSource::Block(&block), sig.errno)?)?);
         let pointer_code = if arch::pointers_fit(&plan) {
-            let bytes = emit(abi, &plan, ArgSource::Pointers, sig.errno)?;
+            let bytes = emit(&plan, ArgSource::Pointers, sig.errno)?;
             Some(Thunk::new(Code::stage(&bytes)?))
         } else {
             None
         };
         // The shared thunk does not handle errno: signatures that do run their own code.
         let shared = (sig.errno == Errno::Ignore).then(|| SharedThunk::for_plan(&plan)).flatten();
-        let inner =
-            Compiled { sig, plan, code, pointer_code, shared, cold_calls: AtomicU32::new(0) };
+        let inner = Compiled {
+            sig,
+            plan,
+            block,
+            code,
+            pointer_code,
+            shared,
+            cold_calls: AtomicU32::new(0),
+        };
         Ok(CompiledSignature { inner: Arc::new(inner) })
     }
 
@@ -372,17 +386,17 @@ impl CompiledSignature {
     /// it with these arguments must be sound; pointers passed must be valid for whatever
     /// the function does with them. A `:string` result must be NULL or a valid C string.
     pub unsafe fn call(&self, target: Pointer, args: &[Value]) -> Result<Value> {
-        let Compiled { sig, plan, .. } = &*self.inner;
+        let Compiled { sig, block: layout, .. } = &*self.inner;
         if args.len() != sig.params.len() {
             return Err(Error::Arity { expected: sig.params.len(), got: args.len() });
         }
         // The result's value must be one that can be made, before anything is called.
         value::check_decodable(&sig.ret)?;
-        let mut block = ArgBlock::zeroed(plan.block.size as usize);
+        let mut block = ArgBlock::zeroed(layout.size as usize);
         let mut path = Path::default();
         let bytes = block.bytes_mut();
         for (i, ((ty, arg), &offset)) in
-            sig.params.iter().zip(args).zip(&plan.block.offsets).enumerate()
+            sig.params.iter().zip(args).zip(&layout.offsets).enumerate()
         {
             path.argument = Some(i);
             let start = offset as usize;
@@ -396,7 +410,7 @@ impl CompiledSignature {
                 _ => value::encode(ty, arg, &mut bytes[start..start + ty.size()], &path)?,
             }
         }
-        let mut ret = RetBlock::zeroed(plan.ret_block_size as usize);
+        let mut ret = RetBlock::zeroed(layout.ret_size as usize);
         // SAFETY: the block holds every argument's image where the plan says; the caller
         // vouches for the target and the arguments.
         unsafe { self.invoke(target, &mut block, &mut ret)? };
@@ -465,9 +479,9 @@ impl CompiledSignature {
         args: &[*const u8],
         ret: *mut u8,
     ) -> Result<()> {
-        let Compiled { sig, plan, .. } = &*self.inner;
-        let mut block = ArgBlock::zeroed(plan.block.size as usize);
-        for ((ty, &arg), &offset) in sig.params.iter().zip(args).zip(&plan.block.offsets) {
+        let Compiled { sig, block: layout, .. } = &*self.inner;
+        let mut block = ArgBlock::zeroed(layout.size as usize);
+        for ((ty, &arg), &offset) in sig.params.iter().zip(args).zip(&layout.offsets) {
             // SAFETY: the caller guarantees `ty.size()` readable bytes at `arg`; the block
             // has room for them at `offset`.
             unsafe {
@@ -478,7 +492,7 @@ impl CompiledSignature {
                 )
             };
         }
-        let mut ret_block = RetBlock::zeroed(plan.ret_block_size as usize);
+        let mut ret_block = RetBlock::zeroed(layout.ret_size as usize);
         // SAFETY: as in `call`.
         unsafe { self.invoke(target, &mut block, &mut ret_block)? };
         // SAFETY: the caller guarantees `ret` is writable for the result's size.
@@ -525,10 +539,11 @@ impl CompiledSignature {
         block: &mut ArgBlock,
         ret: &mut RetBlock,
     ) -> Result<()> {
-        let plan = &self.inner.plan;
+        let Compiled { plan, block: layout, .. } = &*self.inner;
         let mut frame = SharedFrame::zeroed(SHARED_STACK + shared.stack_bytes as usize);
         let (block_addr, ret_addr) = (block.as_mut_ptr() as u64, ret.as_mut_ptr() as u64);
-        fill_shared_frame(plan, block.bytes_mut(), block_addr, ret_addr, frame.bytes_mut());
+        let bytes = block.bytes_mut();
+        fill_shared_frame(plan, layout, bytes, block_addr, ret_addr, frame.bytes_mut());
         let mut registers = SharedResult::zeroed(SHARED_RESULT_BYTES);
         // SAFETY: the frame holds every register and stack slot the plan's own thunk would
         // load, and by-reference arguments and the result address point into `block` and
@@ -603,21 +618,13 @@ unsafe fn run_capturing(
 
 /// The machine code of one thunk for `plan`, reading from `source`, handling `errno` as
 /// the signature asks.
-fn emit(
-    abi: &dyn arch::AbiImpl,
-    plan: &CallPlan,
-    source: ArgSource,
-    errno: Errno,
-) -> Result<Vec<u8>> {
+fn emit(plan: &CallPlan, source: ArgSource, errno: Errno) -> Result<Vec<u8>> {
     let mut code = CodeBuffer::new();
-    match (errno, source) {
-        (Errno::Ignore, ArgSource::Block) => abi.emit_thunk(plan, &mut code)?,
-        (Errno::Ignore, ArgSource::Pointers) => abi.emit_pointer_thunk(plan, &mut code)?,
-        (mode, source) => {
-            let access = crate::errno::access(mode == Errno::SetAndCapture);
-            abi.emit_errno_thunk(plan, source, &access, &mut code)?
-        }
-    }
+    let access = match errno {
+        Errno::Ignore => None,
+        mode => Some(crate::errno::access(mode == Errno::SetAndCapture)),
+    };
+    arch::emit_thunk(plan, source, access.as_ref(), &mut code)?;
     Ok(code.into_bytes())
 }
 
@@ -733,7 +740,8 @@ impl SharedThunk {
 
     fn emit(abi: Abi, stack_bytes: u32) -> Result<SharedThunk> {
         let mut code = CodeBuffer::new();
-        arch::for_abi(abi).emit_thunk(&shared_plan(abi, stack_bytes), &mut code)?;
+        let (plan, block) = shared_plan(abi, stack_bytes);
+        arch::emit_thunk(&plan, ArgSource::Block(&block), None, &mut code)?;
         let code = ExecutableCode::new(code.bytes())?;
         // SAFETY: sealed thunk code, entered with the `ThunkFn` convention (see `arch`).
         let entry = unsafe { std::mem::transmute::<usize, ThunkFn>(code.base()) };
@@ -742,8 +750,9 @@ impl SharedThunk {
 }
 
 /// The plan a shared thunk is emitted from: one argument whose 8-byte pieces fill every
-/// argument register and stack slot, and a result of every result register.
-fn shared_plan(abi: Abi, stack_bytes: u32) -> CallPlan {
+/// argument register and stack slot, and a result of every result register; and the blocks
+/// it reads (the frame) and writes (the saved result registers).
+fn shared_plan(abi: Abi, stack_bytes: u32) -> (CallPlan, BlockLayout) {
     let shape = shared_shape(abi);
     let word = |offset: usize, dest: Location, float: bool| Part {
         offset: offset as u32,
@@ -753,7 +762,7 @@ fn shared_plan(abi: Abi, stack_bytes: u32) -> CallPlan {
         float,
     };
     let mut parts: Vec<Part> =
-        (0..shape.gprs).map(|n| word(8 * n as usize, Location::Gpr(n), false)).collect();
+        (0..shape.gprs).map(|n| word(8 * n as usize, Location::ArgGpr(n), false)).collect();
     parts.extend(
         (0..shape.fprs).map(|n| word(SHARED_FPR_AT + 8 * n as usize, Location::Fpr(n), true)),
     );
@@ -762,29 +771,34 @@ fn shared_plan(abi: Abi, stack_bytes: u32) -> CallPlan {
             .map(|i| word(SHARED_STACK + 8 * i as usize, Location::Stack(8 * i), false)),
     );
     let mut ret: Vec<Part> =
-        (0..2).map(|n| word(8 * n as usize, Location::Gpr(n), false)).collect();
+        (0..2).map(|n| word(8 * n as usize, Location::RetGpr(n), false)).collect();
     ret.extend(
         (0..shape.ret_fprs)
             .map(|n| word(SHARED_RET_FPR_AT + 8 * n as usize, Location::Fpr(n), true)),
     );
-    CallPlan {
+    let plan = CallPlan {
         abi,
         args: vec![ArgPlan::Direct(parts)],
         ret: RetPlan::Direct(ret),
         stack_bytes,
         shadow_space: shape.shadow_space,
         vector_count: shape.vector_count,
-        block: BlockLayout { offsets: vec![0], size: (SHARED_STACK as u32) + stack_bytes },
-        ret_block_size: SHARED_RESULT_BYTES as u32,
-    }
+    };
+    let block = BlockLayout {
+        offsets: vec![0],
+        size: (SHARED_STACK as u32) + stack_bytes,
+        ret_size: SHARED_RESULT_BYTES as u32,
+    };
+    (plan, block)
 }
 
 /// True when every piece of `plan` has a place in the shared thunk's frame and results.
 fn fits_shared(plan: &CallPlan, shape: &SharedShape, stack_bytes: u32) -> bool {
     let arg_place = |dest: Location| match dest {
-        Location::Gpr(n) => n < shape.gprs,
+        Location::ArgGpr(n) => n < shape.gprs,
         Location::Fpr(n) => n < shape.fprs,
         Location::Stack(offset) => offset.checked_add(8).is_some_and(|end| end <= stack_bytes),
+        Location::RetGpr(_) => false,
     };
     let args = plan.args.iter().all(|arg| match arg {
         ArgPlan::Direct(parts) => parts.iter().all(|p| p.size <= 8 && arg_place(p.dest)),
@@ -797,9 +811,9 @@ fn fits_shared(plan: &CallPlan, shape: &SharedShape, stack_bytes: u32) -> bool {
         RetPlan::Direct(parts) => parts.iter().all(|p| {
             p.size <= 8
                 && match p.dest {
-                    Location::Gpr(n) => n < 2,
+                    Location::RetGpr(n) => n < 2,
                     Location::Fpr(n) => n < shape.ret_fprs,
-                    Location::Stack(_) => false,
+                    Location::Stack(_) | Location::ArgGpr(_) => false,
                 }
         }),
         RetPlan::Indirect { pointer } => {
@@ -814,9 +828,10 @@ fn fits_shared(plan: &CallPlan, shape: &SharedShape, stack_bytes: u32) -> bool {
 /// Where a piece going to `dest` sits in the shared frame.
 fn frame_slot(dest: Location) -> usize {
     match dest {
-        Location::Gpr(n) => 8 * n as usize,
+        Location::ArgGpr(n) => 8 * n as usize,
         Location::Fpr(n) => SHARED_FPR_AT + 8 * n as usize,
         Location::Stack(offset) => SHARED_STACK + offset as usize,
+        Location::RetGpr(_) => unreachable!("`fits_shared` admits argument places only"),
     }
 }
 
@@ -824,6 +839,7 @@ fn frame_slot(dest: Location) -> usize {
 /// (whose address is `block_addr`; the return block's is `ret_addr`).
 fn fill_shared_frame(
     plan: &CallPlan,
+    layout: &BlockLayout,
     block: &[u8],
     block_addr: u64,
     ret_addr: u64,
@@ -833,7 +849,7 @@ fn fill_shared_frame(
         let at = frame_slot(dest);
         frame[at..at + 8].copy_from_slice(&word.to_le_bytes());
     };
-    for (arg, &offset) in plan.args.iter().zip(&plan.block.offsets) {
+    for (arg, &offset) in plan.args.iter().zip(&layout.offsets) {
         match arg {
             ArgPlan::Direct(parts) => {
                 for part in parts {
@@ -876,11 +892,12 @@ fn store_shared_result(plan: &CallPlan, registers: &[u8], ret: &mut [u8]) {
     let RetPlan::Direct(parts) = &plan.ret else { return };
     for part in parts {
         let (from, width) = match part.dest {
-            Location::Gpr(n) => (8 * n as usize, 8),
+            Location::RetGpr(n) => (8 * n as usize, 8),
             Location::Fpr(n) => {
                 (SHARED_RET_FPR_AT + 8 * n as usize, if part.size == 4 { 4 } else { 8 })
             }
             Location::Stack(_) => continue,
+            Location::ArgGpr(_) => unreachable!("`fits_shared` admits result registers only"),
         };
         let to = part.offset as usize;
         let width = width.min(ret.len().saturating_sub(to));

@@ -20,12 +20,12 @@
 //!
 //! The plans are pure data: these tests run on every host.
 
-use jitcall::internals::arch::for_abi;
+use jitcall::internals::arch::classify;
 use jitcall::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
 use jitcall::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 
-use Location::{Fpr, Gpr, Stack};
+use Location::{ArgGpr, Fpr, RetGpr, Stack};
 
 fn ty(text: &str) -> Type {
     let value = syntax::read(text).unwrap_or_else(|e| panic!("reading {text}: {e}"));
@@ -34,7 +34,7 @@ fn ty(text: &str) -> Type {
 
 fn plan(ret: &str, params: &[&str]) -> CallPlan {
     let sig = Signature::new(Abi::Aapcs64, ty(ret), params.iter().map(|p| ty(p)).collect());
-    for_abi(Abi::Aapcs64).classify(&sig).unwrap_or_else(|e| panic!("{params:?}: {e}"))
+    classify(&sig).unwrap_or_else(|e| panic!("{params:?}: {e}"))
 }
 
 fn plan_of(ret: &str, params: &[String]) -> CallPlan {
@@ -85,7 +85,14 @@ fn on_stack(size: u32, at: u32) -> Vec<Part> {
 /// A composite of `size` bytes in consecutive x-registers from x[first].
 fn in_xregs(size: u32, first: u8) -> Vec<Part> {
     (0..size.div_ceil(8))
-        .map(|i| bytes(8 * i, (size - 8 * i).min(8) as u8, Gpr(first + i as u8)))
+        .map(|i| bytes(8 * i, (size - 8 * i).min(8) as u8, ArgGpr(first + i as u8)))
+        .collect()
+}
+
+/// A result's bytes in 8-byte pieces in the result registers x`first`, x`first+1`.
+fn in_ret_xregs(size: u32, first: u8) -> Vec<Part> {
+    (0..size.div_ceil(8))
+        .map(|i| bytes(8 * i, (size - 8 * i).min(8) as u8, RetGpr(first + i as u8)))
         .collect()
 }
 
@@ -94,7 +101,7 @@ fn integers_take_x0_to_x7_then_8_byte_stack_slots() {
     // C.9 for the first eight, then C.17 at NSAA 0 and 8.
     let p = plan_of(":int64", &many(10, ":int64"));
     let want: Vec<ArgPlan> =
-        (0..8).map(|n| word(Gpr(n))).chain([word(Stack(0)), word(Stack(8))]).collect();
+        (0..8).map(|n| word(ArgGpr(n))).chain([word(Stack(0)), word(Stack(8))]).collect();
     assert_eq!(p.args, want);
     assert_eq!(p.stack_bytes, 16);
 
@@ -102,7 +109,7 @@ fn integers_take_x0_to_x7_then_8_byte_stack_slots() {
     let p = plan_of(":void", &many(11, ":int32"));
     let sext = |dest| direct(&[int(4, dest, Extension::Sign)]);
     let want: Vec<ArgPlan> = (0..8)
-        .map(|n| sext(Gpr(n)))
+        .map(|n| sext(ArgGpr(n)))
         .chain([sext(Stack(0)), sext(Stack(8)), sext(Stack(16))])
         .collect();
     assert_eq!(p.args, want);
@@ -110,8 +117,8 @@ fn integers_take_x0_to_x7_then_8_byte_stack_slots() {
 
     // Pointers are integers of 8 bytes.
     let p = plan(":ptr", &[":ptr", ":string", ":int64"]);
-    assert_eq!(p.args, [word(Gpr(0)), word(Gpr(1)), word(Gpr(2))]);
-    assert_eq!(p.ret, RetPlan::Direct(vec![bytes(0, 8, Gpr(0))]));
+    assert_eq!(p.args, [word(ArgGpr(0)), word(ArgGpr(1)), word(ArgGpr(2))]);
+    assert_eq!(p.ret, RetPlan::Direct(vec![bytes(0, 8, RetGpr(0))]));
 }
 
 #[test]
@@ -142,7 +149,7 @@ fn the_two_register_files_count_separately() {
     let p = plan_of(":void", &params);
     let mut want = Vec::new();
     for n in 0..8 {
-        want.push(word(Gpr(n)));
+        want.push(word(ArgGpr(n)));
         want.push(direct(&[fp(0, 8, n)]));
     }
     want.push(word(Stack(0)));
@@ -155,7 +162,7 @@ fn the_two_register_files_count_separately() {
         p.args,
         [
             direct(&[fp(0, 8, 0)]),
-            direct(&[int(4, Gpr(0), Extension::Sign)]),
+            direct(&[int(4, ArgGpr(0), Extension::Sign)]),
             direct(&[fp(0, 8, 1)])
         ]
     );
@@ -181,7 +188,7 @@ fn hfas_of_one_to_four_members_take_one_v_register_each() {
             );
             // HFAs never touch the x-registers.
             let p = plan(":void", &[&st, ":int64"]);
-            assert_eq!(p.args[1], word(Gpr(0)), "{st} :int64");
+            assert_eq!(p.args[1], word(ArgGpr(0)), "{st} :int64");
             // Exactly filling v0-v7 still fits.
             let p = plan_of(":void", &[many(8 - count as usize, base), vec![st.clone()]].concat());
             assert_eq!(
@@ -228,7 +235,7 @@ fn aggregates_that_are_not_hfas() {
     // Five members: more than four, and over 16 bytes, so by reference (B.4).
     for st in ["[@[:float 5]]", "[@[:float 4] :float]", "[@[:double 5]]"] {
         let p = plan(":void", &[st, ":int64"]);
-        assert_eq!(p.args, [ArgPlan::Indirect { pointer: Gpr(0) }, word(Gpr(1))], "{st}");
+        assert_eq!(p.args, [ArgPlan::Indirect { pointer: ArgGpr(0) }, word(ArgGpr(1))], "{st}");
     }
 }
 
@@ -245,7 +252,7 @@ fn an_hfa_that_does_not_fit_goes_on_the_stack_and_closes_the_v_registers() {
     let mut want: Vec<ArgPlan> = (0..6).map(|n| direct(&[fp(0, 8, n)])).collect();
     want.push(ArgPlan::Direct(on_stack(32, 0)));
     want.push(word(Stack(32)));
-    want.push(word(Gpr(0)));
+    want.push(word(ArgGpr(0)));
     assert_eq!(p.args, want);
     assert_eq!(p.stack_bytes, 40);
 
@@ -262,7 +269,7 @@ fn an_hfa_that_does_not_fit_goes_on_the_stack_and_closes_the_v_registers() {
     // two floats go on the stack (8 bytes at 0) and x0 stays free for the int.
     let params = [many(7, ":double"), vec!["[:float :float]".into(), ":int64".into()]].concat();
     let p = plan_of(":void", &params);
-    assert_eq!(p.args[7..], [ArgPlan::Direct(on_stack(8, 0)), word(Gpr(0))]);
+    assert_eq!(p.args[7..], [ArgPlan::Direct(on_stack(8, 0)), word(ArgGpr(0))]);
     assert_eq!(p.stack_bytes, 8);
 
     // With the v-registers already gone: a stacked float first (8 bytes at 0), then the
@@ -288,7 +295,7 @@ fn composites_of_up_to_16_bytes_take_consecutive_x_registers() {
         let st = format!("[@[:uint8 {n}]]");
         let p = plan(":void", &[&st, ":int64"]);
         let dwords = n.div_ceil(8) as u8;
-        assert_eq!(p.args, [ArgPlan::Direct(in_xregs(n, 0)), word(Gpr(dwords))], "{st}");
+        assert_eq!(p.args, [ArgPlan::Direct(in_xregs(n, 0)), word(ArgGpr(dwords))], "{st}");
         assert_eq!(p.stack_bytes, 0);
     }
     // 12 bytes: x0 gets bytes 0..8, x1 bytes 8..12.
@@ -296,8 +303,8 @@ fn composites_of_up_to_16_bytes_take_consecutive_x_registers() {
     assert_eq!(
         p.args,
         [
-            direct(&[bytes(0, 8, Gpr(0)), bytes(8, 4, Gpr(1))]),
-            direct(&[int(4, Gpr(2), Extension::Sign)])
+            direct(&[bytes(0, 8, ArgGpr(0)), bytes(8, 4, ArgGpr(1))]),
+            direct(&[int(4, ArgGpr(2), Extension::Sign)])
         ]
     );
     // No rounding of NGRN to an even register for an 8-aligned 16-byte composite (C.10 is
@@ -314,7 +321,7 @@ fn composites_over_16_bytes_go_by_reference() {
     // B.4: the caller's copy, its address an integer argument (C.9, then C.17).
     for st in ["[@[:uint8 17]]", "[:int64 :int64 :int64]", "[@[:int32 25]]"] {
         let p = plan(":void", &[st, ":int64"]);
-        assert_eq!(p.args, [ArgPlan::Indirect { pointer: Gpr(0) }, word(Gpr(1))], "{st}");
+        assert_eq!(p.args, [ArgPlan::Indirect { pointer: ArgGpr(0) }, word(ArgGpr(1))], "{st}");
     }
     let params =
         [many(8, ":int64"), vec!["[:int64 :int64 :int64]".into(), ":int64".into()]].concat();
@@ -332,7 +339,7 @@ fn a_composite_that_does_not_fit_goes_on_the_stack_and_closes_the_x_registers() 
         [many(7, ":int64"), vec!["[:int64 :int64]".into(), ":int64".into(), ":double".into()]]
             .concat();
     let p = plan_of(":void", &params);
-    let mut want: Vec<ArgPlan> = (0..7).map(|n| word(Gpr(n))).collect();
+    let mut want: Vec<ArgPlan> = (0..7).map(|n| word(ArgGpr(n))).collect();
     want.push(ArgPlan::Direct(on_stack(16, 0)));
     want.push(word(Stack(16)));
     want.push(direct(&[fp(0, 8, 0)]));
@@ -365,9 +372,9 @@ fn a_composite_that_does_not_fit_goes_on_the_stack_and_closes_the_x_registers() 
 fn results_in_x0_x1_v0_to_v3_or_memory_at_x8() {
     let ret = |t: &str| plan(t, &[]).ret;
     assert_eq!(ret(":void"), RetPlan::Void);
-    assert_eq!(ret(":int"), RetPlan::Direct(vec![bytes(0, 4, Gpr(0))]));
-    assert_eq!(ret(":uint8"), RetPlan::Direct(vec![bytes(0, 1, Gpr(0))]));
-    assert_eq!(ret(":int64"), RetPlan::Direct(vec![bytes(0, 8, Gpr(0))]));
+    assert_eq!(ret(":int"), RetPlan::Direct(vec![bytes(0, 4, RetGpr(0))]));
+    assert_eq!(ret(":uint8"), RetPlan::Direct(vec![bytes(0, 1, RetGpr(0))]));
+    assert_eq!(ret(":int64"), RetPlan::Direct(vec![bytes(0, 8, RetGpr(0))]));
     assert_eq!(ret(":double"), RetPlan::Direct(vec![fp(0, 8, 0)]));
     assert_eq!(ret(":float"), RetPlan::Direct(vec![fp(0, 4, 0)]));
 
@@ -379,7 +386,11 @@ fn results_in_x0_x1_v0_to_v3_or_memory_at_x8() {
         ("[:int64 :int64]", 16),
         ("[:float :double]", 16),
     ] {
-        assert_eq!(ret(t), RetPlan::Direct(in_xregs(size, 0)), "{t}");
+        let in_x0_x1 = in_xregs(size, 0).into_iter().map(|p| match p.dest {
+            ArgGpr(n) => Part { dest: RetGpr(n), ..p },
+            _ => p,
+        });
+        assert_eq!(ret(t), RetPlan::Direct(in_x0_x1.collect()), "{t}");
     }
 
     // HFAs: v0-v3, one member each, including the 32-byte one.
@@ -394,8 +405,8 @@ fn results_in_x0_x1_v0_to_v3_or_memory_at_x8() {
     // still start at x0.
     for t in ["[:int64 :int64 :int64]", "[@[:uint8 17]]", "[@[:float 5]]"] {
         let p = plan(t, &[":int64", ":int64"]);
-        assert_eq!(p.ret, RetPlan::Indirect { pointer: Gpr(8) }, "{t}");
-        assert_eq!(p.args, [word(Gpr(0)), word(Gpr(1))], "{t}");
+        assert_eq!(p.ret, RetPlan::Indirect { pointer: ArgGpr(8) }, "{t}");
+        assert_eq!(p.args, [word(ArgGpr(0)), word(ArgGpr(1))], "{t}");
     }
 }
 
@@ -420,7 +431,7 @@ fn narrow_integers_are_widened_by_signedness() {
     let params: Vec<&str> = types.iter().map(|t| t.0).collect();
     let p = plan(":void", &params);
     for (i, &(t, size, ext)) in types.iter().enumerate() {
-        let dest = if i < 8 { Gpr(i as u8) } else { Stack(8 * (i as u32 - 8)) };
+        let dest = if i < 8 { ArgGpr(i as u8) } else { Stack(8 * (i as u32 - 8)) };
         assert_eq!(p.args[i], direct(&[int(size, dest, ext)]), "{t}");
     }
     // On the stack too, each in an 8-byte slot.
@@ -450,10 +461,10 @@ fn a_union_of_same_float_members_is_an_hfa() {
 fn a_union_with_mixed_members_is_not_an_hfa() {
     // union { float f; double d; }: two base types: 8 bytes in x0.
     let p = plan(":void", &["[:union :float :double]"]);
-    assert_eq!(p.args[0], direct(&[bytes(0, 8, Gpr(0))]));
+    assert_eq!(p.args[0], direct(&[bytes(0, 8, ArgGpr(0))]));
     // union { double d[3]; long l; }: 24 bytes, no HFA: B.4, a pointer to a copy.
     let p = plan(":void", &["[:union @[:double 3] :long]"]);
-    assert_eq!(p.args[0], ArgPlan::Indirect { pointer: Gpr(0) });
+    assert_eq!(p.args[0], ArgPlan::Indirect { pointer: ArgGpr(0) });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -519,8 +530,8 @@ fn hfas_of_long_doubles_take_one_q_register_per_member() {
     // Five are no HFA: 80 bytes, a copy by reference, the result through x8.
     let ld5 = "[@[:long-double 5]]";
     let p = plan(ld5, &[ld5]);
-    assert_eq!(p.args[0], ArgPlan::Indirect { pointer: Gpr(0) });
-    assert_eq!(p.ret, RetPlan::Indirect { pointer: Gpr(8) });
+    assert_eq!(p.args[0], ArgPlan::Indirect { pointer: ArgGpr(0) });
+    assert_eq!(p.ret, RetPlan::Indirect { pointer: ArgGpr(8) });
 }
 
 #[test]
@@ -546,8 +557,8 @@ fn int128_takes_an_even_register_pair() {
     // C.8: NGRN 1 is rounded up to 2; x1 stays unused (gcc: `stp x2, x3`).
     let p = plan(":int128", &[":int", ":int128", ":int"]);
     assert_eq!(p.args[1], direct(&in_xregs(16, 2)));
-    assert_eq!(p.args[2], direct(&[int(4, Gpr(4), Extension::Sign)]));
-    assert_eq!(p.ret, RetPlan::Direct(in_xregs(16, 0)));
+    assert_eq!(p.args[2], direct(&[int(4, ArgGpr(4), Extension::Sign)]));
+    assert_eq!(p.ret, RetPlan::Direct(in_ret_xregs(16, 0)));
     let p = plan(":uint128", &[":uint128", ":uint128"]);
     assert_eq!(p.args[0], direct(&in_xregs(16, 0)));
     assert_eq!(p.args[1], direct(&in_xregs(16, 2)));
@@ -581,7 +592,7 @@ fn composites_with_16_byte_alignment_take_an_even_register_pair() {
     for t in ["[:int128]", "[:union :long-double :double]"] {
         let p = plan(t, &[":int", t]);
         assert_eq!(p.args[1], direct(&in_xregs(16, 2)), "{t}");
-        assert_eq!(p.ret, RetPlan::Direct(in_xregs(16, 0)), "{t}");
+        assert_eq!(p.ret, RetPlan::Direct(in_ret_xregs(16, 0)), "{t}");
         // With x7 left: the stack (C.11-C.13), the int64 after it too.
         let p = plan_of(":void", &with(int64s(7), &[t, ":int64"]));
         assert_eq!(p.args[7], direct(&on_stack(16, 0)), "{t}");
@@ -598,11 +609,11 @@ fn composites_holding_wide_scalars_over_16_bytes_go_by_reference() {
     // [x0]`) and the result in memory at x8.
     let t = "[:long-double :int]";
     let p = plan(t, &[t]);
-    assert_eq!(p.args[0], ArgPlan::Indirect { pointer: Gpr(0) });
-    assert_eq!(p.ret, RetPlan::Indirect { pointer: Gpr(8) });
+    assert_eq!(p.args[0], ArgPlan::Indirect { pointer: ArgGpr(0) });
+    assert_eq!(p.ret, RetPlan::Indirect { pointer: ArgGpr(8) });
     // struct { char c; int128 x; }: 32 bytes.
     let p = plan(":void", &["[:char :int128]"]);
-    assert_eq!(p.args[0], ArgPlan::Indirect { pointer: Gpr(0) });
+    assert_eq!(p.args[0], ArgPlan::Indirect { pointer: ArgGpr(0) });
 }
 
 #[test]
@@ -621,7 +632,7 @@ fn complex_numbers_are_homogeneous_aggregates_of_two() {
     assert_eq!(p.args[0], direct(&hfa(8, 3, 0)));
     // Three complex doubles are six members: no HFA, by reference.
     let p = plan(":void", &["[@[:complex-double 3]]"]);
-    assert_eq!(p.args[0], ArgPlan::Indirect { pointer: Gpr(0) });
+    assert_eq!(p.args[0], ArgPlan::Indirect { pointer: ArgGpr(0) });
     // Past v7: the stack, at the natural alignment (16 for complex long double).
     let p = plan_of(":void", &with(many(8, ":double"), &[":int", ":complex-long-double"]));
     assert_eq!(p.args[9], direct(&on_stack(32, 0)));

@@ -21,7 +21,9 @@ use std::fmt::Write as _;
 mod common;
 
 use common::golden::{self, shorten};
-use jitcall::internals::arch::{for_abi, ArgSource, CodeBuffer, ErrnoAccess};
+use jitcall::internals::arch::{
+    classify, emit_thunk, ArgSource, BlockLayout, CodeBuffer, ErrnoAccess,
+};
 use jitcall::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
 use yaxpeax_arch::{Decoder, U8Reader};
@@ -164,8 +166,7 @@ fn listing(case: &Case) -> String {
     let sig = Signature::new(abi, ty(case.ret), case.params.iter().map(|p| ty(p)).collect());
     let mut out = String::new();
     writeln!(out, "; {} ({}) under {abi}", case.ret, params_text(&case.params)).unwrap();
-    let engine = for_abi(abi);
-    let plan = match engine.classify(&sig) {
+    let plan = match classify(&sig) {
         Ok(plan) => plan,
         Err(e) => {
             writeln!(out, "; classify: error: {e}").unwrap();
@@ -187,7 +188,9 @@ fn listing(case: &Case) -> String {
         writeln!(out, "; {}", shorten(&line)).unwrap();
     }
     let mut code = CodeBuffer::new();
-    if let Err(e) = engine.emit_thunk(&plan, &mut code) {
+    if let Err(e) =
+        emit_thunk(&plan, ArgSource::Block(&BlockLayout::new(&sig).unwrap()), None, &mut code)
+    {
         writeln!(out, "; emit: error: {e}").unwrap();
         return out;
     }
@@ -226,10 +229,10 @@ fn listing_every_form(case: &Case) -> String {
     let mut out = listing(case);
     let abi = Abi::Aapcs64;
     let sig = Signature::new(abi, ty(case.ret), case.params.iter().map(|p| ty(p)).collect());
-    let engine = for_abi(abi);
-    let plan = engine.classify(&sig).expect("the wide cases classify");
+    let plan = classify(&sig).expect("the wide cases classify");
+    let block = BlockLayout::new(&sig).unwrap();
     let mut code = CodeBuffer::new();
-    match engine.emit_pointer_thunk(&plan, &mut code) {
+    match emit_thunk(&plan, ArgSource::Pointers, None, &mut code) {
         Ok(()) => {
             out.push_str("; pointer thunk\n");
             out.push_str(&disassemble(code.bytes()));
@@ -238,7 +241,7 @@ fn listing_every_form(case: &Case) -> String {
     }
     let errno = ErrnoAccess { accessor: 0x1234_5678_9abc, windows: false, set_before: false };
     let mut code = CodeBuffer::new();
-    engine.emit_errno_thunk(&plan, ArgSource::Block, &errno, &mut code).expect("emits");
+    emit_thunk(&plan, ArgSource::Block(&block), Some(&errno), &mut code).expect("emits");
     out.push_str("; errno thunk (block)\n");
     out.push_str(&disassemble(code.bytes()));
     out
@@ -252,7 +255,7 @@ fn thunk_listings_match_golden_files() {
         wide_cases().iter().map(|case| (format!("{}.txt", case.name), listing_every_form(case))),
     );
     let mut handler = CodeBuffer::new();
-    for_abi(Abi::Aapcs64).emit_callback_handler(&mut handler).expect("emits");
+    jitcall::internals::arch::emit_callback_handler(Abi::Aapcs64, &mut handler);
     let text = format!("; the AAPCS64 callback handler\n{}", disassemble(handler.bytes()));
     files.push(("callback_handler.txt".into(), text));
     golden::check(&golden::dir("aarch64"), &files);
@@ -263,7 +266,6 @@ fn thunk_listings_match_golden_files() {
 #[test]
 fn wide_vector_pieces_move_whole_q_registers() {
     let abi = Abi::Aapcs64;
-    let engine = for_abi(abi);
     let errno = ErrnoAccess { accessor: 0x1234_5678_9abc, windows: false, set_before: true };
     for (ret, params, loads, stores) in [
         (":long-double", vec![":long-double", ":long-double"], 2, 1),
@@ -272,14 +274,15 @@ fn wide_vector_pieces_move_whole_q_registers() {
         ("[@[:long-double 4]]", vec!["[@[:long-double 4]]"], 4, 4),
     ] {
         let sig = Signature::new(abi, ty(ret), params.iter().map(|p| ty(p)).collect());
-        let plan = engine.classify(&sig).unwrap();
+        let plan = classify(&sig).unwrap();
+        let block = BlockLayout::new(&sig).unwrap();
         for form in 0..4 {
             let mut code = CodeBuffer::new();
             match form {
-                0 => engine.emit_thunk(&plan, &mut code),
-                1 => engine.emit_pointer_thunk(&plan, &mut code),
-                2 => engine.emit_errno_thunk(&plan, ArgSource::Block, &errno, &mut code),
-                _ => engine.emit_errno_thunk(&plan, ArgSource::Pointers, &errno, &mut code),
+                0 => emit_thunk(&plan, ArgSource::Block(&block), None, &mut code),
+                1 => emit_thunk(&plan, ArgSource::Pointers, None, &mut code),
+                2 => emit_thunk(&plan, ArgSource::Block(&block), Some(&errno), &mut code),
+                _ => emit_thunk(&plan, ArgSource::Pointers, Some(&errno), &mut code),
             }
             .unwrap_or_else(|e| panic!("{ret} {params:?} form {form}: {e}"));
             let text: Vec<String> = words(code.bytes()).into_iter().map(decode).collect();
@@ -318,10 +321,11 @@ fn thunk_invariants() {
     for case in cases().into_iter().chain(wide_cases()) {
         let abi = Abi::Aapcs64;
         let sig = Signature::new(abi, ty(case.ret), case.params.iter().map(|p| ty(p)).collect());
-        let engine = for_abi(abi);
-        let Ok(plan) = engine.classify(&sig) else { continue };
+        let Ok(plan) = classify(&sig) else { continue };
         let mut code = CodeBuffer::new();
-        if engine.emit_thunk(&plan, &mut code).is_err() {
+        if emit_thunk(&plan, ArgSource::Block(&BlockLayout::new(&sig).unwrap()), None, &mut code)
+            .is_err()
+        {
             continue;
         }
         let text: Vec<String> = words(code.bytes()).into_iter().map(decode).collect();

@@ -11,7 +11,9 @@ mod common;
 
 use common::disasm::x86_formatter;
 use iced_x86::{Decoder, DecoderOptions, Formatter, Mnemonic, OpKind, Register};
-use jitcall::internals::arch::{for_abi, ArgSource, CodeBuffer, ErrnoAccess};
+use jitcall::internals::arch::{
+    classify, emit_thunk, ArgSource, BlockLayout, CodeBuffer, ErrnoAccess,
+};
 use jitcall::{ffi, syntax, Abi, Signature, Type};
 use yaxpeax_arch::{Decoder as _, U8Reader};
 use yaxpeax_arm::armv8::a64::InstDecoder;
@@ -22,12 +24,23 @@ fn ty(text: &str) -> Type {
     ffi::native_type(&syntax::read(text).unwrap()).unwrap()
 }
 
-fn emit(abi: Abi, ret: &str, params: &[&str], source: ArgSource, errno: &ErrnoAccess) -> Vec<u8> {
+/// Where the thunk reads its arguments (the test's name for [`ArgSource`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Block,
+    Pointers,
+}
+
+fn emit(abi: Abi, ret: &str, params: &[&str], source: Source, errno: &ErrnoAccess) -> Vec<u8> {
     let sig = Signature::new(abi, ty(ret), params.iter().map(|p| ty(p)).collect());
-    let engine = for_abi(abi);
-    let plan = engine.classify(&sig).unwrap();
+    let plan = classify(&sig).unwrap();
+    let block = BlockLayout::new(&sig).unwrap();
+    let source = match source {
+        Source::Block => ArgSource::Block(&block),
+        Source::Pointers => ArgSource::Pointers,
+    };
     let mut code = CodeBuffer::new();
-    engine.emit_errno_thunk(&plan, source, errno, &mut code).unwrap();
+    emit_thunk(&plan, source, Some(errno), &mut code).unwrap();
     code.into_bytes()
 }
 
@@ -67,8 +80,8 @@ fn x86_64_thunks_capture_right_after_the_call_with_an_aligned_stack() {
     for abi in [Abi::SysV64, Abi::Win64] {
         for &(ret, params) in SIGNATURES {
             for errno in accesses() {
-                for source in [ArgSource::Block, ArgSource::Pointers] {
-                    if source == ArgSource::Pointers && ret.starts_with('[') {
+                for source in [Source::Block, Source::Pointers] {
+                    if source == Source::Pointers && ret.starts_with('[') {
                         continue; // such plans need the block
                     }
                     let bytes = emit(abi, ret, params, source, &errno);
@@ -166,8 +179,8 @@ fn a64_text(bytes: &[u8]) -> Vec<String> {
 fn aarch64_thunks_capture_right_after_the_call() {
     for &(ret, params) in SIGNATURES {
         for set_before in [false, true] {
-            for source in [ArgSource::Block, ArgSource::Pointers] {
-                if source == ArgSource::Pointers && ret.starts_with('[') {
+            for source in [Source::Block, Source::Pointers] {
+                if source == Source::Pointers && ret.starts_with('[') {
                     continue;
                 }
                 let errno = ErrnoAccess { accessor: ACCESSOR, windows: false, set_before };

@@ -1,7 +1,7 @@
 //! Error paths not covered elsewhere, each checked by its message: bad input is an
 //! `Err` that says what is wrong, never a crash.
 
-use jitcall::internals::arch::{for_abi, CodeBuffer};
+use jitcall::internals::arch::{classify, emit_thunk, ArgSource, BlockLayout, CodeBuffer};
 use jitcall::{ffi, syntax, Abi, Error, Signature, Type, Value};
 
 fn ty(text: &str) -> Type {
@@ -62,10 +62,9 @@ fn a_callback_result_that_does_not_convert() {
 #[test]
 fn arguments_too_large_to_pass() {
     for abi in Abi::ALL {
-        let engine = for_abi(abi);
         // One value past MAX_BY_VALUE_BYTES (1 MiB).
         let sig = Signature::new(abi, ty(":int"), vec![ty("[@[@[:u8 1500000000] 2]]"), ty(":int")]);
-        let err = engine.classify(&sig).unwrap_err().to_string();
+        let err = classify(&sig).unwrap_err().to_string();
         assert_eq!(
             err,
             "argument 0 is too large to pass by value: 3000000000 bytes, more than the \
@@ -74,13 +73,15 @@ fn arguments_too_large_to_pass() {
         // Values within the limit that add up to more than the block can address.
         let mib = ty("[@[:u8 1048576]]");
         let sig = Signature::new(abi, ty(":int"), vec![mib; 2048]);
-        let err = engine.classify(&sig).unwrap_err().to_string();
+        let err = classify(&sig).unwrap_err().to_string();
         assert_eq!(err, "the arguments are too large to pass (over 2 GiB)");
     }
     // System V copies a large struct onto the stack: past 64 KiB the thunk is refused.
     let sig = Signature::new(Abi::SysV64, ty(":void"), vec![ty("[@[:u8 70000]]")]);
-    let plan = for_abi(Abi::SysV64).classify(&sig).unwrap();
-    let err = for_abi(Abi::SysV64).emit_thunk(&plan, &mut CodeBuffer::new()).unwrap_err();
+    let plan = classify(&sig).unwrap();
+    let block = BlockLayout::new(&sig).unwrap();
+    let err =
+        emit_thunk(&plan, ArgSource::Block(&block), None, &mut CodeBuffer::new()).unwrap_err();
     assert_eq!(
         err.to_string(),
         "the arguments need 70000 bytes of stack, more than the 65536 a call may use"
@@ -91,10 +92,64 @@ fn arguments_too_large_to_pass() {
 #[test]
 fn pointer_thunks_only_for_plans_that_fit() {
     for (abi, param) in [(Abi::SysV64, "[:u8 :u8 :u8]"), (Abi::Win64, "[:int :int :int]")] {
-        let engine = for_abi(abi);
-        let plan = engine.classify(&Signature::new(abi, ty(":void"), vec![ty(param)])).unwrap();
+        let plan = classify(&Signature::new(abi, ty(":void"), vec![ty(param)])).unwrap();
         assert!(!jitcall::internals::arch::pointers_fit(&plan));
-        let err = engine.emit_pointer_thunk(&plan, &mut CodeBuffer::new()).unwrap_err();
-        assert_eq!(err.to_string(), "this plan needs the argument block");
+        // Asking anyway is a bug of the caller: an assertion, not an error.
+        let asked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = emit_thunk(&plan, ArgSource::Pointers, None, &mut CodeBuffer::new());
+        }));
+        let message = asked.unwrap_err();
+        assert_eq!(message.downcast_ref::<&str>(), Some(&"this plan needs the argument block"));
     }
+}
+
+/// Each kind of failure is its own variant, with the data a caller can act on.
+#[test]
+fn errors_say_what_kind() {
+    use jitcall::Limit;
+    let err = Abi::from_name("fastcall").unwrap_err();
+    assert!(matches!(&err, Error::UnknownConvention(name) if name == "fastcall"), "{err:?}");
+    assert_eq!(err.to_string(), "unknown calling convention fastcall");
+
+    let sig = Signature::new(Abi::SysV64, ty(":int"), vec![ty(":int"), ty(":void")]);
+    let err = sig.plan().unwrap_err();
+    assert!(matches!(err, Error::Unsupported { arg: Some(1), .. }), "{err:?}");
+    let sig = Signature::new(Abi::SysV64, ty("@[:int 2]"), vec![]);
+    assert!(matches!(sig.plan(), Err(Error::Unsupported { arg: None, .. })));
+
+    let sig = Signature::new(Abi::Win64, ty(":void"), vec![ty(":int"), ty("[@[:u8 2000000]]")]);
+    let err = sig.plan().unwrap_err();
+    let want = (Limit::ValueBytes, Some(1), 1 << 20, Some(2_000_000));
+    assert!(
+        matches!(err, Error::Limit { what, arg, limit, got } if (what, arg, limit, got) == want),
+        "{err:?}"
+    );
+
+    let sig = Signature::new(Abi::SysV64, ty(":void"), vec![ty("[@[:u8 70000]]")]);
+    let plan = classify(&sig).unwrap();
+    let block = BlockLayout::new(&sig).unwrap();
+    let err =
+        emit_thunk(&plan, ArgSource::Block(&block), None, &mut CodeBuffer::new()).unwrap_err();
+    let want = (Limit::StackBytes, 65536, Some(70000));
+    assert!(
+        matches!(err, Error::Limit { what, limit, got, .. } if (what, limit, got) == want),
+        "{err:?}"
+    );
+
+    let foreign = if cfg!(target_arch = "x86_64") { Abi::Aapcs64 } else { Abi::SysV64 };
+    let err = jitcall::CompiledSignature::new(Signature::new(foreign, ty(":int"), vec![]));
+    assert!(
+        matches!(err, Err(Error::UnsupportedHost { convention: Some(name), .. }) if name == foreign.name()),
+        "{err:?}"
+    );
+}
+
+/// A loader failure keeps the loader's error as its source.
+#[test]
+fn library_errors_keep_the_loaders_error() {
+    use std::error::Error as _;
+    // SAFETY: the path does not exist: nothing is loaded, no initialiser runs.
+    let err = unsafe { ffi::native(Some("/nonexistent/libjitcall-nothing.so")) }.unwrap_err();
+    assert!(matches!(err, Error::Library { source: Some(_), .. }), "{err:?}");
+    assert!(err.source().is_some());
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use jitcall::internals::arch::{for_abi, MAX_BY_VALUE_BYTES};
+use jitcall::internals::arch::{self, BlockLayout, MAX_BY_VALUE_BYTES};
 use jitcall::limits::MAX_EMPTY_VALUES;
 use jitcall::{ffi, syntax, Abi, Buffer, Signature, Type, Value};
 use jitcall::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
@@ -21,7 +21,7 @@ fn val(text: &str) -> Value {
 
 fn classify(abi: Abi, ret: &str, params: &[&str]) -> jitcall::Result<CallPlan> {
     let sig = Signature::new(abi, ty(ret), params.iter().map(|p| ty(p)).collect());
-    for_abi(abi).classify(&sig)
+    arch::classify(&sig)
 }
 
 fn plan(abi: Abi, ret: &str, params: &[&str]) -> CallPlan {
@@ -36,7 +36,7 @@ fn fpart(offset: u32, size: u8, dest: Location) -> Part {
     Part { float: true, ..part(offset, size, dest) }
 }
 
-use Location::{Fpr, Gpr};
+use Location::{ArgGpr, Fpr, RetGpr};
 
 // ---------------------------------------------------------------------------------------
 // Class 5: the cost of classifying follows the description, not the element counts.
@@ -52,9 +52,9 @@ fn plans_of_huge_count_zero_size_arrays_finish() {
         let (arg, ret) = match abi {
             // gcc: the zero-length array at offset 4 counts with its element's class.
             Abi::SysV64 => (fpart(0, 4, Fpr(0)), fpart(0, 4, Fpr(0))),
-            Abi::Win64 => (part(0, 4, Gpr(0)), part(0, 4, Gpr(0))),
+            Abi::Win64 => (part(0, 4, ArgGpr(0)), part(0, 4, RetGpr(0))),
             // gcc: a zero-length array makes it no HFA, so general registers.
-            Abi::Aapcs64 => (part(0, 4, Gpr(0)), part(0, 4, Gpr(0))),
+            Abi::Aapcs64 => (part(0, 4, ArgGpr(0)), part(0, 4, RetGpr(0))),
         };
         assert_eq!(as_arg.args, [ArgPlan::Direct(vec![arg])], "{abi}");
         assert_eq!(as_ret.ret, RetPlan::Direct(vec![ret]), "{abi}");
@@ -127,15 +127,16 @@ fn the_by_value_limit_is_one_mebibyte() {
     // A 100 MB struct result took gigabytes and seconds to make and read back.
     let hundred_mb = "[@[:u8 100000000]]";
     for abi in Abi::ALL {
-        let ok = plan(abi, &at_limit, &[&at_limit]);
-        assert_eq!(ok.ret_block_size as usize, MAX_BY_VALUE_BYTES);
+        plan(abi, &at_limit, &[&at_limit]);
+        let sig = Signature::new(abi, ty(&at_limit), vec![ty(&at_limit)]);
+        assert_eq!(BlockLayout::new(&sig).unwrap().ret_size as usize, MAX_BY_VALUE_BYTES);
         for big in [past_limit.as_str(), hundred_mb] {
             let err = classify(abi, big, &[]).unwrap_err().to_string();
             assert!(err.contains("more than the 1048576 a value may have"), "{err}");
         }
     }
     let sig = Signature::new(Abi::SysV64, ty("[@[@[:u8 65535] 65537]]"), vec![]);
-    assert!(jitcall::internals::ret_block_size(&sig).is_err());
+    assert!(BlockLayout::new(&sig).is_err());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -213,29 +214,29 @@ fn sysv_counts_zero_length_members_as_gcc_does() {
     let sysv = |ret: &str| plan(Abi::SysV64, ret, &[]).ret;
     let direct = |parts: Vec<Part>| RetPlan::Direct(parts);
     // struct { float a; int b[0]; float c; }: b's INTEGER class merges into the eightbyte.
-    assert_eq!(sysv("[:float @[:int] :float]"), direct(vec![part(0, 8, Gpr(0))]));
-    assert_eq!(sysv("[:float @[:int]]"), direct(vec![part(0, 4, Gpr(0))]));
-    assert_eq!(sysv("[:float [@[:int]] :float]"), direct(vec![part(0, 8, Gpr(0))]));
+    assert_eq!(sysv("[:float @[:int] :float]"), direct(vec![part(0, 8, RetGpr(0))]));
+    assert_eq!(sysv("[:float @[:int]]"), direct(vec![part(0, 4, RetGpr(0))]));
+    assert_eq!(sysv("[:float [@[:int]] :float]"), direct(vec![part(0, 8, RetGpr(0))]));
     assert_eq!(sysv("[:float @[:float] :float]"), direct(vec![fpart(0, 8, Fpr(0))]));
     // struct { float a, b, c; int d[0]; }: xmm0, then eax.
     assert_eq!(
         sysv("[:float :float :float @[:int]]"),
-        direct(vec![fpart(0, 8, Fpr(0)), part(8, 4, Gpr(0))])
+        direct(vec![fpart(0, 8, Fpr(0)), part(8, 4, RetGpr(0))])
     );
     // On an eightbyte boundary a zero-length array touches nothing.
     assert_eq!(sysv("[:double @[:int]]"), direct(vec![fpart(0, 8, Fpr(0))]));
-    assert_eq!(sysv("[:char @[:double]]"), direct(vec![part(0, 8, Gpr(0))]));
+    assert_eq!(sysv("[:char @[:double]]"), direct(vec![part(0, 8, RetGpr(0))]));
     // struct { short a; int b[0] __attribute__((packed)); }: b is misaligned: memory.
-    assert_eq!(sysv("[:short :pack @[:int]]"), RetPlan::Indirect { pointer: Gpr(0) });
+    assert_eq!(sysv("[:short :pack @[:int]]"), RetPlan::Indirect { pointer: ArgGpr(0) });
     // gcc classifies an array's first element only: the misaligned float of the second
     // packed element does not make it memory.
     assert_eq!(
         sysv("[@[[:pack-all :float :u8] 2]]"),
-        direct(vec![part(0, 8, Gpr(0)), part(8, 2, Gpr(1))])
+        direct(vec![part(0, 8, RetGpr(0)), part(8, 2, RetGpr(1))])
     );
     // As an argument, the same classes.
     let arg = plan(Abi::SysV64, ":void", &["[:float @[:int] :float]", "[:double @[:int]]"]);
-    assert_eq!(arg.args[0], ArgPlan::Direct(vec![part(0, 8, Gpr(0))]));
+    assert_eq!(arg.args[0], ArgPlan::Direct(vec![part(0, 8, ArgGpr(0))]));
     assert_eq!(arg.args[1], ArgPlan::Direct(vec![fpart(0, 8, Fpr(0))]));
 }
 
@@ -249,9 +250,9 @@ fn aapcs64_zero_length_members_break_an_hfa_as_with_gcc() {
         "[@[:float 2] @[:float]]",
     ] {
         let size = ty(text).size() as u8;
-        assert_eq!(aapcs(text), RetPlan::Direct(vec![part(0, size, Gpr(0))]), "{text}");
+        assert_eq!(aapcs(text), RetPlan::Direct(vec![part(0, size, RetGpr(0))]), "{text}");
         let arg = plan(Abi::Aapcs64, ":void", &[text]);
-        assert_eq!(arg.args[0], ArgPlan::Direct(vec![part(0, size, Gpr(0))]), "{text}");
+        assert_eq!(arg.args[0], ArgPlan::Direct(vec![part(0, size, ArgGpr(0))]), "{text}");
     }
     // Without the zero-length member: an HFA in v0 and v1.
     assert_eq!(
@@ -265,9 +266,9 @@ fn win64_places_zero_length_members_by_size_alone() {
     // __attribute__((ms_abi)): struct { short a; int b[0] __attribute__((packed)); } is 2
     // bytes, in eax; struct { float a; int b[0]; float c; } is 8, in rax.
     let win = |ret: &str| plan(Abi::Win64, ret, &[]).ret;
-    assert_eq!(win("[:short :pack @[:int]]"), RetPlan::Direct(vec![part(0, 2, Gpr(0))]));
-    assert_eq!(win("[:float @[:int] :float]"), RetPlan::Direct(vec![part(0, 8, Gpr(0))]));
+    assert_eq!(win("[:short :pack @[:int]]"), RetPlan::Direct(vec![part(0, 2, RetGpr(0))]));
+    assert_eq!(win("[:float @[:int] :float]"), RetPlan::Direct(vec![part(0, 8, RetGpr(0))]));
     // struct { char a; double b[0]; } is 8 bytes: the array's alignment counts.
     assert_eq!(ty("[:char @[:double]]").size(), 8);
-    assert_eq!(win("[:char @[:double]]"), RetPlan::Direct(vec![part(0, 8, Gpr(0))]));
+    assert_eq!(win("[:char @[:double]]"), RetPlan::Direct(vec![part(0, 8, RetGpr(0))]));
 }

@@ -16,12 +16,12 @@ fn types(texts: &[&str]) -> Vec<Type> {
 
 fn plan(abi: Abi, fixed: &[&str], variadic: &[&str]) -> CallPlan {
     let sig = Signature::variadic(abi, ty(":int"), types(fixed), types(variadic));
-    arch::for_abi(abi).classify(&sig).unwrap()
+    arch::classify(&sig).unwrap()
 }
 
 fn error(abi: Abi, fixed: &[&str], variadic: &[&str]) -> String {
     let sig = Signature::variadic(abi, ty(":int"), types(fixed), types(variadic));
-    arch::for_abi(abi).classify(&sig).unwrap_err().to_string()
+    arch::classify(&sig).unwrap_err().to_string()
 }
 
 fn dests(plan: &CallPlan, i: usize) -> Vec<Location> {
@@ -35,7 +35,7 @@ fn dests(plan: &CallPlan, i: usize) -> Vec<Location> {
 fn sysv_places_variadic_arguments_like_fixed_ones_and_al_counts_vector_registers_exactly() {
     let plan = plan(Abi::SysV64, &[":ptr"], &[":double", ":int", ":double", "[:float :float]"]);
     assert_eq!(dests(&plan, 1), [Location::Fpr(0)]);
-    assert_eq!(dests(&plan, 2), [Location::Gpr(1)]);
+    assert_eq!(dests(&plan, 2), [Location::ArgGpr(1)]);
     assert_eq!(dests(&plan, 3), [Location::Fpr(1)]);
     assert_eq!(dests(&plan, 4), [Location::Fpr(2)]);
     assert_eq!(plan.vector_count, Some(3));
@@ -51,22 +51,22 @@ fn sysv_places_variadic_arguments_like_fixed_ones_and_al_counts_vector_registers
 #[test]
 fn win64_passes_a_variadic_double_in_its_xmm_and_its_general_register() {
     let plan = plan(Abi::Win64, &[":ptr"], &[":double", ":int", ":double", ":double"]);
-    assert_eq!(dests(&plan, 1), [Location::Fpr(1), Location::Gpr(1)]);
-    assert_eq!(dests(&plan, 2), [Location::Gpr(2)]);
-    assert_eq!(dests(&plan, 3), [Location::Fpr(3), Location::Gpr(3)]);
+    assert_eq!(dests(&plan, 1), [Location::Fpr(1), Location::ArgGpr(1)]);
+    assert_eq!(dests(&plan, 2), [Location::ArgGpr(2)]);
+    assert_eq!(dests(&plan, 3), [Location::Fpr(3), Location::ArgGpr(3)]);
     // The fifth position is a stack slot: once, as its bits.
     assert_eq!(dests(&plan, 4), [Location::Stack(0)]);
     // A fixed double stays in its XMM register only.
     let fixed = self::plan(Abi::Win64, &[":double"], &[":double"]);
     assert_eq!(dests(&fixed, 0), [Location::Fpr(0)]);
-    assert_eq!(dests(&fixed, 1), [Location::Fpr(1), Location::Gpr(1)]);
+    assert_eq!(dests(&fixed, 1), [Location::Fpr(1), Location::ArgGpr(1)]);
 }
 
 #[test]
 fn win64_variadic_aggregates_follow_the_by_reference_rule() {
     let plan = plan(Abi::Win64, &[":ptr"], &["[:double :double]", "[:float :float]"]);
-    assert_eq!(plan.args[1], ArgPlan::Indirect { pointer: Location::Gpr(1) });
-    assert_eq!(dests(&plan, 2), [Location::Gpr(2)]);
+    assert_eq!(plan.args[1], ArgPlan::Indirect { pointer: Location::ArgGpr(1) });
+    assert_eq!(dests(&plan, 2), [Location::ArgGpr(2)]);
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn aapcs64_places_variadic_arguments_like_fixed_ones() {
         ty(":int"),
         types(&[":ptr"; 1]).into_iter().chain(types(&variadic)).collect(),
     );
-    let as_fixed = arch::for_abi(Abi::Aapcs64).classify(&sig).unwrap();
+    let as_fixed = arch::classify(&sig).unwrap();
     assert_eq!(as_variadic.args, as_fixed.args);
     assert_eq!(dests(&as_variadic, 2), [Location::Fpr(1), Location::Fpr(2), Location::Fpr(3)]);
 }
@@ -117,7 +117,7 @@ fn unpromoted_variadic_types_are_refused_with_the_promoted_type() {
 fn a_signature_with_more_fixed_parameters_than_arguments_is_refused() {
     let mut sig = Signature::new(Abi::SysV64, ty(":int"), types(&[":ptr"]));
     sig.fixed = Some(2);
-    let msg = arch::for_abi(Abi::SysV64).classify(&sig).unwrap_err().to_string();
+    let msg = arch::classify(&sig).unwrap_err().to_string();
     assert_eq!(msg, "the signature has 2 fixed parameters but only 1 arguments");
 }
 

@@ -19,7 +19,7 @@ mod common;
 use common::disasm::x86_formatter as formatter;
 use common::golden::{self, shorten};
 use iced_x86::{Code, Decoder, DecoderOptions, Formatter};
-use jitcall::internals::arch::{for_abi, CodeBuffer};
+use jitcall::internals::arch::{classify, emit_thunk, ArgSource, BlockLayout, CodeBuffer};
 use jitcall::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
 
@@ -117,8 +117,7 @@ fn listing(case: &Case, abi: Abi) -> String {
     let sig = Signature::new(abi, ty(case.ret), case.params.iter().map(|p| ty(p)).collect());
     let mut out = String::new();
     writeln!(out, "; {} ({}) under {abi}", case.ret, case.params.join(" ")).unwrap();
-    let engine = for_abi(abi);
-    let plan = match engine.classify(&sig) {
+    let plan = match classify(&sig) {
         Ok(plan) => plan,
         Err(e) => {
             writeln!(out, "; classify: error: {e}").unwrap();
@@ -129,7 +128,9 @@ fn listing(case: &Case, abi: Abi) -> String {
         writeln!(out, "; {}", shorten(line)).unwrap();
     }
     let mut code = CodeBuffer::new();
-    if let Err(e) = engine.emit_thunk(&plan, &mut code) {
+    if let Err(e) =
+        emit_thunk(&plan, ArgSource::Block(&BlockLayout::new(&sig).unwrap()), None, &mut code)
+    {
         writeln!(out, "; emit: error: {e}").unwrap();
         return out;
     }

@@ -19,17 +19,71 @@
 //!   up to four of them, complex numbers as two-member HFAs; 16-byte-aligned values
 //!   (int128, composites holding one) in an even x-register pair or a 16-aligned stack slot.
 
-use super::Names;
-use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer, ErrnoAccess};
+use crate::arch::{stack_add, Convention, Descriptor, Isa, Placement};
 use crate::error::{Error, Result};
-use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
+use crate::plan::{ArgPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
 use crate::types::{Prim, Type, Wide};
 
+/// AAPCS64's register facts: x0-x7 and v0-v7 for arguments, x8 for the result's address.
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    abi: Abi::Aapcs64,
+    isa: Isa::Aarch64,
+    arg_gprs: &[0, 1, 2, 3, 4, 5, 6, 7, XR],
+    ret_gprs: &[0, 1],
+    arg_fprs: FPRS,
+    shadow_space: 0,
+    vector_count_in_al: false,
+    callee_saved_gprs: &[19, 20, 21, 22, 23, 24, 25, 26, 27, 28],
+    callee_saved_fprs: 8..16,
+};
+
+/// The general registers arguments take in turn (NGRN's limit): x0-x7, not x8.
 const GPRS: u8 = 8;
 const FPRS: u8 = 8;
 /// The indirect result location register.
 pub const XR: u8 = 8;
+
+/// The policy hooks by which a flavour of AAPCS64 (Apple's arm64, Windows on ARM64)
+/// departs from the standard's stage C. Each default is the standard's rule, as Linux
+/// follows it; a flavour overrides only what its platform changes.
+pub trait Flavour: Sync + std::fmt::Debug {
+    /// The flavour's register facts (the registers are AAPCS64's; the [`Abi`] is its own).
+    fn descriptor(&self) -> &'static Descriptor;
+
+    /// The stack slot of an argument of type `ty` (C.12-C.16): its size rounded up to 8
+    /// bytes, at an address aligned to max(8, its alignment). Apple packs arguments at
+    /// their natural size and alignment instead.
+    fn stack_slot(&self, ty: &Type) -> StackSlot {
+        StackSlot { size: ty.size().next_multiple_of(8), align: ty.align().max(8) }
+    }
+
+    /// How a narrow integer is widened to its register or slot. The standard leaves the
+    /// upper bits unspecified; jitcall extends to 64 bits, which also meets Apple's rule
+    /// (the caller extends to 32).
+    fn extension(&self, p: Prim) -> Extension {
+        extension(p)
+    }
+
+    /// Places a variadic argument: by the standard, like a fixed one. (Apple puts every
+    /// variadic argument on the stack; Windows passes variadic floats and HFAs in
+    /// general registers, splitting a composite between x7 and the stack.)
+    ///
+    /// # Errors
+    /// A stack area past what can be addressed.
+    fn variadic_arg(&self, alloc: &mut Allocator<'_>, ty: &Type) -> Result<ArgPlan> {
+        alloc.arg(ty)
+    }
+}
+
+/// Where on the stack an argument goes: `size` bytes at an address aligned to `align`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackSlot {
+    /// Bytes the argument takes (the next one starts after them, aligned as it needs).
+    pub size: usize,
+    /// The alignment of the slot's address.
+    pub align: usize,
+}
 
 /// The base type and member count of a homogeneous floating-point aggregate.
 fn hfa(ty: &Type) -> Option<(Prim, usize)> {
@@ -123,29 +177,54 @@ fn hfa_parts(base: Prim, count: usize, first: u8) -> Vec<Part> {
 }
 
 fn too_much_stack() -> Error {
-    Error::Abi("the arguments need more stack than can be addressed".into())
+    Error::stack_unaddressable()
 }
 
-/// The running state of stage C.
-struct Allocator {
+/// The running state of stage C, for a flavour.
+#[derive(Debug)]
+pub struct Allocator<'f> {
+    flavour: &'f dyn Flavour,
+    /// The next general register (NGRN).
     ngrn: u8,
+    /// The next vector register (NSRN).
     nsrn: u8,
+    /// The next stacked argument address (NSAA).
     nsaa: u32,
 }
 
-impl Allocator {
-    /// C.12 / C.4: the next stack slot, aligned to max(8, `align`), of `size` rounded to 8.
+impl Allocator<'_> {
+    /// C.12 / C.4: the next stack slot for a value of type `ty`, as the flavour lays
+    /// slots out.
     ///
     /// # Errors
     /// A stack area past `u32::MAX` bytes.
-    fn stack(&mut self, size: usize, align: usize) -> Result<u32> {
-        let align = u32::try_from(align.max(8)).map_err(|_| too_much_stack())?;
+    fn stack(&mut self, ty: &Type) -> Result<u32> {
+        let StackSlot { size, align } = self.flavour.stack_slot(ty);
+        let align = u32::try_from(align).map_err(|_| too_much_stack())?;
         let at = self.nsaa.checked_next_multiple_of(align).ok_or_else(too_much_stack)?;
-        self.nsaa = stack_add(at, size.next_multiple_of(8))?;
+        self.nsaa = stack_add(at, size)?;
         Ok(at)
     }
 
-    fn arg(&mut self, ty: &Type) -> Result<ArgPlan> {
+    /// The value's bytes on the stack, in 8-byte pieces from its slot (a narrow integer
+    /// extended as the flavour says).
+    ///
+    /// # Errors
+    /// A stack area past `u32::MAX` bytes.
+    pub fn on_stack(&mut self, ty: &Type) -> Result<ArgPlan> {
+        let at = self.stack(ty)?;
+        let mut parts = chunks(ty.size(), |i| Location::Stack(at + 8 * i));
+        if let (Type::Prim(p), [part]) = (ty, parts.as_mut_slice()) {
+            part.ext = self.flavour.extension(*p);
+        }
+        Ok(ArgPlan::Direct(parts))
+    }
+
+    /// Places an argument by stage C (C.1-C.16).
+    ///
+    /// # Errors
+    /// A stack area past `u32::MAX` bytes.
+    pub fn arg(&mut self, ty: &Type) -> Result<ArgPlan> {
         if let Some(plan) = self.wide_arg(ty)? {
             return Ok(plan);
         }
@@ -157,7 +236,7 @@ impl Allocator {
                     self.nsrn += 1;
                     Location::Fpr(self.nsrn - 1)
                 } else {
-                    Location::Stack(self.stack(8, 8)?)
+                    Location::Stack(self.stack(ty)?)
                 };
                 let float = matches!(dest, Location::Fpr(_));
                 ArgPlan::Direct(vec![Part {
@@ -170,12 +249,12 @@ impl Allocator {
             }
             Type::Prim(p) => {
                 // C.7, else C.14/C.15.
-                let dest = self.integer_slot()?;
+                let dest = self.integer_slot(ty)?;
                 ArgPlan::Direct(vec![Part {
                     offset: 0,
                     size: size as u8,
                     dest,
-                    ext: extension(*p),
+                    ext: self.flavour.extension(*p),
                     float: false,
                 }])
             }
@@ -189,12 +268,11 @@ impl Allocator {
                 Some(_) => {
                     // C.3, C.4, C.6: no more vector arguments; the stack, naturally aligned.
                     self.nsrn = FPRS;
-                    let at = self.stack(size, ty.align())?;
-                    ArgPlan::Direct(chunks(size, |i| Location::Stack(at + 8 * i)))
+                    self.on_stack(ty)?
                 }
                 None if size > 16 => {
                     // B.4: a copy made by the caller, passed by its address.
-                    ArgPlan::Indirect { pointer: self.integer_slot()? }
+                    ArgPlan::Indirect { pointer: self.integer_slot(&Type::Prim(Prim::Ptr))? }
                 }
                 None => {
                     let dwords = size.div_ceil(8) as u8;
@@ -202,12 +280,11 @@ impl Allocator {
                         // C.10: consecutive x-registers.
                         let first = self.ngrn;
                         self.ngrn += dwords;
-                        ArgPlan::Direct(chunks(size, |i| Location::Gpr(first + i as u8)))
+                        ArgPlan::Direct(chunks(size, |i| Location::ArgGpr(first + i as u8)))
                     } else {
                         // C.11-C.13: no more x-registers; the stack.
                         self.ngrn = GPRS;
-                        let at = self.stack(size, ty.align())?;
-                        ArgPlan::Direct(chunks(size, |i| Location::Stack(at + 8 * i)))
+                        self.on_stack(ty)?
                     }
                 }
             },
@@ -215,13 +292,14 @@ impl Allocator {
         Ok(plan)
     }
 
-    /// An integral or pointer value: the next x-register, else an 8-byte stack slot.
-    fn integer_slot(&mut self) -> Result<Location> {
+    /// An integral or pointer value of type `ty`: the next x-register, else its stack
+    /// slot.
+    fn integer_slot(&mut self, ty: &Type) -> Result<Location> {
         if self.ngrn < GPRS {
             self.ngrn += 1;
-            Ok(Location::Gpr(self.ngrn - 1))
+            Ok(Location::ArgGpr(self.ngrn - 1))
         } else {
-            Ok(Location::Stack(self.stack(8, 8)?))
+            Ok(Location::Stack(self.stack(ty)?))
         }
     }
 }
@@ -237,14 +315,14 @@ fn result(ty: &Type) -> RetPlan {
         Type::Prim(p) => RetPlan::Direct(vec![Part {
             offset: 0,
             size: size as u8,
-            dest: if p.is_float() { Location::Fpr(0) } else { Location::Gpr(0) },
+            dest: if p.is_float() { Location::Fpr(0) } else { Location::RetGpr(0) },
             ext: Extension::None,
             float: p.is_float(),
         }]),
         _ => match hfa(ty) {
             Some((base, count)) => RetPlan::Direct(hfa_parts(base, count, 0)),
-            None if size > 16 => RetPlan::Indirect { pointer: Location::Gpr(XR) },
-            None => RetPlan::Direct(chunks(size, |i| Location::Gpr(i as u8))),
+            None if size > 16 => RetPlan::Indirect { pointer: Location::ArgGpr(XR) },
+            None => RetPlan::Direct(chunks(size, |i| Location::RetGpr(i as u8))),
         },
     }
 }
@@ -253,7 +331,7 @@ fn result(ty: &Type) -> RetPlan {
 // The wide scalars (long double, the 128-bit integers, the complex numbers) and the
 // composites that hold one. Kept apart from the rules above, which never see them.
 
-impl Allocator {
+impl Allocator<'_> {
     /// Where a [`Wide`] scalar or a composite holding one goes, or `None` for any other
     /// type. AAPCS64 (Linux): `long double` is binary128, a quad-precision float: C.1 puts
     /// it in a whole q-register, C.5 on the stack at a 16-aligned NSAA. A homogeneous
@@ -280,10 +358,12 @@ impl Allocator {
             }
             Some(_) => {
                 self.nsrn = FPRS;
-                let at = self.stack(size, ty.align())?;
+                let at = self.stack(ty)?;
                 ArgPlan::Direct(chunks(size, |i| Location::Stack(at + 8 * i)))
             }
-            None if size > 16 => ArgPlan::Indirect { pointer: self.integer_slot()? },
+            None if size > 16 => {
+                ArgPlan::Indirect { pointer: self.integer_slot(&Type::Prim(Prim::Ptr))? }
+            }
             None => {
                 if ty.align() >= 16 {
                     self.ngrn = self.ngrn.next_multiple_of(2);
@@ -292,10 +372,10 @@ impl Allocator {
                 if self.ngrn + dwords <= GPRS {
                     let first = self.ngrn;
                     self.ngrn += dwords;
-                    ArgPlan::Direct(chunks(size, |i| Location::Gpr(first + i as u8)))
+                    ArgPlan::Direct(chunks(size, |i| Location::ArgGpr(first + i as u8)))
                 } else {
                     self.ngrn = GPRS;
-                    let at = self.stack(size, ty.align())?;
+                    let at = self.stack(ty)?;
                     ArgPlan::Direct(chunks(size, |i| Location::Stack(at + 8 * i)))
                 }
             }
@@ -313,8 +393,8 @@ fn wide_result(ty: &Type) -> Option<RetPlan> {
     }
     Some(match wide_homogeneous(ty) {
         Some((base, count)) => RetPlan::Direct(vector_parts(base, count, 0)),
-        None if ty.size() > 16 => RetPlan::Indirect { pointer: Location::Gpr(XR) },
-        None => RetPlan::Direct(chunks(ty.size(), |i| Location::Gpr(i as u8))),
+        None if ty.size() > 16 => RetPlan::Indirect { pointer: Location::ArgGpr(XR) },
+        None => RetPlan::Direct(chunks(ty.size(), |i| Location::RetGpr(i as u8))),
     })
 }
 
@@ -373,51 +453,105 @@ fn vector_parts(base: usize, count: usize, first: u8) -> Vec<Part> {
         .collect()
 }
 
-/// The AAPCS64 convention.
+/// AAPCS64 as Linux and the BSDs use it: the standard's rules with no flavour's changes.
 #[derive(Debug)]
-pub struct Aapcs64;
+pub struct Linux;
 
-impl AbiImpl for Aapcs64 {
-    fn classify(&self, sig: &Signature) -> Result<CallPlan> {
-        let block = check_signature(sig)?;
-        let mut alloc = Allocator { ngrn: 0, nsrn: 0, nsaa: 0 };
-        let args = sig.params.iter().map(|ty| alloc.arg(ty)).collect::<Result<_>>()?;
-        Ok(CallPlan {
-            abi: Abi::Aapcs64,
-            args,
-            ret: result(&sig.ret),
-            stack_bytes: alloc.nsaa,
-            shadow_space: 0,
-            vector_count: None,
-            ret_block_size: crate::plan::ret_block_size(sig)?,
-            block,
-        })
+impl Flavour for Linux {
+    fn descriptor(&self) -> &'static Descriptor {
+        &DESCRIPTOR
+    }
+}
+
+/// The AAPCS64 convention of Linux and the BSDs (`:aapcs64`).
+pub static AAPCS64: Aapcs64<Linux> = Aapcs64(Linux);
+
+/// The AAPCS64 convention: stage C of the standard, with a flavour's policy hooks.
+#[derive(Debug)]
+pub struct Aapcs64<F>(pub F);
+
+impl<F: Flavour> Convention for Aapcs64<F> {
+    fn descriptor(&self) -> &'static Descriptor {
+        self.0.descriptor()
     }
 
-    fn emit_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
-        super::emit_thunk(plan, ArgSource::Block, code)
+    fn place(&self, sig: &Signature) -> Result<Placement> {
+        let mut alloc = Allocator { flavour: &self.0, ngrn: 0, nsrn: 0, nsaa: 0 };
+        let args = (sig.params.iter().enumerate())
+            .map(|(i, ty)| match sig.is_variadic_arg(i) {
+                true => self.0.variadic_arg(&mut alloc, ty),
+                false => alloc.arg(ty),
+            })
+            .collect::<Result<_>>()?;
+        // A flavour that packs stack arguments by their natural size pads the area to 8.
+        let stack_bytes = alloc.nsaa.checked_next_multiple_of(8).ok_or_else(too_much_stack)?;
+        Ok(Placement { args, ret: result(&sig.ret), stack_bytes })
+    }
+}
+
+/// The flavour hooks are what stage C consults: a flavour that packs stack slots by
+/// natural size and puts variadic arguments on the stack (Apple's two changes) places
+/// accordingly, and the standard's flavour does not.
+#[cfg(test)]
+mod flavour_tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Packed;
+
+    impl Flavour for Packed {
+        fn descriptor(&self) -> &'static Descriptor {
+            &DESCRIPTOR
+        }
+        fn stack_slot(&self, ty: &Type) -> StackSlot {
+            StackSlot { size: ty.size(), align: ty.align() }
+        }
+        fn variadic_arg(&self, alloc: &mut Allocator<'_>, ty: &Type) -> Result<ArgPlan> {
+            alloc.on_stack(ty)
+        }
     }
 
-    fn emit_pointer_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
-        super::emit_thunk(plan, ArgSource::Pointers, code)
+    fn stack_offsets(placement: &Placement) -> Vec<u32> {
+        let parts = placement.args.iter().flat_map(|arg| match arg {
+            ArgPlan::Direct(parts) => parts.clone(),
+            ArgPlan::Indirect { .. } => vec![],
+        });
+        parts
+            .filter_map(|part| match part.dest {
+                Location::Stack(at) => Some(at),
+                _ => None,
+            })
+            .collect()
     }
 
-    fn emit_errno_thunk(
-        &self,
-        plan: &CallPlan,
-        source: ArgSource,
-        errno: &ErrnoAccess,
-        code: &mut CodeBuffer,
-    ) -> Result<()> {
-        super::emit_thunk_with(plan, source, Some(errno), code)
+    #[test]
+    fn stack_slots_follow_the_flavour() {
+        let p = Type::Prim;
+        let mut params: Vec<Type> = (0..8).map(|_| p(Prim::I64)).collect();
+        params.extend([p(Prim::I8), p(Prim::I16), p(Prim::I32)]);
+        let sig = Signature::new(Abi::Aapcs64, Type::VOID, params);
+        let linux = AAPCS64.place(&sig).unwrap();
+        assert_eq!((stack_offsets(&linux), linux.stack_bytes), (vec![0, 8, 16], 24));
+        let packed = Aapcs64(Packed).place(&sig).unwrap();
+        assert_eq!((stack_offsets(&packed), packed.stack_bytes), (vec![0, 2, 4], 8));
+        // Still extended as the flavour says.
+        let ArgPlan::Direct(parts) = &packed.args[9] else { panic!() };
+        assert_eq!(parts[0].ext, Extension::Sign);
     }
 
-    fn emit_callback_handler(&self, code: &mut CodeBuffer) -> Result<()> {
-        super::emit_callback_handler(code);
-        Ok(())
-    }
-
-    fn names(&self) -> &dyn crate::plan::RegisterNames {
-        &Names
+    #[test]
+    fn variadic_arguments_follow_the_flavour() {
+        let p = Type::Prim;
+        let sig = Signature::variadic(
+            Abi::Aapcs64,
+            p(Prim::I32),
+            vec![p(Prim::Ptr)],
+            vec![p(Prim::I32), p(Prim::F64)],
+        );
+        let linux = AAPCS64.place(&sig).unwrap();
+        assert!(stack_offsets(&linux).is_empty());
+        let packed = Aapcs64(Packed).place(&sig).unwrap();
+        assert_eq!(stack_offsets(&packed), [0, 8]);
+        assert_eq!(packed.stack_bytes, 16);
     }
 }

@@ -4,7 +4,7 @@ pub mod aapcs;
 pub mod encode;
 
 use crate::arch::{check_emittable, errno_slot, ArgSource, ErrnoAccess};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use encode::*;
 
@@ -96,7 +96,7 @@ pub fn emit_thunk_with(
     for (i, arg) in plan.args.iter().enumerate() {
         // Where argument i's image starts: in the block, or behind its pointer.
         let (image, base) = match source {
-            ArgSource::Block => (BLOCK, u64::from(plan.block.offsets[i])),
+            ArgSource::Block(block) => (BLOCK, u64::from(block.offsets[i])),
             ArgSource::Pointers => {
                 a.load(LoadStore::LdrX, ARG.0, BLOCK, 8 * i as u64);
                 (ARG, 0)
@@ -107,28 +107,29 @@ pub fn emit_thunk_with(
                 for part in parts {
                     let src = base + u64::from(part.offset);
                     match part.dest {
-                        Location::Gpr(n) => a.load(integer_load(part), n, image, src),
+                        Location::ArgGpr(n) => a.load(integer_load(part), n, image, src),
                         Location::Fpr(n) => a.load(vector_access(part.size).0, n, image, src),
                         Location::Stack(dest) => {
                             a.load(integer_load(part), SCRATCH.0, image, src);
                             a.store(LoadStore::StrX, SCRATCH.0, SP, dest.into());
                         }
+                        Location::RetGpr(_) => {
+                            unreachable!("no argument goes to a result register")
+                        }
                     }
                 }
             }
-            ArgPlan::Indirect { pointer: Location::Gpr(n) } => a.add_imm(X(*n), image, base),
+            ArgPlan::Indirect { pointer: Location::ArgGpr(n) } => a.add_imm(X(*n), image, base),
             ArgPlan::Indirect { pointer: Location::Stack(dest) } => {
                 a.add_imm(SCRATCH, image, base);
                 a.store(LoadStore::StrX, SCRATCH.0, SP, (*dest).into());
             }
-            ArgPlan::Indirect { pointer: Location::Fpr(_) } => {
-                return Err(Error::Abi(
-                    "a by-reference argument's address cannot go in a vector register".into(),
-                ));
+            ArgPlan::Indirect { pointer: Location::Fpr(_) | Location::RetGpr(_) } => {
+                unreachable!("a by-reference argument's address goes to an argument register")
             }
         }
     }
-    if let RetPlan::Indirect { pointer: Location::Gpr(n) } = plan.ret {
+    if let RetPlan::Indirect { pointer: Location::ArgGpr(n) } = plan.ret {
         a.put(mov_x(X(n), RESULT));
     }
     a.put(blr(TARGET));
@@ -138,7 +139,7 @@ pub fn emit_thunk_with(
             let dest = u64::from(part.offset);
             match part.dest {
                 // The caller's memory takes exactly the result's bytes.
-                Location::Gpr(n) if source == ArgSource::Pointers => {
+                Location::RetGpr(n) if source == ArgSource::Pointers => {
                     let op = match part.size {
                         1 => LoadStore::StrbW,
                         2 => LoadStore::StrhW,
@@ -147,9 +148,10 @@ pub fn emit_thunk_with(
                     };
                     a.store(op, n, RESULT, dest);
                 }
-                Location::Gpr(n) => a.store(LoadStore::StrX, n, RESULT, dest),
+                Location::RetGpr(n) => a.store(LoadStore::StrX, n, RESULT, dest),
                 Location::Fpr(n) => a.store(vector_access(part.size).1, n, RESULT, dest),
                 Location::Stack(_) => {}
+                Location::ArgGpr(_) => unreachable!("no result comes back in an argument register"),
             }
         }
     }
@@ -264,37 +266,17 @@ impl Asm<'_> {
     }
 }
 
-/// Register names for printing AAPCS64 plans.
-#[derive(Debug)]
-pub struct Names;
-
-impl crate::plan::RegisterNames for Names {
-    fn arg_gpr(&self, n: u8) -> &'static str {
-        const X: [&str; 9] = ["x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8"];
-        X.get(n as usize).copied().unwrap_or("?")
-    }
-
-    fn ret_gpr(&self, n: u8) -> &'static str {
-        self.arg_gpr(n)
-    }
-
-    fn fpr(&self, n: u8) -> String {
-        format!("v{n}")
-    }
-}
-
 /// The register holding the slot address when a stub jumps to a handler (IP0).
 const SLOT: X = X(16);
 
 /// Emits one trampoline stub: `adr x16, slot; ldr x17, [x16]; br x17`, padded to
 /// `STUB_BYTES`. `slot_from_stub` is the data slot's offset from the stub's first byte.
 ///
-/// # Errors
-/// A slot more than 1 MiB away (ADR's range).
-pub fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) -> Result<()> {
+/// # Panics
+/// A slot more than 1 MiB away (ADR's range): the page layout keeps slots closer.
+pub fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) {
     use crate::arch::trampoline::STUB_BYTES;
-    let offset = AdrImm21::new(slot_from_stub)
-        .ok_or_else(|| Error::Abi("trampoline data slot out of ADR range".into()))?;
+    let offset = AdrImm21::new(slot_from_stub).expect("a data slot lies within ADR's 1 MiB");
     let start = code.offset();
     code.put4(adr(SLOT, offset));
     code.put4(ldst_uimm(LoadStore::LdrX, 17, SLOT, ScaledImm12::new(0, 8).expect("zero fits")));
@@ -302,7 +284,6 @@ pub fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) -> Result<()> {
     while code.offset() < start + STUB_BYTES {
         code.put4(brk(0));
     }
-    Ok(())
 }
 
 /// The register save area the AAPCS64 handler builds (all offsets in bytes): the layout of

@@ -2,13 +2,13 @@
 //!
 //! The thunk generator is convention-free: everything that differs between System V and
 //! Win64 (argument registers, shadow space, `%al`) is data in the [`CallPlan`] and the
-//! register table the convention passes in.
+//! convention's [`Descriptor`].
 
 pub mod encode;
 pub mod sysv;
 pub mod win64;
 
-use crate::arch::{check_emittable, errno_slot, ArgSource, ErrnoAccess};
+use crate::arch::{check_emittable, descriptor, errno_slot, ArgSource, Descriptor, ErrnoAccess};
 use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use encode::*;
@@ -42,11 +42,18 @@ impl Reg {
     }
 
     pub fn name(self) -> &'static str {
-        const NAMES: [&str; 16] = [
-            "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11",
-            "r12", "r13", "r14", "r15",
-        ];
-        NAMES[self as usize]
+        crate::arch::Isa::X86_64.gpr_name(self.num())
+    }
+
+    /// The register the encoding numbers `n`.
+    ///
+    /// # Panics
+    /// `n` past 15.
+    pub fn from_num(n: u8) -> Reg {
+        use Reg::*;
+        const ALL: [Reg; 16] =
+            [Rax, Rcx, Rdx, Rbx, Rsp, Rbp, Rsi, Rdi, R8, R9, R10, R11, R12, R13, R14, R15];
+        ALL[n as usize]
     }
 }
 
@@ -60,7 +67,7 @@ impl Xmm {
     }
 }
 
-/// Results come back in rax and rdx (`Location::Gpr(0)` and `Gpr(1)` of a result).
+/// Results come back in rax and rdx (`Location::RetGpr(0)` and `RetGpr(1)` of a result).
 pub const RET_GPRS: [Reg; 2] = [Reg::Rax, Reg::Rdx];
 
 /// Stack copies longer than this use `rep movsb` instead of one load and store per 8 bytes.
@@ -76,7 +83,8 @@ const BLOCK: Reg = Reg::R10;
 const RESULT: Reg = Reg::R12;
 const SCRATCH: Reg = Reg::Rax;
 
-/// Emits a call thunk for `plan`, whose argument registers are `arg_gprs`.
+/// Emits a call thunk for `plan`, in the argument registers of its convention's
+/// [`Descriptor`].
 ///
 /// The thunk is entered with the System V convention (Rust calls it as
 /// `extern "sysv64" fn(target, args, ret)` on every x86-64 host): rdi = the function to
@@ -88,13 +96,8 @@ const SCRATCH: Reg = Reg::Rax;
 /// # Errors
 /// A plan whose stack arguments exceed [`crate::arch::MAX_STACK_BYTES`]; for [`ArgSource::Pointers`],
 /// a plan that [`pointers_fit`](crate::arch::pointers_fit) rejects.
-pub fn emit_thunk(
-    plan: &CallPlan,
-    arg_gprs: &[Reg],
-    source: ArgSource,
-    code: &mut CodeBuffer,
-) -> Result<()> {
-    emit_thunk_with(plan, arg_gprs, source, None, code)
+pub fn emit_thunk(plan: &CallPlan, source: ArgSource, code: &mut CodeBuffer) -> Result<()> {
+    emit_thunk_with(plan, source, None, code)
 }
 
 /// The thunk's own callee-saved registers when it handles `errno`: the slot's address,
@@ -117,12 +120,12 @@ const ACCESSOR_SHADOW: u32 = 32;
 /// As [`emit_thunk`].
 pub fn emit_thunk_with(
     plan: &CallPlan,
-    arg_gprs: &[Reg],
     source: ArgSource,
     errno: Option<&ErrnoAccess>,
     code: &mut CodeBuffer,
 ) -> Result<()> {
     check_emittable(plan, source)?;
+    let arg_gprs = regs(descriptor(plan.abi).arg_gprs);
     let mut out = |inst: Inst| code.put(inst.bytes());
 
     let mut frame = (plan.shadow_space + plan.stack_bytes).next_multiple_of(16);
@@ -171,7 +174,7 @@ pub fn emit_thunk_with(
     // Where argument i's image starts: in the block, or behind its pointer (loaded into
     // `via` first).
     let image = |out: &mut dyn FnMut(Inst), i: usize, via: Reg| match source {
-        ArgSource::Block => Mem::new(BLOCK, plan.block.offsets[i] as i32),
+        ArgSource::Block(block) => Mem::new(BLOCK, block.offsets[i] as i32),
         ArgSource::Pointers => {
             out(mov_rm(via, Mem::new(BLOCK, 8 * i as i32)));
             Mem::new(via, 0)
@@ -195,7 +198,7 @@ pub fn emit_thunk_with(
                 // The block pads images to whole eightbytes; a caller's value is copied at
                 // its exact size.
                 let bytes: u32 = match source {
-                    ArgSource::Block => {
+                    ArgSource::Block(_) => {
                         on_stack.iter().map(|(p, _)| u32::from(p.size).next_multiple_of(8)).sum()
                     }
                     ArgSource::Pointers => on_stack.iter().map(|(p, _)| u32::from(p.size)).sum(),
@@ -236,21 +239,24 @@ pub fn emit_thunk_with(
                     }
                     let src = at(image(&mut out, i, SCRATCH), part.offset);
                     match part.dest {
-                        Location::Gpr(n) => out(load_integer(arg_gprs[n as usize], src, part)),
+                        Location::ArgGpr(n) => out(load_integer(arg_gprs[n as usize], src, part)),
                         Location::Fpr(n) if part.size == 4 => out(movss_xm(Xmm(n), src)),
                         Location::Fpr(n) => out(movsd_xm(Xmm(n), src)),
                         Location::Stack(_) => {}
+                        Location::RetGpr(_) => {
+                            unreachable!("no argument goes to a result register")
+                        }
                     }
                 }
             }
-            ArgPlan::Indirect { pointer: Location::Gpr(n) } => {
+            ArgPlan::Indirect { pointer: Location::ArgGpr(n) } => {
                 let copy = image(&mut out, i, SCRATCH);
                 out(lea_rm(arg_gprs[*n as usize], copy));
             }
             ArgPlan::Indirect { .. } => {}
         }
     }
-    if let RetPlan::Indirect { pointer: Location::Gpr(n) } = plan.ret {
+    if let RetPlan::Indirect { pointer: Location::ArgGpr(n) } = plan.ret {
         out(mov_rr(arg_gprs[n as usize], RESULT));
     }
     if let Some(count) = plan.vector_count {
@@ -268,7 +274,7 @@ pub fn emit_thunk_with(
             let dest = Mem::new(RESULT, part.offset as i32);
             match part.dest {
                 // The caller's memory takes exactly the result's bytes.
-                Location::Gpr(n) if source == ArgSource::Pointers => {
+                Location::RetGpr(n) if source == ArgSource::Pointers => {
                     let reg = RET_GPRS[n as usize];
                     out(match part.size {
                         1 => mov_m8r(dest, reg),
@@ -277,12 +283,13 @@ pub fn emit_thunk_with(
                         _ => mov_mr(dest, reg),
                     })
                 }
-                Location::Gpr(n) => out(mov_mr(dest, RET_GPRS[n as usize])),
+                Location::RetGpr(n) => out(mov_mr(dest, RET_GPRS[n as usize])),
                 Location::Fpr(n) if part.size == 4 => out(movss_mx(dest, Xmm(n))),
                 // A Win64 `__int128` result: all of xmm0.
                 Location::Fpr(n) if part.size == 16 => out(movups_mx(dest, Xmm(n))),
                 Location::Fpr(n) => out(movsd_mx(dest, Xmm(n))),
                 Location::Stack(_) => {}
+                Location::ArgGpr(_) => unreachable!("no result comes back in an argument register"),
             }
         }
     }
@@ -357,24 +364,9 @@ fn load_integer(dst: Reg, src: Mem, part: &Part) -> Inst {
     }
 }
 
-/// Register names for printing x86-64 plans.
-#[derive(Debug)]
-pub struct Names {
-    pub arg_gprs: &'static [Reg],
-}
-
-impl crate::plan::RegisterNames for Names {
-    fn arg_gpr(&self, n: u8) -> &'static str {
-        self.arg_gprs.get(n as usize).map_or("?", |r| r.name())
-    }
-
-    fn ret_gpr(&self, n: u8) -> &'static str {
-        RET_GPRS.get(n as usize).map_or("?", |r| r.name())
-    }
-
-    fn fpr(&self, n: u8) -> String {
-        format!("xmm{n}")
-    }
+/// The registers a descriptor lists by number.
+fn regs(numbers: &[u8]) -> Vec<Reg> {
+    numbers.iter().map(|&n| Reg::from_num(n)).collect()
 }
 
 /// The register holding the slot address when a stub jumps to a handler.
@@ -396,20 +388,47 @@ pub fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i32) {
 /// What differs between the two conventions' callback handlers.
 pub(crate) struct HandlerShape {
     /// The argument registers, in plan order.
-    pub arg_gprs: &'static [Reg],
+    pub arg_gprs: Vec<Reg>,
     pub arg_fprs: u8,
     /// Bytes between the return address and the first stack argument (Win64's shadow
     /// space).
     pub stack_args_skip: i32,
     /// Registers the caller expects preserved that a System V dispatcher may clobber
     /// (Win64: rsi, rdi and xmm6-xmm15).
-    pub preserve_gprs: &'static [Reg],
+    pub preserve_gprs: Vec<Reg>,
     pub preserve_xmms: std::ops::Range<u8>,
+}
+
+impl HandlerShape {
+    /// The handler of a convention: it saves the convention's argument registers, and
+    /// preserves what the convention's callers expect preserved but the System V
+    /// dispatcher may clobber (for Win64: rsi, rdi and xmm6-xmm15).
+    fn of(convention: &Descriptor) -> HandlerShape {
+        let dispatcher = &sysv::DESCRIPTOR;
+        let clobbered = |r: &&u8| !dispatcher.callee_saved_gprs.contains(r);
+        // System V preserves no vector register: every one the convention's callers
+        // expect preserved must be saved.
+        debug_assert!(dispatcher.callee_saved_fprs.is_empty());
+        HandlerShape {
+            arg_gprs: regs(convention.arg_gprs),
+            arg_fprs: convention.arg_fprs,
+            stack_args_skip: convention.shadow_space as i32,
+            preserve_gprs: regs(
+                &convention.callee_saved_gprs.iter().filter(clobbered).copied().collect::<Vec<_>>(),
+            ),
+            preserve_xmms: convention.callee_saved_fprs.clone(),
+        }
+    }
+}
+
+/// Emits the callback handler of an x86-64 convention (see `crate::arch::trampoline`).
+pub(crate) fn emit_callback_handler(convention: &Descriptor, code: &mut CodeBuffer) {
+    emit_handler(&HandlerShape::of(convention), code);
 }
 
 /// Emits a callback handler (see `crate::arch::trampoline`). It is entered from a stub
 /// with r11 = the data slot, and the caller's arguments untouched.
-pub(crate) fn emit_callback_handler(shape: &HandlerShape, code: &mut CodeBuffer) {
+fn emit_handler(shape: &HandlerShape, code: &mut CodeBuffer) {
     use crate::arch::trampoline::{frame, SLOT_DISPATCHER};
     let mut out = |inst: Inst| code.put(inst.bytes());
     let preserved_gprs = 8 * shape.preserve_gprs.len();

@@ -15,16 +15,41 @@
 //!   to variadic callees).
 //! - narrow integers are extended to 64 bits by the caller (clang relies on 32).
 
-use super::{Names, Reg};
-use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer, ErrnoAccess};
+use super::Reg;
+use crate::arch::{stack_add, Convention, Descriptor, Isa, Placement};
 use crate::error::Result;
-use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
+use crate::plan::{ArgPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
 use crate::types::{Prim, Type, Wide};
 
-/// The integer argument registers, in order.
-pub const ARG_GPRS: [Reg; 6] = [Reg::Rdi, Reg::Rsi, Reg::Rdx, Reg::Rcx, Reg::R8, Reg::R9];
-const ARG_FPRS: u8 = 8;
+/// System V's register facts.
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    abi: Abi::SysV64,
+    isa: Isa::X86_64,
+    arg_gprs: &[
+        Reg::Rdi as u8,
+        Reg::Rsi as u8,
+        Reg::Rdx as u8,
+        Reg::Rcx as u8,
+        Reg::R8 as u8,
+        Reg::R9 as u8,
+    ],
+    ret_gprs: &[Reg::Rax as u8, Reg::Rdx as u8],
+    arg_fprs: 8,
+    shadow_space: 0,
+    vector_count_in_al: true,
+    callee_saved_gprs: &[
+        Reg::Rbx as u8,
+        Reg::Rbp as u8,
+        Reg::R12 as u8,
+        Reg::R13 as u8,
+        Reg::R14 as u8,
+        Reg::R15 as u8,
+    ],
+    callee_saved_fprs: 0..0,
+};
+const ARG_GPRS: u8 = DESCRIPTOR.arg_gprs.len() as u8;
+const ARG_FPRS: u8 = DESCRIPTOR.arg_fprs;
 
 /// The psABI classes that C types can have here (no SSEUP: only vector types, which
 /// jitcall has none of, have it).
@@ -226,16 +251,19 @@ fn stack_parts(ty: &Type, stack: &mut u32) -> Result<Vec<Part>> {
 #[derive(Debug)]
 pub struct SysV;
 
-impl AbiImpl for SysV {
-    fn classify(&self, sig: &Signature) -> Result<CallPlan> {
-        let block = check_signature(sig)?;
+impl Convention for SysV {
+    fn descriptor(&self) -> &'static Descriptor {
+        &DESCRIPTOR
+    }
+
+    fn place(&self, sig: &Signature) -> Result<Placement> {
         let (mut ngrn, mut nsrn, mut stack) = (0u8, 0u8, 0u32);
 
         let ret = match classify(&sig.ret) {
             _ if sig.ret.is_void() => RetPlan::Void,
             None => {
                 ngrn = 1; // the hidden result pointer takes rdi
-                RetPlan::Indirect { pointer: Location::Gpr(0) }
+                RetPlan::Indirect { pointer: Location::ArgGpr(0) }
             }
             Some(classes) if classes.iter().any(|c| c.is_x87()) => x87_result(&classes),
             Some(classes) => {
@@ -243,7 +271,7 @@ impl AbiImpl for SysV {
                 RetPlan::Direct(eightbyte_parts(&sig.ret, &classes, |class| {
                     let (counter, make): (&mut u8, fn(u8) -> Location) = match class {
                         Class::Sse => (&mut sse, Location::Fpr),
-                        _ => (&mut int, Location::Gpr),
+                        _ => (&mut int, Location::RetGpr),
                     };
                     *counter += 1;
                     make(*counter - 1)
@@ -257,8 +285,7 @@ impl AbiImpl for SysV {
                 Some(classes) => {
                     let need_int = classes.iter().filter(|c| **c == Class::Integer).count() as u8;
                     let need_sse = classes.iter().filter(|c| **c == Class::Sse).count() as u8;
-                    let fits =
-                        ngrn + need_int <= ARG_GPRS.len() as u8 && nsrn + need_sse <= ARG_FPRS;
+                    let fits = ngrn + need_int <= ARG_GPRS && nsrn + need_sse <= ARG_FPRS;
                     if fits {
                         eightbyte_parts(ty, &classes, |class| match class {
                             Class::Sse => {
@@ -267,7 +294,7 @@ impl AbiImpl for SysV {
                             }
                             _ => {
                                 ngrn += 1;
-                                Location::Gpr(ngrn - 1)
+                                Location::ArgGpr(ngrn - 1)
                             }
                         })
                     } else {
@@ -280,51 +307,7 @@ impl AbiImpl for SysV {
             args.push(ArgPlan::Direct(parts));
         }
 
-        Ok(CallPlan {
-            abi: Abi::SysV64,
-            args,
-            ret,
-            stack_bytes: stack,
-            shadow_space: 0,
-            vector_count: Some(nsrn),
-            ret_block_size: crate::plan::ret_block_size(sig)?,
-            block,
-        })
-    }
-
-    fn emit_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
-        super::emit_thunk(plan, &ARG_GPRS, ArgSource::Block, code)
-    }
-
-    fn emit_pointer_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
-        super::emit_thunk(plan, &ARG_GPRS, ArgSource::Pointers, code)
-    }
-
-    fn emit_errno_thunk(
-        &self,
-        plan: &CallPlan,
-        source: ArgSource,
-        errno: &ErrnoAccess,
-        code: &mut CodeBuffer,
-    ) -> Result<()> {
-        super::emit_thunk_with(plan, &ARG_GPRS, source, Some(errno), code)
-    }
-
-    fn emit_callback_handler(&self, code: &mut CodeBuffer) -> Result<()> {
-        let shape = super::HandlerShape {
-            arg_gprs: &ARG_GPRS,
-            arg_fprs: ARG_FPRS,
-            stack_args_skip: 0,
-            preserve_gprs: &[],
-            preserve_xmms: 0..0,
-        };
-        super::emit_callback_handler(&shape, code);
-        Ok(())
-    }
-
-    fn names(&self) -> &dyn crate::plan::RegisterNames {
-        const NAMES: Names = Names { arg_gprs: &ARG_GPRS };
-        &NAMES
+        Ok(Placement { args, ret, stack_bytes: stack })
     }
 }
 
@@ -332,12 +315,13 @@ impl AbiImpl for SysV {
 mod tests {
     use super::*;
     use crate::arch::x86_64::test_util::*;
+    use crate::plan::CallPlan;
     use crate::types::Member;
-    use Location::{Fpr, Gpr, Stack};
+    use Location::{ArgGpr, Fpr, RetGpr, Stack};
     use Prim::*;
 
     fn plan(ret: Type, params: Vec<Type>) -> CallPlan {
-        SysV.classify(&Signature::new(Abi::SysV64, ret, params)).unwrap()
+        crate::arch::classify(&Signature::new(Abi::SysV64, ret, params)).unwrap()
     }
 
     fn direct(plan: &CallPlan, i: usize) -> &[Part] {
@@ -360,14 +344,14 @@ mod tests {
             vec![int(), int(), structparm, int(), int(), p(F64), p(F64), int(), int(), int()],
         );
         let sext = |n| ext(part(0, 4, n), Extension::Sign);
-        assert_eq!(direct(&plan, 0), [sext(Gpr(0))]); // e: rdi
-        assert_eq!(direct(&plan, 1), [sext(Gpr(1))]); // f: rsi
-        assert_eq!(direct(&plan, 2), [part(0, 8, Gpr(2)), fpart(8, 8, Fpr(0))]); // s: rdx, xmm0
-        assert_eq!(direct(&plan, 3), [sext(Gpr(3))]); // g: rcx
-        assert_eq!(direct(&plan, 4), [sext(Gpr(4))]); // h: r8
+        assert_eq!(direct(&plan, 0), [sext(ArgGpr(0))]); // e: rdi
+        assert_eq!(direct(&plan, 1), [sext(ArgGpr(1))]); // f: rsi
+        assert_eq!(direct(&plan, 2), [part(0, 8, ArgGpr(2)), fpart(8, 8, Fpr(0))]); // s: rdx, xmm0
+        assert_eq!(direct(&plan, 3), [sext(ArgGpr(3))]); // g: rcx
+        assert_eq!(direct(&plan, 4), [sext(ArgGpr(4))]); // h: r8
         assert_eq!(direct(&plan, 5), [fpart(0, 8, Fpr(1))]); // m: xmm1
         assert_eq!(direct(&plan, 6), [fpart(0, 8, Fpr(2))]); // n: xmm2
-        assert_eq!(direct(&plan, 7), [sext(Gpr(5))]); // i: r9
+        assert_eq!(direct(&plan, 7), [sext(ArgGpr(5))]); // i: r9
         assert_eq!(direct(&plan, 8), [sext(Stack(0))]); // j
         assert_eq!(direct(&plan, 9), [sext(Stack(8))]); // k
         assert_eq!((plan.stack_bytes, plan.vector_count), (16, Some(3)));
@@ -379,13 +363,13 @@ mod tests {
         let ia3 = st(&[Type::array(p(I32), 3).unwrap()]);
         assert_eq!(
             direct(&plan(Type::VOID, vec![ia3]), 0),
-            [part(0, 8, Gpr(0)), part(8, 4, Gpr(1))]
+            [part(0, 8, ArgGpr(0)), part(8, 4, ArgGpr(1))]
         );
         // struct { float x; int y; double z; }: INTEGER (merged), then SSE.
         let mixed = st(&[p(F32), p(I32), p(F64)]);
         assert_eq!(
             direct(&plan(Type::VOID, vec![mixed]), 0),
-            [part(0, 8, Gpr(0)), fpart(8, 8, Fpr(0))]
+            [part(0, 8, ArgGpr(0)), fpart(8, 8, Fpr(0))]
         );
         // struct { float a, b; }: one SSE eightbyte, in one register.
         let ff = st(&[p(F32), p(F32)]);
@@ -412,12 +396,12 @@ mod tests {
         let id = st(&[p(I32), p(F64)]);
         assert_eq!(
             plan(id, vec![]).ret,
-            RetPlan::Direct(vec![part(0, 8, Gpr(0)), fpart(8, 8, Fpr(0))])
+            RetPlan::Direct(vec![part(0, 8, RetGpr(0)), fpart(8, 8, Fpr(0))])
         );
         let di = st(&[p(F64), p(I64)]);
         assert_eq!(
             plan(di, vec![]).ret,
-            RetPlan::Direct(vec![fpart(0, 8, Fpr(0)), part(8, 8, Gpr(0))])
+            RetPlan::Direct(vec![fpart(0, 8, Fpr(0)), part(8, 8, RetGpr(0))])
         );
     }
 
@@ -425,8 +409,8 @@ mod tests {
     fn memory_results_pass_a_hidden_pointer_in_rdi() {
         let big = st(&[p(I64), p(I64), p(I64)]);
         let plan = plan(big, vec![p(I64)]);
-        assert_eq!(plan.ret, RetPlan::Indirect { pointer: Gpr(0) });
-        assert_eq!(direct(&plan, 0), [part(0, 8, Gpr(1))]);
+        assert_eq!(plan.ret, RetPlan::Indirect { pointer: ArgGpr(0) });
+        assert_eq!(direct(&plan, 0), [part(0, 8, ArgGpr(1))]);
     }
 
     #[test]
@@ -437,7 +421,7 @@ mod tests {
             direct(&plan, 1),
             [part(0, 8, Stack(0)), part(8, 8, Stack(8)), part(16, 8, Stack(16))]
         );
-        assert_eq!(direct(&plan, 2), [ext(part(0, 2, Gpr(1)), Extension::Zero)]);
+        assert_eq!(direct(&plan, 2), [ext(part(0, 2, ArgGpr(1)), Extension::Zero)]);
         assert_eq!(plan.stack_bytes, 24);
     }
 
@@ -457,12 +441,12 @@ mod tests {
             Member::Field(boxed),
         ])
         .unwrap();
-        assert_eq!(plan(outer, vec![]).ret, RetPlan::Indirect { pointer: Gpr(0) });
+        assert_eq!(plan(outer, vec![]).ret, RetPlan::Indirect { pointer: ArgGpr(0) });
         // Packed but aligned all the same: registers as usual.
         let aligned =
             Type::structure(&[Member::Field(p(I32)), Member::PackAll, Member::Field(p(I32))])
                 .unwrap();
-        assert_eq!(direct(&plan(Type::VOID, vec![aligned]), 0), [part(0, 8, Gpr(0))]);
+        assert_eq!(direct(&plan(Type::VOID, vec![aligned]), 0), [part(0, 8, ArgGpr(0))]);
     }
 
     #[test]
@@ -474,7 +458,7 @@ mod tests {
         params.push(p(I64)); // takes the last one, r9
         let plan = plan(Type::VOID, params);
         assert_eq!(direct(&plan, 5), [part(0, 8, Stack(0)), part(8, 8, Stack(8))]);
-        assert_eq!(direct(&plan, 6), [part(0, 8, Gpr(5))]);
+        assert_eq!(direct(&plan, 6), [part(0, 8, ArgGpr(5))]);
     }
 
     #[test]
@@ -504,7 +488,7 @@ mod wide_and_union_tests {
     use super::*;
     use crate::arch::x86_64::test_util::*;
     use crate::types::Member;
-    use Location::{Fpr, Gpr, Stack};
+    use Location::{ArgGpr, Fpr, RetGpr, Stack};
     use Prim::*;
 
     fn w(w: Wide) -> Type {
@@ -515,7 +499,9 @@ mod wide_and_union_tests {
         Type::union(&members).unwrap()
     }
     fn arg(params: Vec<Type>, i: usize) -> Vec<Part> {
-        match &SysV.classify(&Signature::new(Abi::SysV64, Type::VOID, params)).unwrap().args[i] {
+        match &crate::arch::classify(&Signature::new(Abi::SysV64, Type::VOID, params)).unwrap().args
+            [i]
+        {
             ArgPlan::Direct(parts) => parts.clone(),
             other => panic!("{other:?}"),
         }
@@ -544,7 +530,7 @@ mod wide_and_union_tests {
         // union { double d[2]; struct { double a; long b; } s; }: SSE, then INTEGER.
         let u = union(&[Type::array(p(F64), 2).unwrap(), st(&[p(F64), p(I64)])]);
         assert_eq!(classify(&u), Some(vec![Sse, Integer]));
-        assert_eq!(arg(vec![u], 0), [fpart(0, 8, Fpr(0)), part(8, 8, Gpr(0))]);
+        assert_eq!(arg(vec![u], 0), [fpart(0, 8, Fpr(0)), part(8, 8, ArgGpr(0))]);
         // All-float fields stay SSE: union { float f; double d; } in xmm0.
         let u = union(&[p(F32), p(F64)]);
         assert_eq!(arg(vec![u], 0), [fpart(0, 8, Fpr(0))]);
@@ -588,28 +574,28 @@ mod wide_and_union_tests {
 
     #[test]
     fn int128_takes_two_registers_or_the_stack_whole() {
-        assert_eq!(arg(vec![w(Wide::I128)], 0), [part(0, 8, Gpr(0)), part(8, 8, Gpr(1))]);
+        assert_eq!(arg(vec![w(Wide::I128)], 0), [part(0, 8, ArgGpr(0)), part(8, 8, ArgGpr(1))]);
         // Five integers leave one register: the __int128 goes to the stack, 16-aligned,
         // and the next integer still takes r9.
         let mut params: Vec<Type> = (0..5).map(|_| p(I64)).collect();
         params.extend([p(I64), w(Wide::U128), p(I64)]);
         params.swap(5, 6); // i64 x5, u128, i64, i64
-        let plan = SysV.classify(&Signature::new(Abi::SysV64, Type::VOID, params)).unwrap();
+        let plan = crate::arch::classify(&Signature::new(Abi::SysV64, Type::VOID, params)).unwrap();
         assert_eq!(plan.args[5], ArgPlan::Direct(vec![part(0, 8, Stack(0)), part(8, 8, Stack(8))]));
-        assert_eq!(plan.args[6], ArgPlan::Direct(vec![part(0, 8, Gpr(5))]));
+        assert_eq!(plan.args[6], ArgPlan::Direct(vec![part(0, 8, ArgGpr(5))]));
         assert_eq!(plan.args[7], ArgPlan::Direct(vec![part(0, 8, Stack(16))]));
     }
 
     #[test]
     fn complex_results_come_back_in_sse_registers() {
         let sig = |ret| Signature::new(Abi::SysV64, ret, vec![]);
-        let plan = SysV.classify(&sig(w(Wide::ComplexF64))).unwrap();
+        let plan = crate::arch::classify(&sig(w(Wide::ComplexF64))).unwrap();
         assert_eq!(plan.ret, RetPlan::Direct(vec![fpart(0, 8, Fpr(0)), fpart(8, 8, Fpr(1))]));
         // complex float: one SSE eightbyte, both parts in xmm0.
-        let plan = SysV.classify(&sig(w(Wide::ComplexF32))).unwrap();
+        let plan = crate::arch::classify(&sig(w(Wide::ComplexF32))).unwrap();
         assert_eq!(plan.ret, RetPlan::Direct(vec![fpart(0, 8, Fpr(0))]));
-        let plan = SysV.classify(&sig(w(Wide::I128))).unwrap();
-        assert_eq!(plan.ret, RetPlan::Direct(vec![part(0, 8, Gpr(0)), part(8, 8, Gpr(1))]));
+        let plan = crate::arch::classify(&sig(w(Wide::I128))).unwrap();
+        assert_eq!(plan.ret, RetPlan::Direct(vec![part(0, 8, RetGpr(0)), part(8, 8, RetGpr(1))]));
     }
 
     /// psABI "Returning of Values": "If the class is X87, the value is returned on the X87
@@ -618,7 +604,7 @@ mod wide_and_union_tests {
     #[test]
     fn x87_results_come_back_on_the_x87_stack() {
         let sig = |ret| Signature::new(Abi::SysV64, ret, vec![p(I32)]);
-        let ret = |ty: Type| SysV.classify(&sig(ty)).unwrap();
+        let ret = |ty: Type| crate::arch::classify(&sig(ty)).unwrap();
         assert_eq!(ret(w(Wide::LongDouble)).ret, RetPlan::X87 { count: 1 });
         assert_eq!(ret(w(Wide::ComplexLongDouble)).ret, RetPlan::X87 { count: 2 });
         // A struct (or union) whose eightbytes are X87, X87UP: st(0) too.
@@ -628,7 +614,7 @@ mod wide_and_union_tests {
         // No hidden pointer: the first argument still takes rdi.
         assert_eq!(
             ret(w(Wide::LongDouble)).args[0],
-            ArgPlan::Direct(vec![ext(part(0, 4, Gpr(0)), Extension::Sign)])
+            ArgPlan::Direct(vec![ext(part(0, 4, ArgGpr(0)), Extension::Sign)])
         );
         // A struct with a long double and more is MEMORY: a hidden pointer, as usual; so
         // are a struct of a complex long double (32 bytes) and two long doubles.
@@ -638,10 +624,10 @@ mod wide_and_union_tests {
             st(&[w(Wide::LongDouble), w(Wide::LongDouble)]),
             union(&[w(Wide::LongDouble), p(F64)]),
         ] {
-            assert_eq!(ret(ty.clone()).ret, RetPlan::Indirect { pointer: Gpr(0) }, "{ty}");
+            assert_eq!(ret(ty.clone()).ret, RetPlan::Indirect { pointer: ArgGpr(0) }, "{ty}");
         }
         // The plan prints where each value comes from.
-        let text = ret(w(Wide::ComplexLongDouble)).describe(SysV.names());
+        let text = ret(w(Wide::ComplexLongDouble)).to_string();
         assert!(text.contains("ret: st(0) -> [0..10]; st(1) -> [16..26]"), "{text}");
     }
 }

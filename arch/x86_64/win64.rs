@@ -23,16 +23,35 @@
 //!   register of its position, since a variadic callee may spill either (its `va_arg`
 //!   reads the general one's home slot); variadic aggregates follow the usual rules.
 
-use super::{Names, Reg};
-use crate::arch::{check_signature, stack_add, AbiImpl, ArgSource, CodeBuffer, ErrnoAccess};
+use super::Reg;
+use crate::arch::{stack_add, Convention, Descriptor, Isa, Placement};
 use crate::error::Result;
-use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
+use crate::plan::{ArgPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Signature};
 use crate::types::{Type, Wide};
 
-/// The general argument registers, by position.
-pub const ARG_GPRS: [Reg; 4] = [Reg::Rcx, Reg::Rdx, Reg::R8, Reg::R9];
-const SHADOW_SPACE: u32 = 32;
+/// Win64's register facts: four argument positions, each a general or a vector register.
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    abi: Abi::Win64,
+    isa: Isa::X86_64,
+    arg_gprs: &[Reg::Rcx as u8, Reg::Rdx as u8, Reg::R8 as u8, Reg::R9 as u8],
+    ret_gprs: &[Reg::Rax as u8],
+    arg_fprs: 4,
+    shadow_space: 32,
+    vector_count_in_al: false,
+    // In this order, so that a handler saves rsi before rdi (as it always has).
+    callee_saved_gprs: &[
+        Reg::Rbx as u8,
+        Reg::Rbp as u8,
+        Reg::Rsi as u8,
+        Reg::Rdi as u8,
+        Reg::R12 as u8,
+        Reg::R13 as u8,
+        Reg::R14 as u8,
+        Reg::R15 as u8,
+    ],
+    callee_saved_fprs: 6..16,
+};
 
 /// True when an aggregate of this size travels by value in a general register.
 fn fits_register(size: usize) -> bool {
@@ -44,7 +63,7 @@ fn fits_register(size: usize) -> bool {
 fn place(position: usize, vector: bool) -> Location {
     match position {
         0..=3 if vector => Location::Fpr(position as u8),
-        0..=3 => Location::Gpr(position as u8),
+        0..=3 => Location::ArgGpr(position as u8),
         _ => Location::Stack(8 * (position as u32 - 4)),
     }
 }
@@ -84,7 +103,7 @@ fn copy_variadic_floats_to_gprs(sig: &Signature, args: &mut [ArgPlan]) {
         }
         if let ArgPlan::Direct(parts) = arg {
             if let [part @ Part { dest: Location::Fpr(n), .. }] = parts.as_slice() {
-                let bits = Part { dest: Location::Gpr(*n), float: false, ..*part };
+                let bits = Part { dest: Location::ArgGpr(*n), float: false, ..*part };
                 parts.push(bits);
             }
         }
@@ -95,21 +114,24 @@ fn copy_variadic_floats_to_gprs(sig: &Signature, args: &mut [ArgPlan]) {
 #[derive(Debug)]
 pub struct Win64;
 
-impl AbiImpl for Win64 {
-    fn classify(&self, sig: &Signature) -> Result<CallPlan> {
-        let block = check_signature(sig)?;
+impl Convention for Win64 {
+    fn descriptor(&self) -> &'static Descriptor {
+        &DESCRIPTOR
+    }
+
+    fn place(&self, sig: &Signature) -> Result<Placement> {
         let is_float = |ty: &Type| ty.prim().is_some_and(|p| p.is_float());
 
         let ret = match &sig.ret {
             ty if ty.is_void() => RetPlan::Void,
             Type::Wide(w) if is_int128(*w) => int128_result(),
             ty if fits_register(ty.size()) => {
-                let dest = if is_float(ty) { Location::Fpr(0) } else { Location::Gpr(0) };
+                let dest = if is_float(ty) { Location::Fpr(0) } else { Location::RetGpr(0) };
                 let mut part = whole_value(ty, dest);
                 part.ext = Extension::None;
                 RetPlan::Direct(vec![part])
             }
-            _ => RetPlan::Indirect { pointer: Location::Gpr(0) },
+            _ => RetPlan::Indirect { pointer: Location::ArgGpr(0) },
         };
         let first = usize::from(matches!(ret, RetPlan::Indirect { .. }));
         // Checked first: every stack slot's offset below lies under it.
@@ -135,53 +157,7 @@ impl AbiImpl for Win64 {
             .collect();
 
         copy_variadic_floats_to_gprs(sig, &mut args);
-        Ok(CallPlan {
-            abi: Abi::Win64,
-            args,
-            ret,
-            stack_bytes,
-            shadow_space: SHADOW_SPACE,
-            vector_count: None,
-            ret_block_size: crate::plan::ret_block_size(sig)?,
-            block,
-        })
-    }
-
-    fn emit_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
-        super::emit_thunk(plan, &ARG_GPRS, ArgSource::Block, code)
-    }
-
-    fn emit_pointer_thunk(&self, plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
-        super::emit_thunk(plan, &ARG_GPRS, ArgSource::Pointers, code)
-    }
-
-    fn emit_errno_thunk(
-        &self,
-        plan: &CallPlan,
-        source: ArgSource,
-        errno: &ErrnoAccess,
-        code: &mut CodeBuffer,
-    ) -> Result<()> {
-        super::emit_thunk_with(plan, &ARG_GPRS, source, Some(errno), code)
-    }
-
-    fn emit_callback_handler(&self, code: &mut CodeBuffer) -> Result<()> {
-        // The handler calls a System V dispatcher, which may clobber registers that Win64
-        // callers expect preserved: rsi, rdi and xmm6-xmm15.
-        let shape = super::HandlerShape {
-            arg_gprs: &ARG_GPRS,
-            arg_fprs: 4,
-            stack_args_skip: SHADOW_SPACE as i32,
-            preserve_gprs: &[Reg::Rsi, Reg::Rdi],
-            preserve_xmms: 6..16,
-        };
-        super::emit_callback_handler(&shape, code);
-        Ok(())
-    }
-
-    fn names(&self) -> &dyn crate::plan::RegisterNames {
-        const NAMES: Names = Names { arg_gprs: &ARG_GPRS };
-        &NAMES
+        Ok(Placement { args, ret, stack_bytes })
     }
 }
 
@@ -189,11 +165,12 @@ impl AbiImpl for Win64 {
 mod tests {
     use super::*;
     use crate::arch::x86_64::test_util::*;
+    use crate::plan::CallPlan;
     use crate::types::Prim::*;
-    use Location::{Fpr, Gpr, Stack};
+    use Location::{ArgGpr, Fpr, RetGpr, Stack};
 
     fn plan(ret: Type, params: Vec<Type>) -> CallPlan {
-        Win64.classify(&Signature::new(Abi::Win64, ret, params)).unwrap()
+        crate::arch::classify(&Signature::new(Abi::Win64, ret, params)).unwrap()
     }
 
     #[test]
@@ -201,9 +178,9 @@ mod tests {
         // f(int a, double b, int c, double d, int e): rcx, xmm1, r8, xmm3, stack.
         let plan = plan(Type::VOID, vec![p(I32), p(F64), p(I32), p(F64), p(I32)]);
         let sext = |l| ext(part(0, 4, l), Extension::Sign);
-        assert_eq!(plan.args[0], ArgPlan::Direct(vec![sext(Gpr(0))]));
+        assert_eq!(plan.args[0], ArgPlan::Direct(vec![sext(ArgGpr(0))]));
         assert_eq!(plan.args[1], ArgPlan::Direct(vec![fpart(0, 8, Fpr(1))]));
-        assert_eq!(plan.args[2], ArgPlan::Direct(vec![sext(Gpr(2))]));
+        assert_eq!(plan.args[2], ArgPlan::Direct(vec![sext(ArgGpr(2))]));
         assert_eq!(plan.args[3], ArgPlan::Direct(vec![fpart(0, 8, Fpr(3))]));
         assert_eq!(plan.args[4], ArgPlan::Direct(vec![sext(Stack(0))]));
         assert_eq!((plan.stack_bytes, plan.shadow_space, plan.vector_count), (8, 32, None));
@@ -216,10 +193,10 @@ mod tests {
         let c3 = st(&[p(I8), p(I8), p(I8)]);
         let d16 = st(&[p(F64), p(F64)]);
         let plan = plan(Type::VOID, vec![f, dd8, c3, d16]);
-        assert_eq!(plan.args[0], ArgPlan::Direct(vec![part(0, 4, Gpr(0))]));
-        assert_eq!(plan.args[1], ArgPlan::Direct(vec![part(0, 8, Gpr(1))]));
-        assert_eq!(plan.args[2], ArgPlan::Indirect { pointer: Gpr(2) });
-        assert_eq!(plan.args[3], ArgPlan::Indirect { pointer: Gpr(3) });
+        assert_eq!(plan.args[0], ArgPlan::Direct(vec![part(0, 4, ArgGpr(0))]));
+        assert_eq!(plan.args[1], ArgPlan::Direct(vec![part(0, 8, ArgGpr(1))]));
+        assert_eq!(plan.args[2], ArgPlan::Indirect { pointer: ArgGpr(2) });
+        assert_eq!(plan.args[3], ArgPlan::Indirect { pointer: ArgGpr(3) });
     }
 
     #[test]
@@ -232,13 +209,16 @@ mod tests {
     #[test]
     fn results() {
         // A 4-byte all-float struct comes back in rax, not xmm0.
-        assert_eq!(plan(st(&[p(F32)]), vec![]).ret, RetPlan::Direct(vec![part(0, 4, Gpr(0))]));
+        assert_eq!(plan(st(&[p(F32)]), vec![]).ret, RetPlan::Direct(vec![part(0, 4, RetGpr(0))]));
         assert_eq!(plan(p(F32), vec![]).ret, RetPlan::Direct(vec![fpart(0, 4, Fpr(0))]));
         // 16 bytes: a hidden pointer in rcx, and the arguments move one position along.
         let plan = plan(st(&[p(F64), p(F64)]), vec![p(F64), p(I32)]);
-        assert_eq!(plan.ret, RetPlan::Indirect { pointer: Gpr(0) });
+        assert_eq!(plan.ret, RetPlan::Indirect { pointer: ArgGpr(0) });
         assert_eq!(plan.args[0], ArgPlan::Direct(vec![fpart(0, 8, Fpr(1))]));
-        assert_eq!(plan.args[1], ArgPlan::Direct(vec![ext(part(0, 4, Gpr(2)), Extension::Sign)]));
+        assert_eq!(
+            plan.args[1],
+            ArgPlan::Direct(vec![ext(part(0, 4, ArgGpr(2)), Extension::Sign)])
+        );
     }
 
     /// What gcc emits for `__attribute__((ms_abi))` functions (see the module docs).
@@ -254,23 +234,23 @@ mod tests {
         let union = Type::union(&[Member::Field(w(I128)), Member::Field(p(I64))]).unwrap();
         for ty in [st(&[w(I128)]), union, w(LongDouble), w(ComplexF64), w(ComplexLongDouble)] {
             let plan = plan(ty.clone(), vec![p(I32)]);
-            assert_eq!(plan.ret, RetPlan::Indirect { pointer: Gpr(0) }, "{ty}");
+            assert_eq!(plan.ret, RetPlan::Indirect { pointer: ArgGpr(0) }, "{ty}");
             assert_eq!(
                 plan.args[0],
-                ArgPlan::Direct(vec![ext(part(0, 4, Gpr(1)), Extension::Sign)])
+                ArgPlan::Direct(vec![ext(part(0, 4, ArgGpr(1)), Extension::Sign)])
             );
         }
-        assert_eq!(plan(w(ComplexF32), vec![]).ret, RetPlan::Direct(vec![part(0, 8, Gpr(0))]));
+        assert_eq!(plan(w(ComplexF32), vec![]).ret, RetPlan::Direct(vec![part(0, 8, RetGpr(0))]));
         // Arguments: by reference, except the 8-byte complex float in its general register
         // (even in the first position, whose XMM register a double would take).
         let plan = plan(
             Type::VOID,
             vec![w(ComplexF32), w(LongDouble), w(I128), w(ComplexF64), w(ComplexLongDouble)],
         );
-        assert_eq!(plan.args[0], ArgPlan::Direct(vec![part(0, 8, Gpr(0))]));
-        assert_eq!(plan.args[1], ArgPlan::Indirect { pointer: Gpr(1) });
-        assert_eq!(plan.args[2], ArgPlan::Indirect { pointer: Gpr(2) });
-        assert_eq!(plan.args[3], ArgPlan::Indirect { pointer: Gpr(3) });
+        assert_eq!(plan.args[0], ArgPlan::Direct(vec![part(0, 8, ArgGpr(0))]));
+        assert_eq!(plan.args[1], ArgPlan::Indirect { pointer: ArgGpr(1) });
+        assert_eq!(plan.args[2], ArgPlan::Indirect { pointer: ArgGpr(2) });
+        assert_eq!(plan.args[3], ArgPlan::Indirect { pointer: ArgGpr(3) });
         assert_eq!(plan.args[4], ArgPlan::Indirect { pointer: Stack(0) });
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use arbitrary::Arbitrary;
-use jitcall::internals::arch::{self, AbiImpl, CodeBuffer};
+use jitcall::internals::arch::{self, ArgSource, BlockLayout, CodeBuffer};
 use jitcall::internals::KEYWORDS;
 use jitcall::{Abi, Member, Signature, Type};
 use jitcall::{ArgPlan, CallPlan, Location, Part, RetPlan};
@@ -81,26 +81,29 @@ fuzz_target!(|input: Input| {
         return;
     }
     for abi in Abi::ALL {
-        // A convention whose engine is not built yet.
-        let engine = arch::for_abi(abi);
         let sig = Signature::new(abi, ret.clone(), params.clone());
         // A signature the convention cannot express (an array or void parameter, ...).
-        let Ok(plan) = engine.classify(&sig) else { continue };
-        if let Err(problem) = check_plan(&sig, &plan) {
-            fail(&problem, &sig, &plan, engine);
+        let Ok(plan) = arch::classify(&sig) else { continue };
+        // The call path's blocks: a plan the convention made always has them.
+        let block = match BlockLayout::new(&sig) {
+            Ok(block) => block,
+            Err(e) => fail(&format!("no argument block: {e}"), &sig, &plan),
+        };
+        if let Err(problem) = check_plan(&sig, &plan, &block) {
+            fail(&problem, &sig, &plan);
         }
         // The thunk generator refuses exactly the plans over its stack limit.
         let mut code = CodeBuffer::new();
-        let emitted = engine.emit_thunk(&plan, &mut code);
+        let emitted = arch::emit_thunk(&plan, ArgSource::Block(&block), None, &mut code);
         if emitted.is_ok() != (plan.stack_bytes <= convention(abi).max_stack_bytes) {
             let problem = format!("emit_thunk answered {emitted:?} for a plan of this stack area");
-            fail(&problem, &sig, &plan, engine);
+            fail(&problem, &sig, &plan);
         }
     }
 });
 
 /// Panics with the problem, the signature in Janet syntax and the plan.
-fn fail(problem: &str, sig: &Signature, plan: &CallPlan, _engine: &dyn AbiImpl) -> ! {
+fn fail(problem: &str, sig: &Signature, plan: &CallPlan) -> ! {
     let params: Vec<String> = sig.params.iter().map(Type::to_string).collect();
     panic!(
         "{problem}\nsignature: {} [{}] -> {}\nplan:\n{}",
@@ -141,7 +144,7 @@ fn convention(abi: Abi) -> Convention {
             arg_fprs: 8,
             ret_gprs: 2,
             ret_fprs: 2,
-            ret_pointer: Location::Gpr(0),
+            ret_pointer: Location::ArgGpr(0),
             max_stack_bytes: arch::MAX_STACK_BYTES,
         },
         Abi::Win64 => Convention {
@@ -149,7 +152,7 @@ fn convention(abi: Abi) -> Convention {
             arg_fprs: 4,
             ret_gprs: 1,
             ret_fprs: 1,
-            ret_pointer: Location::Gpr(0),
+            ret_pointer: Location::ArgGpr(0),
             max_stack_bytes: arch::MAX_STACK_BYTES,
         },
         Abi::Aapcs64 => Convention {
@@ -157,7 +160,7 @@ fn convention(abi: Abi) -> Convention {
             arg_fprs: 8,
             ret_gprs: 2,
             ret_fprs: 4,
-            ret_pointer: Location::Gpr(8),
+            ret_pointer: Location::ArgGpr(8),
             max_stack_bytes: arch::MAX_STACK_BYTES,
         },
     }
@@ -187,12 +190,12 @@ fn may_pass_by_reference(abi: Abi, ty: &Type) -> bool {
 ///   sizes other than 1, 2, 4 and 8; on AAPCS64 only those over 16 bytes);
 /// - SysV: `vector_count` is the number of vector registers the arguments use (others:
 ///   none).
-fn check_plan(sig: &Signature, plan: &CallPlan) -> Result<(), String> {
+fn check_plan(sig: &Signature, plan: &CallPlan, block: &BlockLayout) -> Result<(), String> {
     let conv = convention(sig.abi);
     ensure!(plan.abi == sig.abi, "the plan is for {}", plan.abi);
     ensure!(plan.args.len() == sig.params.len(), "{} argument plans", plan.args.len());
-    check_block(sig, plan)?;
-    check_ret(sig, plan, &conv)?;
+    check_block(sig, block)?;
+    check_ret(sig, plan, block, &conv)?;
 
     // Every location the arguments (and a hidden result pointer) use.
     let mut used: Vec<Location> = Vec::new();
@@ -230,7 +233,7 @@ fn check_plan(sig: &Signature, plan: &CallPlan) -> Result<(), String> {
                 _ => None,
             };
             let positional = match locations[..] {
-                [Location::Gpr(n) | Location::Fpr(n)] => Some(n) == expected,
+                [Location::ArgGpr(n) | Location::Fpr(n)] => Some(n) == expected,
                 [Location::Stack(offset)] => {
                     expected.is_none() && offset as usize == 8 * (position - 4)
                 }
@@ -240,7 +243,9 @@ fn check_plan(sig: &Signature, plan: &CallPlan) -> Result<(), String> {
         }
         for &location in &locations {
             let fits = match location {
-                Location::Gpr(n) => n < conv.arg_gprs,
+                Location::ArgGpr(n) => n < conv.arg_gprs,
+                // An argument never goes to a result register.
+                Location::RetGpr(_) => false,
                 Location::Fpr(n) => n < conv.arg_fprs,
                 Location::Stack(offset) => {
                     offset.is_multiple_of(8) && u64::from(offset) + 8 <= u64::from(plan.stack_bytes)
@@ -276,8 +281,8 @@ fn check_plan(sig: &Signature, plan: &CallPlan) -> Result<(), String> {
 }
 
 /// Each argument's image at a 16-aligned offset, after the previous one, inside the block.
-fn check_block(sig: &Signature, plan: &CallPlan) -> Result<(), String> {
-    let offsets = &plan.block.offsets;
+fn check_block(sig: &Signature, block: &BlockLayout) -> Result<(), String> {
+    let offsets = &block.offsets;
     ensure!(offsets.len() == sig.params.len(), "{} block offsets", offsets.len());
     let mut end = 0;
     for (i, (ty, &offset)) in sig.params.iter().zip(offsets).enumerate() {
@@ -286,13 +291,18 @@ fn check_block(sig: &Signature, plan: &CallPlan) -> Result<(), String> {
         ensure!(offset >= end, "argument {i} at block offset {offset} overlaps the one before");
         end = offset + ty.size();
     }
-    ensure!(end <= plan.block.size as usize, "the block of {} bytes ends early", plan.block.size);
+    ensure!(end <= block.size as usize, "the block of {} bytes ends early", block.size);
     Ok(())
 }
 
-fn check_ret(sig: &Signature, plan: &CallPlan, conv: &Convention) -> Result<(), String> {
+fn check_ret(
+    sig: &Signature,
+    plan: &CallPlan,
+    blocks: &BlockLayout,
+    conv: &Convention,
+) -> Result<(), String> {
     let ty = &sig.ret;
-    let block = plan.ret_block_size as usize;
+    let block = blocks.ret_size as usize;
     ensure!(block >= ty.size(), "the return block of {block} bytes is too small for {ty}");
     match &plan.ret {
         RetPlan::Void => ensure!(ty.is_void(), "the result {ty} is void"),
@@ -311,9 +321,9 @@ fn check_ret(sig: &Signature, plan: &CallPlan, conv: &Convention) -> Result<(), 
             }
             for part in parts {
                 let fits = match part.dest {
-                    Location::Gpr(n) => n < conv.ret_gprs,
+                    Location::RetGpr(n) => n < conv.ret_gprs,
                     Location::Fpr(n) => n < conv.ret_fprs,
-                    Location::Stack(_) => false,
+                    Location::ArgGpr(_) | Location::Stack(_) => false,
                 };
                 ensure!(fits, "the result comes back in {}, out of range", part.dest);
             }

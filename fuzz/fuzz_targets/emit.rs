@@ -11,8 +11,7 @@ mod common;
 
 use arbitrary::Arbitrary;
 use common::TypeTree;
-use jitcall::internals::arch::{self, AbiImpl, CodeBuffer};
-use jitcall::internals::BlockLayout;
+use jitcall::internals::arch::{self, ArgSource, BlockLayout, CodeBuffer};
 use jitcall::{Abi, Signature, Type};
 use jitcall::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use libfuzzer_sys::fuzz_target;
@@ -92,9 +91,10 @@ fn registers(abi: Abi) -> Registers {
 impl LocationTree {
     /// A location the convention has: registers modulo its count, stack slots inside the
     /// stack area (`None` when there is none).
-    fn build(&self, gprs: u8, fprs: u8, stack_bytes: u32) -> Option<Location> {
+    fn build(&self, gprs: u8, fprs: u8, stack_bytes: u32, ret: bool) -> Option<Location> {
         match *self {
-            LocationTree::Gpr(n) => Some(Location::Gpr(n % gprs)),
+            LocationTree::Gpr(n) if ret => Some(Location::RetGpr(n % gprs)),
+            LocationTree::Gpr(n) => Some(Location::ArgGpr(n % gprs)),
             LocationTree::Fpr(n) => Some(Location::Fpr(n % fprs)),
             LocationTree::Stack(_) if stack_bytes == 0 => None,
             LocationTree::Stack(slot) => {
@@ -106,8 +106,8 @@ impl LocationTree {
 
 impl PartTree {
     /// A piece of 1 to 8 bytes (vector pieces: 4 or 8) inside an image of `image` bytes.
-    fn build(&self, gprs: u8, fprs: u8, stack_bytes: u32, image: u32) -> Option<Part> {
-        let dest = self.dest.build(gprs, fprs, stack_bytes)?;
+    fn build(&self, gprs: u8, fprs: u8, stack_bytes: u32, image: u32, ret: bool) -> Option<Part> {
+        let dest = self.dest.build(gprs, fprs, stack_bytes, ret)?;
         let size = match dest {
             Location::Fpr(_) => [4, 8][usize::from(self.size % 2)],
             _ => 1 + self.size % 8,
@@ -128,10 +128,11 @@ impl PartTree {
 const IMAGE: u32 = 32;
 
 impl PlanTree {
-    fn build(&self, abi: Abi) -> Option<CallPlan> {
+    fn build(&self, abi: Abi) -> Option<(CallPlan, BlockLayout)> {
         let regs = registers(abi);
         let stack_bytes = 8 * u32::from(self.stack_words % 1024);
-        let arg_part = |p: &PartTree| p.build(regs.arg_gprs, regs.arg_fprs, stack_bytes, IMAGE);
+        let arg_part =
+            |p: &PartTree| p.build(regs.arg_gprs, regs.arg_fprs, stack_bytes, IMAGE, false);
         let args = self
             .args
             .iter()
@@ -144,7 +145,7 @@ impl PlanTree {
                     .collect::<Option<Vec<_>>>()
                     .map(ArgPlan::Direct),
                 ArgTree::Indirect(loc) => {
-                    match loc.build(regs.arg_gprs, regs.arg_fprs, stack_bytes)? {
+                    match loc.build(regs.arg_gprs, regs.arg_fprs, stack_bytes, false)? {
                         Location::Fpr(_) => None,
                         pointer => Some(ArgPlan::Indirect { pointer }),
                     }
@@ -159,38 +160,40 @@ impl PlanTree {
                     .take(4)
                     .map(|p| match p.dest {
                         LocationTree::Stack(_) => None,
-                        _ => p.build(regs.ret_gprs, regs.ret_fprs, 0, IMAGE),
+                        _ => p.build(regs.ret_gprs, regs.ret_fprs, 0, IMAGE, true),
                     })
                     .collect::<Option<Vec<_>>>()?,
             ),
-            RetTree::Indirect(loc) => match loc.build(regs.arg_gprs, regs.arg_fprs, 0)? {
-                Location::Gpr(n) => RetPlan::Indirect { pointer: Location::Gpr(n) },
+            RetTree::Indirect(loc) => match loc.build(regs.arg_gprs, regs.arg_fprs, 0, false)? {
+                pointer @ Location::ArgGpr(_) => RetPlan::Indirect { pointer },
                 _ => return None,
             },
         };
         let offsets: Vec<u32> = (0..args.len() as u32).map(|i| IMAGE * i).collect();
         let size = IMAGE * args.len() as u32;
-        Some(CallPlan {
+        let plan = CallPlan {
             abi,
             args,
             ret,
             stack_bytes,
             shadow_space: regs.shadow_space,
             vector_count: if abi == Abi::SysV64 { self.vector_count.map(|n| n % 9) } else { None },
-            block: BlockLayout { offsets, size },
-            ret_block_size: IMAGE,
-        })
+        };
+        Some((plan, BlockLayout { offsets, size, ret_size: IMAGE }))
     }
 }
 
 /// Emits both thunks of `plan` and checks what comes out.
-fn emit_and_decode(abi: Abi, engine: &dyn AbiImpl, plan: &CallPlan) {
+fn emit_and_decode(abi: Abi, plan: &CallPlan, block: &BlockLayout) {
     let mut code = CodeBuffer::new();
-    if engine.emit_thunk(plan, &mut code).is_ok() {
+    if arch::emit_thunk(plan, ArgSource::Block(block), None, &mut code).is_ok() {
         check_code(abi, code.bytes(), plan);
     }
+    if !arch::pointers_fit(plan) {
+        return; // the pointer thunk is only asked for plans that fit it (an assertion)
+    }
     let mut code = CodeBuffer::new();
-    let emitted = engine.emit_pointer_thunk(plan, &mut code);
+    let emitted = arch::emit_thunk(plan, ArgSource::Pointers, None, &mut code);
     if emitted.is_ok() {
         assert!(
             arch::pointers_fit(plan),
@@ -247,16 +250,16 @@ fuzz_target!(|input: Input| match input {
             return;
         }
         for abi in Abi::ALL {
-            let engine = arch::for_abi(abi);
-            if let Ok(plan) = engine.classify(&Signature::new(abi, ret.clone(), params.clone())) {
-                emit_and_decode(abi, engine, &plan);
+            let sig = Signature::new(abi, ret.clone(), params.clone());
+            if let (Ok(plan), Ok(block)) = (arch::classify(&sig), BlockLayout::new(&sig)) {
+                emit_and_decode(abi, &plan, &block);
             }
         }
     }
     Input::Plan { abi, plan } => {
         let abi = Abi::ALL[usize::from(abi) % Abi::ALL.len()];
-        if let Some(plan) = plan.build(abi) {
-            emit_and_decode(abi, arch::for_abi(abi), &plan);
+        if let Some((plan, block)) = plan.build(abi) {
+            emit_and_decode(abi, &plan, &block);
         }
     }
 });

@@ -145,9 +145,10 @@ impl Image {
 /// The address where a location's bytes were saved.
 fn location_addr(loc: Location, frame: &mut [u8], stack: *const u8) -> *const u8 {
     match loc {
-        Location::Gpr(n) => frame[frame::GPRS + 8 * n as usize..].as_ptr(),
+        Location::ArgGpr(n) => frame[frame::GPRS + 8 * n as usize..].as_ptr(),
         Location::Fpr(n) => frame[frame::FPRS + frame::FPR_BYTES * n as usize..].as_ptr(),
         Location::Stack(offset) => stack.wrapping_add(offset as usize),
+        Location::RetGpr(_) => unreachable!("no argument goes to a result register"),
     }
 }
 
@@ -219,8 +220,9 @@ unsafe fn write_result(closure: &Closure, frame: &mut [u8], result: &Value) -> R
         let bits = extend(ret, bits & mask);
         let at = match parts[0].dest {
             Location::Fpr(n) => frame::RET_FPRS + frame::FPR_BYTES * n as usize,
-            Location::Gpr(n) => frame::RET_GPRS + 8 * n as usize,
+            Location::RetGpr(n) => frame::RET_GPRS + 8 * n as usize,
             Location::Stack(_) => return Ok(()),
+            Location::ArgGpr(_) => unreachable!("no result comes back in an argument register"),
         };
         frame[at..at + 8].copy_from_slice(&bits.to_le_bytes());
         return Ok(());
@@ -249,9 +251,12 @@ unsafe fn store_result_image(closure: &Closure, frame: &mut [u8], image: &[u8]) 
             for part in parts {
                 let piece = &image[part.offset as usize..][..part.size as usize];
                 let at = match part.dest {
-                    Location::Gpr(n) => frame::RET_GPRS + 8 * n as usize,
+                    Location::RetGpr(n) => frame::RET_GPRS + 8 * n as usize,
                     Location::Fpr(n) => frame::RET_FPRS + frame::FPR_BYTES * n as usize,
                     Location::Stack(_) => continue,
+                    Location::ArgGpr(_) => {
+                        unreachable!("no result comes back in an argument register")
+                    }
                 };
                 if piece.len() > 8 {
                     // A whole vector register (AArch64's `long double`, a Win64 `__int128` in

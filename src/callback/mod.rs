@@ -30,7 +30,7 @@ use crate::value::{self, Pointer, Value};
 
 use closure::{Closure, ClosureBody, NativeArg};
 use errors::CALLBACKS_EXIST;
-use pool::{pool, Slot};
+use pool::Slot;
 
 pub use closure::ImageFn;
 pub(crate) use errors::CallGuard;
@@ -92,12 +92,12 @@ impl Callback {
     fn with_body(sig: Signature, body: ClosureBody) -> Result<Callback> {
         crate::signature::check_callback(&sig)?;
         if !sig.abi.runs_on_host() {
-            return Err(Error::Abi(format!(
-                "calling convention {} cannot run on this host",
-                sig.abi
-            )));
+            return Err(Error::UnsupportedHost {
+                convention: Some(sig.abi.name()),
+                message: format!("calling convention {} cannot run on this host", sig.abi),
+            });
         }
-        let plan = arch::for_abi(sig.abi).classify(&sig)?;
+        let plan = arch::classify(&sig)?;
         if matches!(body, ClosureBody::Values(_)) {
             // The closure gets its arguments as values and gives its result as one: refuse
             // now what could not be read when C calls (arrays of countless empty parts).
@@ -114,12 +114,13 @@ impl Callback {
         // From now on, calls keep track of errors raised in callbacks. (A call already
         // running cannot reach this callback: its pointer did not exist when it began.)
         CALLBACKS_EXIST.store(true, Ordering::Release);
-        let Some(&(_, handler)) =
-            slot.page.handlers.iter().find(|(abi, _)| *abi == closure.sig.abi)
-        else {
-            pool().freed.push_back(slot);
-            return Err(Error::Abi(format!("no callback handler for {}", closure.sig.abi)));
-        };
+        // Every page has a handler for each convention that runs on the host.
+        let &(_, handler) = slot
+            .page
+            .handlers
+            .iter()
+            .find(|(abi, _)| *abi == closure.sig.abi)
+            .expect("a trampoline page has a handler for every host convention");
         slot.publish(handler, dispatch::dispatch as *const () as usize, closure.clone());
         Ok(Callback { slot, closure })
     }

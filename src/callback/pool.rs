@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::arch::trampoline::{DATA_SLOT_BYTES, STUBS_START, STUB_BYTES};
 use crate::arch::{self, CodeBuffer};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::memory::{self, ExecutableCode, WritableCode};
 use crate::signature::Abi;
 use crate::value::Pointer;
@@ -49,25 +49,22 @@ impl PagePair {
         let mut handlers = Vec::new();
         for abi in Abi::ALL.into_iter().filter(|a| a.runs_on_host()) {
             handlers.push((abi, base + code.offset()));
-            arch::for_abi(abi).emit_callback_handler(&mut code)?;
+            arch::emit_callback_handler(abi, &mut code);
             while code.offset() % 16 != 0 {
                 code.put(&[0]);
             }
         }
-        if code.offset() > STUBS_START {
-            return Err(Error::Abi("callback handlers do not fit before the stubs".into()));
-        }
+        assert!(code.offset() <= STUBS_START, "callback handlers do not fit before the stubs");
         code.put(&vec![0; STUBS_START - code.offset()]);
         let data = base + pages.capacity();
         let slots = ((pages.capacity() - STUBS_START) / STUB_BYTES).min(page / DATA_SLOT_BYTES);
         for i in 0..slots {
             let stub = base + STUBS_START + i * STUB_BYTES;
             let slot = data + i * DATA_SLOT_BYTES;
-            emit_stub(&mut code, slot as i64 - stub as i64)?;
+            arch::emit_host_stub(&mut code, slot as i64 - stub as i64);
         }
-        if pages.append(code.bytes()) != Some(0) {
-            return Err(Error::Abi("trampoline code does not fit its page".into()));
-        }
+        // The handlers and stubs were sized to the page above: an internal invariant.
+        assert_eq!(pages.append(code.bytes()), Some(0), "trampoline code does not fit its page");
         Ok(PagePair { pages: pages.seal()?, handlers, slots })
     }
 
@@ -92,21 +89,6 @@ impl PagePair {
         let index = addr.checked_sub(data)? / DATA_SLOT_BYTES;
         (index < self.slots && addr == data + index * DATA_SLOT_BYTES)
             .then_some(Slot { page: self, index })
-    }
-}
-
-cfg_if::cfg_if! {
-    if #[cfg(target_arch = "x86_64")] {
-        fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) -> Result<()> {
-            let offset = i32::try_from(slot_from_stub)
-                .map_err(|_| Error::Abi("trampoline data slot out of range".into()))?;
-            arch::x86_64::emit_stub(code, offset);
-            Ok(())
-        }
-    } else {
-        fn emit_stub(code: &mut CodeBuffer, slot_from_stub: i64) -> Result<()> {
-            arch::aarch64::emit_stub(code, slot_from_stub)
-        }
     }
 }
 
@@ -206,7 +188,7 @@ impl Slot {
             pool.pages.push(page);
             pool.fresh.extend((0..page.slots).rev().map(|index| Slot { page, index }));
         }
-        pool.fresh.pop().ok_or_else(|| Error::Abi("a trampoline page without slots".into()))
+        Ok(pool.fresh.pop().expect("a new trampoline page has slots"))
     }
 
     fn words(&self) -> &'static SlotWords {
