@@ -4,5 +4,6 @@
 pub mod disasm;
 pub mod generated;
 pub mod golden;
+pub mod janet;
 pub mod runner;
 pub mod suite;
