@@ -14,6 +14,13 @@
 //! Values are compared by native image, over the bytes that carry the value (no struct
 //! padding, no `long double` padding): 128-bit integers are decimal strings in the tables.
 //!
+//! Unions (`UNION_CASES`, `UNION_CALLBACK_CASES`: 300 signatures per convention and
+//! direction, each with a union as an argument, in its result or inside a struct): a
+//! union argument is `[I V]` or a string of its bytes, and the C callee compares every
+//! byte of it (`memcmp`, zero bytes included). A union reads back as a tuple of every
+//! member's view, which no writer takes back: see [`same`] for how the value path
+//! compares one.
+//!
 //! To find a case that crashes: `JITCALL_CONF_TRACE=1 cargo test --test wide_conformance
 //! -- --nocapture --test-threads=1`; `JITCALL_CONF_ONLY=prefix` and `JITCALL_CONF_SKIP`
 //! as in the other suites.
@@ -24,19 +31,22 @@ mod common;
 
 use common::generated::{native_type, value};
 use common::suite;
-use jitcall::{ffi, Abi, Pointer, Type, Value, Wide};
+use jitcall::{ffi, Abi, Pointer, Prim, Type, Value, Wide};
 use jitcall_conformance_c::{
-    conf_fail, conf_last, conf_reset, CallbackCase, Case, WIDE_CALLBACK_CASES, WIDE_CASES,
+    conf_fail, conf_last, conf_reset, CallbackCase, Case, UNION_CALLBACK_CASES, UNION_CASES,
+    WIDE_CALLBACK_CASES, WIDE_CASES,
 };
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
 const MIN_CASES: usize = 500;
+const MIN_UNION_CASES: usize = 300;
 
 /// The bytes of a `long double` that hold its value (x87: 10 of 16; binary128: 16).
 const LONG_DOUBLE_BYTES: usize = if cfg!(target_arch = "x86_64") { 10 } else { 16 };
 
-/// The byte ranges of a value of `ty` that carry its value, from `base`.
+/// The byte ranges of a value of `ty` that carry its value, from `base` (a union's: its
+/// members', so its bytes past every member are left out).
 fn significant(ty: &Type, base: usize, out: &mut Vec<std::ops::Range<usize>>) {
     match ty {
         Type::Prim(p) => out.push(base..base + p.size()),
@@ -66,6 +76,40 @@ fn image(ty: &Type, v: &Value) -> Result<Vec<u8>, String> {
     ffi::write(ty, v, None, None).map(|b| b.to_vec()).map_err(|e| format!("write {v}: {e}"))
 }
 
+/// Whether `got`, a value jitcall read back, is the one whose image is `want`.
+///
+/// A union reads back as a tuple of every member's view of its bytes, which `ffi::write`
+/// does not take, so this walks the type: structs field by field, unions member by member
+/// (every view is checked), and each scalar by its significant bytes, after the same
+/// round trip (`ffi::read` then `ffi::write`) for the expected bytes. The round trip is a
+/// function of the bytes alone, so equal bytes always compare equal, even through a lossy
+/// view (a `long double` or a NaN float seen in another member's bytes); and the member
+/// a value was written through round-trips exactly, so every byte it covers is checked.
+fn same(ty: &Type, got: &Value, want: &[u8]) -> bool {
+    match ty {
+        Type::Struct(s) | Type::Union(s) => match got {
+            Value::Tuple(items) if items.len() == s.fields().len() => {
+                s.fields().iter().zip(items).all(|(f, v)| same(&f.ty, v, &want[f.offset..]))
+            }
+            _ => false,
+        },
+        Type::Array(a) => match got {
+            Value::Array(items) if items.len() == a.len => {
+                items.iter().enumerate().all(|(i, v)| same(&a.elem, v, &want[i * a.elem.size()..]))
+            }
+            _ => false,
+        },
+        scalar => {
+            let expected =
+                ffi::read(scalar, want, 0).and_then(|v| ffi::write(scalar, &v, None, None));
+            match (expected, ffi::write(scalar, got, None, None)) {
+                (Ok(e), Ok(g)) => meaning(scalar, &e.to_vec()) == meaning(scalar, &g.to_vec()),
+                _ => false,
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Path {
     Values,
@@ -84,16 +128,12 @@ fn call(case: &Case, abi: Abi, path: Path) -> Result<(), String> {
     conf_reset();
     let target = Pointer::from_ptr(case.func as *const ());
     let mut result = vec![0u8; ret.size()];
+    let mut got = Value::Nil;
     let outcome = match path {
         // SAFETY: `case.func` is a C function of exactly this signature and convention
         // (the table and the C source come from one generator); it only reads its
         // arguments.
-        Path::Values => unsafe { ffi::call(target, &sig, &args) }.and_then(|got| {
-            if !ret.is_void() {
-                result = ffi::write(&ret, &got, None, None)?.to_vec();
-            }
-            Ok(())
-        }),
+        Path::Values => unsafe { ffi::call(target, &sig, &args) }.map(|v| got = v),
         Path::Native => {
             let params = &sig.signature().params;
             let images: Vec<Box<[u8]>> = params
@@ -118,8 +158,14 @@ fn call(case: &Case, abi: Abi, path: Path) -> Result<(), String> {
     if fail != 0 {
         problems.push(format!("argument {} arrived wrong (conf_fail {fail})", fail % 100 - 1));
     }
-    if !ret.is_void() && meaning(&ret, &result) != meaning(&ret, &expected) {
-        problems.push(format!("result bytes {result:02x?} (expected {expected:02x?})"));
+    let right = match path {
+        Path::Values => same(&ret, &got, &expected),
+        Path::Native => meaning(&ret, &result) == meaning(&ret, &expected),
+    };
+    if !ret.is_void() && !right {
+        let result =
+            if let Path::Values = path { got.to_string() } else { format!("{result:02x?}") };
+        problems.push(format!("result {result} (expected bytes {expected:02x?})"));
     }
     if problems.is_empty() {
         Ok(())
@@ -128,6 +174,9 @@ fn call(case: &Case, abi: Abi, path: Path) -> Result<(), String> {
     }
 }
 
+/// Whether argument i (of type t, with expected image e) is wrong, and then how it looks.
+type Arrived<'a> = dyn Fn(usize, &Type, &[u8]) -> Option<String> + 'a;
+
 /// One callback case; `Err` says what went wrong.
 fn callback(case: &'static CallbackCase, abi: Abi, path: Path) -> Result<(), String> {
     let ret = native_type(case.ret);
@@ -135,46 +184,42 @@ fn callback(case: &'static CallbackCase, abi: Abi, path: Path) -> Result<(), Str
     let expected: Vec<Vec<u8>> = params
         .iter()
         .zip(case.args)
-        .map(|(ty, a)| image(ty, &value(a)).map(|i| meaning(ty, &i)))
+        .map(|(ty, a)| image(ty, &value(a)))
         .collect::<Result<_, _>>()?;
     let result = value(case.result);
 
     let seen: Arc<Mutex<(usize, Vec<String>)>> = Arc::default();
     let record = seen.clone();
     let types = params.clone();
-    // Compares the images of the arguments the closure got with the expected ones.
-    let check = move |images: Vec<Vec<u8>>| {
+    // Records the closure's run and what was wrong with each argument it got: `arrived`
+    // says whether argument i (of type t, expected image e) is right, and how it looks.
+    let check = move |arrived: &Arrived| {
         let mut seen = record.lock().unwrap_or_else(|p| p.into_inner());
         seen.0 += 1;
-        for (i, ((ty, got), want)) in types.iter().zip(images).zip(&expected).enumerate() {
-            if meaning(ty, &got) != *want {
-                seen.1.push(format!("argument {i} arrived as {got:02x?}"));
+        for (i, (ty, want)) in types.iter().zip(&expected).enumerate() {
+            if let Some(got) = arrived(i, ty, want) {
+                seen.1.push(format!("argument {i} arrived as {got}"));
             }
         }
     };
     let callback = match path {
-        Path::Values => {
-            let types = params.clone();
-            ffi::callback(abi, ret.clone(), params.clone(), move |args| {
-                let images = types
-                    .iter()
-                    .zip(args)
-                    .map(|(ty, a)| ffi::write(ty, a, None, None).map(|b| b.to_vec()))
-                    .collect::<Result<Vec<_>, _>>()?;
-                check(images);
-                Ok(result.clone())
-            })
-        }
+        Path::Values => ffi::callback(abi, ret.clone(), params.clone(), move |args| {
+            check(&|i, ty, want| (!same(ty, &args[i], want)).then(|| args[i].to_string()));
+            Ok(result.clone())
+        }),
         Path::Native => {
             let (types, ret_type) = (params.clone(), ret.clone());
             ffi::callback_native(abi, ret.clone(), params.clone(), move |ptrs, out| {
-                let images = types
+                let images: Vec<Vec<u8>> = types
                     .iter()
                     .zip(ptrs)
                     // SAFETY: each pointer refers to a whole image of its parameter.
                     .map(|(ty, &p)| unsafe { std::slice::from_raw_parts(p, ty.size()) }.to_vec())
                     .collect();
-                check(images);
+                check(&|i, ty, want| {
+                    let got = &images[i];
+                    (meaning(ty, got) != meaning(ty, want)).then(|| format!("{got:02x?}"))
+                });
                 if !ret_type.is_void() {
                     let image = ffi::write(&ret_type, &result, None, None)?.to_vec();
                     // SAFETY: `out` has room for the result type's size, which `image` is.
@@ -271,8 +316,12 @@ fn leak<T>(items: Vec<T>) -> &'static [T] {
 }
 
 fn run_calls(abi: Abi) {
-    let cases = leak(WIDE_CASES.iter().map(CallCase).collect());
-    suite::run("wide cases", abi, cases, MIN_CASES, |case| {
+    run_call_table("wide cases", WIDE_CASES, MIN_CASES, abi);
+}
+
+fn run_call_table(what: &str, table: &'static [Case], min: usize, abi: Abi) {
+    let cases = leak(table.iter().map(CallCase).collect());
+    suite::run(what, abi, cases, min, |case| {
         [Path::Values, Path::Native]
             .into_iter()
             .filter_map(|p| call(case.0, abi, p).err().map(|e| format!("{p:?}: {e}")))
@@ -281,8 +330,12 @@ fn run_calls(abi: Abi) {
 }
 
 fn run_callbacks(abi: Abi) {
-    let cases = leak(WIDE_CALLBACK_CASES.iter().map(CbCase).collect());
-    suite::run("wide callback cases", abi, cases, MIN_CASES, |case| {
+    run_callback_table("wide callback cases", WIDE_CALLBACK_CASES, MIN_CASES, abi);
+}
+
+fn run_callback_table(what: &str, table: &'static [CallbackCase], min: usize, abi: Abi) {
+    let cases = leak(table.iter().map(CbCase).collect());
+    suite::run(what, abi, cases, min, |case| {
         [Path::Values, Path::Native]
             .into_iter()
             .filter_map(|p| callback(case.0, abi, p).err().map(|e| format!("{p:?}: {e}")))
@@ -378,5 +431,132 @@ fn every_callable_convention_has_wide_cases() {
             "{}: {calls}, {callbacks}",
             abi.name()
         );
+    }
+}
+
+fn run_union_calls(abi: Abi) {
+    run_call_table("union cases", UNION_CASES, MIN_UNION_CASES, abi);
+}
+
+fn run_union_callbacks(abi: Abi) {
+    run_callback_table("union callback cases", UNION_CALLBACK_CASES, MIN_UNION_CASES, abi);
+}
+
+#[test]
+fn union_sysv64_calls() {
+    run_union_calls(Abi::SysV64);
+}
+
+#[test]
+fn union_win64_calls() {
+    run_union_calls(Abi::Win64);
+}
+
+#[test]
+fn union_aapcs64_calls() {
+    run_union_calls(Abi::Aapcs64);
+}
+
+#[test]
+fn union_sysv64_callbacks() {
+    run_union_callbacks(Abi::SysV64);
+}
+
+#[test]
+fn union_win64_callbacks() {
+    run_union_callbacks(Abi::Win64);
+}
+
+#[test]
+fn union_aapcs64_callbacks() {
+    run_union_callbacks(Abi::Aapcs64);
+}
+
+/// What a union case has, for the coverage test: where its unions are and what kind.
+fn union_traits(ty: &Type, at: &str, out: &mut std::collections::BTreeSet<String>) {
+    let Type::Union(s) = ty else {
+        if let Type::Struct(s) = ty {
+            if s.fields().iter().any(|f| matches!(f.ty, Type::Union(_))) {
+                out.insert(format!("{at} struct with a union"));
+            }
+        }
+        return;
+    };
+    out.insert(format!("{at} union"));
+    fn scalars(ty: &Type, out: &mut Vec<Type>) {
+        match ty {
+            Type::Struct(s) | Type::Union(s) => s.fields().iter().for_each(|f| scalars(&f.ty, out)),
+            Type::Array(a) => scalars(&a.elem, out),
+            scalar => out.push(scalar.clone()),
+        }
+    }
+    let mut leaves = Vec::new();
+    scalars(ty, &mut leaves);
+    let floats = |t: &Type| matches!(t.prim(), Some(Prim::F32 | Prim::F64));
+    if leaves.iter().all(floats) {
+        out.insert("float-only union".into());
+    } else if leaves.iter().any(floats) {
+        out.insert("int and float union".into());
+    }
+    if leaves.iter().any(|t| matches!(t, Type::Wide(Wide::LongDouble | Wide::ComplexLongDouble))) {
+        out.insert("long double union".into());
+    }
+    if s.fields().iter().any(|f| matches!(f.ty, Type::Array(_))) {
+        out.insert("union with an array".into());
+    }
+    if s.fields().iter().any(|f| matches!(f.ty, Type::Struct(_))) {
+        out.insert("union of a struct".into());
+    }
+    if ty.align() == 1 && ty.size() > 1 {
+        out.insert("packed union".into());
+    }
+}
+
+/// The union mix has what the issue asks for on each convention built: unions as early
+/// and late (stack) arguments and as results, in structs and holding structs, of floats
+/// only, of ints and floats, with arrays, packed, with a `long double` (x86-64 only), and
+/// both value forms (`[I V]` and bytes).
+#[test]
+fn the_union_mix_covers_the_union_rules() {
+    use std::collections::BTreeSet;
+    for abi in ["sysv64", "win64", "aapcs64"] {
+        let calls = UNION_CASES.iter().map(|c| (c.abi, c.params, c.args, c.ret));
+        let callbacks = UNION_CALLBACK_CASES.iter().map(|c| (c.abi, c.params, c.args, c.ret));
+        let mut seen = BTreeSet::new();
+        let mut built = false;
+        for (_, params, args, ret) in calls.chain(callbacks).filter(|c| c.0 == abi) {
+            built = true;
+            for (i, (p, a)) in params.iter().zip(args.iter()).enumerate() {
+                let at = if i >= 8 { "late arg" } else { "arg" };
+                union_traits(&native_type(p), at, &mut seen);
+                if p.starts_with("[:union") {
+                    let form = if a.starts_with('"') { "bytes" } else { "[I V]" };
+                    seen.insert(format!("union argument as {form}"));
+                }
+            }
+            union_traits(&native_type(ret), "ret", &mut seen);
+        }
+        if !built {
+            continue;
+        }
+        let mut wanted: Vec<&str> = vec![
+            "arg union",
+            "late arg union",
+            "ret union",
+            "arg struct with a union",
+            "ret struct with a union",
+            "float-only union",
+            "int and float union",
+            "union with an array",
+            "union of a struct",
+            "packed union",
+            "union argument as bytes",
+            "union argument as [I V]",
+        ];
+        if abi != "aapcs64" {
+            wanted.push("long double union");
+        }
+        let missing: Vec<_> = wanted.iter().filter(|w| !seen.contains(**w)).collect();
+        assert!(missing.is_empty(), "{abi}: never {missing:?}");
     }
 }

@@ -132,6 +132,7 @@ fn main() {
     write_if_changed(&out_dir.join("callback_cases.rs"), &callbacks::rust_file(&cb_named));
     c_files.extend(variadic_cases(&conventions, &out_dir, &os));
     c_files.extend(wide_cases(&conventions, &out_dir));
+    c_files.extend(union_cases(&conventions, &out_dir));
 
     let alt = arch == "x86_64";
     let mut rust = rust_file(&named);
@@ -192,44 +193,76 @@ fn variadic_cases(conventions: &[Convention], out_dir: &Path, os: &str) -> Vec<P
 /// (callback drivers) per convention, and `wide_cases.rs`.
 fn wide_cases(conventions: &[Convention], out_dir: &Path) -> Vec<PathBuf> {
     use gen::wide;
-    let callee_defs: Vec<_> =
-        conventions.iter().map(|_| wide::defs(wide::SEED, wide::CASES_PER_CONVENTION)).collect();
-    let driver_defs: Vec<_> = conventions
-        .iter()
-        .map(|_| wide::defs(wide::CALLBACK_SEED, wide::CASES_PER_CONVENTION))
-        .collect();
-    let (mut callees, mut drivers, mut files) = (Vec::new(), Vec::new(), Vec::new());
-    for (conv, (callee_defs, driver_defs)) in
-        conventions.iter().zip(callee_defs.iter().zip(&driver_defs))
-    {
-        let (start, driver_start) = (callees.len(), drivers.len());
-        for (i, def) in callee_defs.iter().enumerate() {
-            let id = callees.len();
-            callees.push(wide::Named {
-                id,
-                name: wide::callee_name(conv.abi, i),
-                abi: conv.abi,
-                def,
-            });
+    let defs = |_: &Convention, seed| wide::defs(seed, wide::CASES_PER_CONVENTION);
+    let suite = Suite {
+        files: ["wide", "wcb"],
+        seeds: [wide::SEED, wide::CALLBACK_SEED],
+        names: [wide::callee_name, wide::driver_name],
+        tables: ["WIDE_CASES", "WIDE_CALLBACK_CASES"],
+    };
+    suite.write(conventions, out_dir, defs)
+}
+
+/// The cases with unions (`gen/unions.rs`): `union_<abi>.c`, `ucb_<abi>.c` and
+/// `union_cases.rs`. AArch64's have no wide scalars (their port is separate).
+fn union_cases(conventions: &[Convention], out_dir: &Path) -> Vec<PathBuf> {
+    use gen::unions;
+    let defs = |conv: &Convention, seed| {
+        unions::defs(seed, unions::CASES_PER_CONVENTION, conv.abi != "aapcs64")
+    };
+    let suite = Suite {
+        files: ["union", "ucb"],
+        seeds: [unions::SEED, unions::CALLBACK_SEED],
+        names: [unions::callee_name, unions::driver_name],
+        tables: ["UNION_CASES", "UNION_CALLBACK_CASES"],
+    };
+    suite.write(conventions, out_dir, defs)
+}
+
+/// A generated suite in `gen/wide.rs`'s model: callees and callback drivers, each
+/// `[callees, drivers]`.
+struct Suite {
+    /// C file prefixes (`<prefix>_<abi>.c`); the Rust file is `<files[0]>_cases.rs`.
+    files: [&'static str; 2],
+    seeds: [u64; 2],
+    names: [fn(&str, usize) -> String; 2],
+    tables: [&'static str; 2],
+}
+
+impl Suite {
+    fn write(
+        &self,
+        conventions: &[Convention],
+        out_dir: &Path,
+        defs: impl Fn(&Convention, u64) -> Vec<gen::wide::WideDef>,
+    ) -> Vec<PathBuf> {
+        use gen::wide;
+        let callee_defs: Vec<_> = conventions.iter().map(|c| defs(c, self.seeds[0])).collect();
+        let driver_defs: Vec<_> = conventions.iter().map(|c| defs(c, self.seeds[1])).collect();
+        let (mut callees, mut drivers, mut files) = (Vec::new(), Vec::new(), Vec::new());
+        for (conv, (callee_defs, driver_defs)) in
+            conventions.iter().zip(callee_defs.iter().zip(&driver_defs))
+        {
+            let (start, driver_start) = (callees.len(), drivers.len());
+            for (i, def) in callee_defs.iter().enumerate() {
+                let (id, name) = (callees.len(), (self.names[0])(conv.abi, i));
+                callees.push(wide::Named { id, name, abi: conv.abi, def });
+            }
+            for (i, def) in driver_defs.iter().enumerate() {
+                let (id, name) = (drivers.len(), (self.names[1])(conv.abi, i));
+                drivers.push(wide::Named { id, name, abi: conv.abi, def });
+            }
+            let path = out_dir.join(format!("{}_{}.c", self.files[0], conv.abi));
+            write_if_changed(&path, &wide::callee_file(conv, &callees[start..]));
+            files.push(path);
+            let path = out_dir.join(format!("{}_{}.c", self.files[1], conv.abi));
+            write_if_changed(&path, &wide::driver_file(conv, &drivers[driver_start..]));
+            files.push(path);
         }
-        for (i, def) in driver_defs.iter().enumerate() {
-            let id = drivers.len();
-            drivers.push(wide::Named {
-                id,
-                name: wide::driver_name(conv.abi, i),
-                abi: conv.abi,
-                def,
-            });
-        }
-        let path = out_dir.join(format!("wide_{}.c", conv.abi));
-        write_if_changed(&path, &wide::callee_file(conv, &callees[start..]));
-        files.push(path);
-        let path = out_dir.join(format!("wcb_{}.c", conv.abi));
-        write_if_changed(&path, &wide::driver_file(conv, &drivers[driver_start..]));
-        files.push(path);
+        let rust = wide::rust_tables(&callees, &drivers, self.tables);
+        write_if_changed(&out_dir.join(format!("{}_cases.rs", self.files[0])), &rust);
+        files
     }
-    write_if_changed(&out_dir.join("wide_cases.rs"), &wide::rust_file(&callees, &drivers));
-    files
 }
 
 /// `HAND_WRITTEN` (and the `_alt` twins) as a Rust table of names and addresses.

@@ -5,6 +5,7 @@ pub mod cases;
 pub mod emit;
 pub mod model;
 pub mod rng;
+pub mod unions;
 pub mod values;
 pub mod variadic;
 pub mod wide;

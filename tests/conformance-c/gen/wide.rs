@@ -89,23 +89,33 @@ pub enum Ty {
     Array(Rc<Ty>, usize),
 }
 
+/// A struct or (with `union`) a union; `packed`: every member packed (`:pack-all`,
+/// gcc's `__attribute__((packed))`): no padding, alignment 1.
 pub struct StructTy {
     pub fields: Vec<(Ty, usize)>,
     pub size: usize,
     pub align: usize,
+    pub union: bool,
+    pub packed: bool,
 }
 
 impl StructTy {
     fn new(types: Vec<Ty>) -> StructTy {
+        StructTy::with(types, false, false)
+    }
+
+    /// The layout Janet and gcc give: a union's members all at offset 0.
+    pub fn with(types: Vec<Ty>, union: bool, packed: bool) -> StructTy {
         let (mut size, mut align) = (0usize, 1usize);
         let mut fields = Vec::new();
         for ty in types {
-            align = align.max(ty.align());
-            let offset = size.next_multiple_of(ty.align());
-            size = offset + ty.size();
+            let a = if packed { 1 } else { ty.align() };
+            align = align.max(a);
+            let offset = if union { 0 } else { size.next_multiple_of(a) };
+            size = size.max(offset + ty.size());
             fields.push((ty, offset));
         }
-        StructTy { fields, size: size.next_multiple_of(align), align }
+        StructTy { fields, size: size.next_multiple_of(align), align, union, packed }
     }
 }
 
@@ -128,7 +138,7 @@ impl Ty {
         }
     }
 
-    fn has_wide(&self) -> bool {
+    pub fn has_wide(&self) -> bool {
         match self {
             Ty::Prim(_) => false,
             Ty::Wide(_) => true,
@@ -137,12 +147,54 @@ impl Ty {
         }
     }
 
+    /// Whether a union is in it (or it is one).
+    pub fn has_union(&self) -> bool {
+        match self {
+            Ty::Prim(_) | Ty::Wide(_) => false,
+            Ty::Struct(s) => s.union || s.fields.iter().any(|(t, _)| t.has_union()),
+            Ty::Array(e, _) => e.has_union(),
+        }
+    }
+
+    /// Whether a `long double` (alone or as a complex part) is in it: its image differs
+    /// between x87 and binary128, so the generator cannot spell it as bytes.
+    pub fn has_long_double(&self) -> bool {
+        match self {
+            Ty::Prim(_) => false,
+            Ty::Wide(w) => matches!(w, W::LongDouble | W::ComplexLongDouble),
+            Ty::Struct(s) => s.fields.iter().any(|(t, _)| t.has_long_double()),
+            Ty::Array(e, _) => e.has_long_double(),
+        }
+    }
+
+    /// The byte ranges that carry a value (as C expressions of their length), from
+    /// `base`: a `long double` has `JC_LD_BYTES` (10 on x87); a union's are its members'.
+    fn significant(&self, base: usize, out: &mut Vec<(usize, String)>) {
+        match self {
+            Ty::Prim(p) => out.push((base, p.size().to_string())),
+            Ty::Wide(W::LongDouble) => out.push((base, "JC_LD_BYTES".into())),
+            Ty::Wide(W::ComplexLongDouble) => {
+                out.push((base, "JC_LD_BYTES".into()));
+                out.push((base + 16, "JC_LD_BYTES".into()));
+            }
+            Ty::Wide(w) => out.push((base, w.size().to_string())),
+            Ty::Struct(s) => s.fields.iter().for_each(|(t, o)| t.significant(base + o, out)),
+            Ty::Array(e, n) => (0..*n).for_each(|i| e.significant(base + i * e.size(), out)),
+        }
+    }
+
     pub fn janet(&self) -> String {
         match self {
             Ty::Prim(p) => format!(":{}", p.keywords()[0]),
             Ty::Wide(w) => format!(":{}", w.keyword()),
             Ty::Struct(s) => {
-                let f: Vec<String> = s.fields.iter().map(|(t, _)| t.janet()).collect();
+                let mut f: Vec<String> = s.fields.iter().map(|(t, _)| t.janet()).collect();
+                if s.union {
+                    f.insert(0, ":union".into());
+                }
+                if s.packed {
+                    f.push(":pack-all".into());
+                }
                 format!("[{}]", f.join(" "))
             }
             Ty::Array(e, n) => format!("@[{} {n}]", e.janet()),
@@ -157,6 +209,17 @@ pub enum WVal {
     Complex(W, f64, f64),
     Struct(Vec<WVal>),
     Array(Vec<WVal>),
+    /// A union's value `[I V]`: member I set, every other byte zero.
+    Union(Rc<StructTy>, usize, Box<WVal>),
+    /// A union's value as a string of exactly its size (its image).
+    Bytes(Rc<StructTy>, Vec<u8>),
+}
+
+/// What a C function compares: a leaf with `==`, or a union's bytes with those of the
+/// same union in an expected object built with [`WVal::build`].
+enum Check {
+    Leaf(String, String),
+    Union(String, Rc<StructTy>),
 }
 
 /// A float text that reads back as the same double.
@@ -183,6 +246,57 @@ impl WVal {
             }
             WVal::Array(items) => {
                 format!("@[{}]", items.iter().map(WVal::janet).collect::<Vec<_>>().join(" "))
+            }
+            WVal::Union(_, i, v) => format!("[{i} {}]", v.janet()),
+            WVal::Bytes(_, bytes) => {
+                let text: String = bytes.iter().map(|b| format!("\\x{b:02x}")).collect();
+                format!("\"{text}\"")
+            }
+        }
+    }
+
+    /// C statements that set `lvalue` (already all zero bytes) to this value leaf by
+    /// leaf, so that every byte no leaf covers stays zero, as jitcall writes a union.
+    fn build(&self, lvalue: &str, out: &mut Vec<String>) {
+        match self {
+            WVal::Struct(items) => {
+                items.iter().enumerate().for_each(|(i, v)| v.build(&format!("{lvalue}.f{i}"), out))
+            }
+            WVal::Array(items) => {
+                items.iter().enumerate().for_each(|(i, v)| v.build(&format!("{lvalue}[{i}]"), out))
+            }
+            WVal::Union(_, i, v) => v.build(&format!("{lvalue}.f{i}"), out),
+            WVal::Bytes(_, bytes) => {
+                let list: Vec<String> = bytes.iter().map(|b| format!("{b:#04x}")).collect();
+                out.push(format!(
+                    "memcpy(&{lvalue}, (const unsigned char[]){{{}}}, {});",
+                    list.join(", "),
+                    bytes.len()
+                ));
+            }
+            leaf => out.push(format!("{lvalue} = {};", leaf.c())),
+        }
+    }
+
+    /// As [`WVal::leaf_checks`] of `root` + `path`, with unions compared as bytes (their
+    /// path from `root` in [`Check::Union`]).
+    fn checks(&self, root: &str, path: &str, out: &mut Vec<Check>) {
+        match self {
+            WVal::Struct(items) => items
+                .iter()
+                .enumerate()
+                .for_each(|(i, v)| v.checks(root, &format!("{path}.f{i}"), out)),
+            WVal::Array(items) => items
+                .iter()
+                .enumerate()
+                .for_each(|(i, v)| v.checks(root, &format!("{path}[{i}]"), out)),
+            WVal::Union(s, ..) | WVal::Bytes(s, _) => {
+                out.push(Check::Union(path.into(), s.clone()))
+            }
+            leaf => {
+                let mut leaves = Vec::new();
+                leaf.leaf_checks(&format!("{root}{path}"), &mut leaves);
+                out.extend(leaves.into_iter().map(|(l, v)| Check::Leaf(l, v)));
             }
         }
     }
@@ -212,6 +326,7 @@ impl WVal {
             WVal::Struct(items) | WVal::Array(items) => {
                 format!("{{{}}}", items.iter().map(WVal::c).collect::<Vec<_>>().join(", "))
             }
+            WVal::Union(..) | WVal::Bytes(..) => unreachable!("unions are built, not literals"),
         }
     }
 
@@ -234,6 +349,7 @@ impl WVal {
                 out.push((format!("__imag__ {path}"), format!("({part}){}", float_text(*im))));
             }
             WVal::Prim(Val::Struct(_) | Val::Array(_)) => unreachable!("prims only"),
+            WVal::Union(..) | WVal::Bytes(..) => unreachable!("unions are checked as bytes"),
             WVal::Prim(v) => out.push((path.to_string(), v.c())),
             leaf => out.push((path.to_string(), leaf.c())),
         }
@@ -248,12 +364,12 @@ pub struct WideDef {
     pub result: Option<WVal>,
 }
 
-struct Gen {
-    rng: Rng,
+pub(crate) struct Gen {
+    pub(crate) rng: Rng,
 }
 
 /// Primitives only, no `:ptr`-like ones whose text is special, except plain pointers.
-const PRIMS: [Prim; 12] = [
+pub(crate) const PRIMS: [Prim; 12] = [
     Prim::Bool,
     Prim::I8,
     Prim::U8,
@@ -269,7 +385,7 @@ const PRIMS: [Prim; 12] = [
 ];
 
 impl Gen {
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+    pub(crate) fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[self.rng.below(items.len())]
     }
 
@@ -322,7 +438,7 @@ impl Gen {
         WideDef { ret, params, args, result }
     }
 
-    fn value(&mut self, ty: &Ty, arg: usize) -> WVal {
+    pub(crate) fn value(&mut self, ty: &Ty, arg: usize) -> WVal {
         match ty {
             Ty::Prim(p) => {
                 let model = crate::gen::model::Ty::prim(*p, p.keywords()[0]);
@@ -344,11 +460,25 @@ impl Gen {
                 let bits = if *w == W::ComplexF32 { 16 } else { 40 };
                 WVal::Complex(*w, self.float(bits), self.float(bits))
             }
+            Ty::Struct(s) if s.union => self.union_value(s, arg),
             Ty::Struct(s) => {
                 WVal::Struct(s.fields.iter().map(|(t, _)| self.value(t, arg)).collect())
             }
             Ty::Array(e, n) => WVal::Array((0..*n).map(|_| self.value(e, arg)).collect()),
         }
+    }
+
+    /// `[I V]` with a random member, or (a third of the time, when the image does not
+    /// depend on the `long double` format) a string of random bytes, none of them zero.
+    fn union_value(&mut self, s: &Rc<StructTy>, arg: usize) -> WVal {
+        let spelled = !s.fields.iter().any(|(t, _)| t.has_long_double());
+        if spelled && self.rng.chance(33) {
+            let bytes = (0..s.size).map(|_| 1 + self.rng.below(255) as u8).collect();
+            return WVal::Bytes(s.clone(), bytes);
+        }
+        let i = self.rng.below(s.fields.len());
+        let v = self.value(&s.fields[i].0, arg);
+        WVal::Union(s.clone(), i, Box::new(v))
     }
 
     /// A number with `bits` significant bits, sometimes negative, scaled by 2^-8..2^8.
@@ -400,7 +530,8 @@ impl Structs {
     }
 
     fn name(&self, s: &Rc<StructTy>) -> String {
-        format!("ws{}", self.order.iter().position(|o| Rc::ptr_eq(o, s)).expect("visited"))
+        let prefix = if s.union { "wu" } else { "ws" };
+        format!("{prefix}{}", self.order.iter().position(|o| Rc::ptr_eq(o, s)).expect("visited"))
     }
 
     fn declare(&self, ty: &Ty, name: &str) -> String {
@@ -418,7 +549,9 @@ impl Structs {
             case.def.params.iter().chain(case.def.ret.iter()).for_each(|t| structs.visit(t));
         }
         for s in &structs.order {
-            writeln!(out, "typedef struct {{").unwrap();
+            let kind = if s.union { "union" } else { "struct" };
+            let packed = if s.packed { " __attribute__((packed))" } else { "" };
+            writeln!(out, "typedef {kind}{packed} {{").unwrap();
             for (i, (t, _)) in s.fields.iter().enumerate() {
                 writeln!(out, "    {};", structs.declare(t, &format!("f{i}"))).unwrap();
             }
@@ -442,6 +575,34 @@ impl Structs {
             _ => v.c(),
         }
     }
+
+    /// Declares `name` of `ty`, all zero bytes, and sets it to `v` leaf by leaf.
+    fn built(&self, ty: &Ty, v: &WVal, name: &str, out: &mut String) {
+        writeln!(out, "    {};", self.declare(ty, name)).unwrap();
+        writeln!(out, "    memset(&{name}, 0, sizeof {name});").unwrap();
+        let mut statements = Vec::new();
+        v.build(name, &mut statements);
+        statements.iter().for_each(|s| writeln!(out, "    {s}").unwrap());
+    }
+}
+
+/// C conditions: union `got` has the bytes of `want` wherever some member has a value
+/// (zero bytes included). Bytes that are padding in every member are not compared: the
+/// conventions do not carry them (gcc keeps only the low 4 bytes of an eightbyte whose
+/// upper 4 are padding; an x87 result has no padding to give back).
+fn same_bytes(got: &str, want: &str, s: &Rc<StructTy>) -> Vec<String> {
+    let mut ranges = Vec::new();
+    Ty::Struct(s.clone()).significant(0, &mut ranges);
+    ranges.sort();
+    ranges.dedup();
+    ranges
+        .into_iter()
+        .map(|(off, len)| {
+            format!(
+                "memcmp((const char *)&{got} + {off}, (const char *)&{want} + {off}, {len}) == 0"
+            )
+        })
+        .collect()
 }
 
 fn header(conv: &Convention, what: &str) -> String {
@@ -450,6 +611,9 @@ fn header(conv: &Convention, what: &str) -> String {
     out.push_str("#include \"jc.h\"\n\n");
     out.push_str("#define JC_U128(hi, lo) (((unsigned __int128)(hi) << 64) | (lo))\n");
     out.push_str("#define JC_I128(hi, lo) ((__int128)JC_U128(hi, lo))\n");
+    out.push_str("/* The bytes of a long double that hold its value (x87: 10 of 16). */\n");
+    out.push_str("#if defined(__x86_64__)\n#define JC_LD_BYTES 10\n#else\n");
+    out.push_str("#define JC_LD_BYTES sizeof(long double)\n#endif\n");
     writeln!(out, "#define CONV {}\n", conv.attribute).unwrap();
     out
 }
@@ -469,16 +633,40 @@ pub fn callee_file(conv: &Convention, cases: &[Named]) -> String {
         let params = if params.is_empty() { "void".into() } else { params.join(", ") };
         writeln!(out, "CONV {} {}({params}) {{", structs.ret_type(def), case.name).unwrap();
         writeln!(out, "    jitcall_conf_last = {};", case.id).unwrap();
-        for (i, arg) in def.args.iter().enumerate() {
+        for (i, (ty, arg)) in def.params.iter().zip(&def.args).enumerate() {
+            let code = case.id * 100 + i + 1;
+            if ty.has_union() {
+                // Compared with an expected object: unions byte for byte.
+                structs.built(ty, arg, &format!("e{i}"), &mut out);
+                let mut checks = Vec::new();
+                arg.checks(&format!("a{i}"), "", &mut checks);
+                for check in checks {
+                    match check {
+                        Check::Leaf(l, v) => writeln!(out, "    jc_check({l} == {v}, {code});"),
+                        Check::Union(p, s) => {
+                            for same in same_bytes(&format!("a{i}{p}"), &format!("e{i}{p}"), &s) {
+                                writeln!(out, "    jc_check({same}, {code});").unwrap();
+                            }
+                            Ok(())
+                        }
+                    }
+                    .unwrap();
+                }
+                continue;
+            }
             let mut checks = Vec::new();
             arg.leaf_checks(&format!("a{i}"), &mut checks);
             for (lvalue, literal) in checks {
-                writeln!(out, "    jc_check({lvalue} == {literal}, {});", case.id * 100 + i + 1)
-                    .unwrap();
+                writeln!(out, "    jc_check({lvalue} == {literal}, {code});").unwrap();
             }
         }
-        if let (Some(t), Some(v)) = (&def.ret, &def.result) {
-            writeln!(out, "    return {};", structs.literal(t, v)).unwrap();
+        match (&def.ret, &def.result) {
+            (Some(t), Some(v)) if t.has_union() => {
+                structs.built(t, v, "r", &mut out);
+                writeln!(out, "    return r;").unwrap();
+            }
+            (Some(t), Some(v)) => writeln!(out, "    return {};", structs.literal(t, v)).unwrap(),
+            _ => {}
         }
         writeln!(out, "}}\n").unwrap();
     }
@@ -498,12 +686,37 @@ pub fn driver_file(conv: &Convention, cases: &[Named]) -> String {
         let name = &case.name;
         writeln!(out, "typedef {ret} (CONV *{name}_fp)({params});").unwrap();
         writeln!(out, "int {name}({name}_fp fp) {{").unwrap();
-        let args: Vec<String> =
-            def.params.iter().zip(&def.args).map(|(t, v)| structs.literal(t, v)).collect();
+        let mut args = Vec::new();
+        for (i, (t, v)) in def.params.iter().zip(&def.args).enumerate() {
+            if t.has_union() {
+                structs.built(t, v, &format!("x{i}"), &mut out);
+                args.push(format!("x{i}"));
+            } else {
+                args.push(structs.literal(t, v));
+            }
+        }
         let call = format!("fp({})", args.join(", "));
-        match &def.result {
-            None => writeln!(out, "    {call};").unwrap(),
-            Some(result) => {
+        match (&def.ret, &def.result) {
+            (_, None) => writeln!(out, "    {call};").unwrap(),
+            (Some(t), Some(result)) if t.has_union() => {
+                writeln!(out, "    {ret} r = {call};").unwrap();
+                structs.built(t, result, "e", &mut out);
+                let mut checks = Vec::new();
+                result.checks("r", "", &mut checks);
+                for (k, check) in checks.iter().enumerate() {
+                    match check {
+                        Check::Leaf(l, v) => {
+                            writeln!(out, "    if (!({l} == {v})) return {};", k + 1).unwrap()
+                        }
+                        Check::Union(p, s) => {
+                            for same in same_bytes(&format!("r{p}"), &format!("e{p}"), s) {
+                                writeln!(out, "    if (!({same})) return {};", k + 1).unwrap();
+                            }
+                        }
+                    }
+                }
+            }
+            (_, Some(result)) => {
                 writeln!(out, "    {ret} r = {call};").unwrap();
                 let mut checks = Vec::new();
                 result.leaf_checks("r", &mut checks);
@@ -517,15 +730,15 @@ pub fn driver_file(conv: &Convention, cases: &[Named]) -> String {
     out
 }
 
-/// The Rust tables `WIDE_CASES` (callees, as [`Case`]s) and `WIDE_CALLBACK_CASES`.
-pub fn rust_file(callees: &[Named], drivers: &[Named]) -> String {
+/// The Rust tables of callees (as [`Case`]s) and drivers (as `CallbackCase`s), named.
+pub fn rust_tables(callees: &[Named], drivers: &[Named], names: [&str; 2]) -> String {
     let mut out = String::from("// Generated by tests/conformance-c/build.rs.\n\nextern \"C\" {\n");
     for case in callees.iter().chain(drivers) {
         writeln!(out, "    fn {}();", case.name).unwrap();
     }
     out.push_str("}\n\n");
     let table = |out: &mut String, name: &str, ty: &str, last: &str, cases: &[Named]| {
-        writeln!(out, "/// Generated cases with wide types, for every convention built.").unwrap();
+        writeln!(out, "/// Generated cases, for every convention built.").unwrap();
         writeln!(out, "pub static {name}: &[{ty}] = &[").unwrap();
         for case in cases {
             let def = case.def;
@@ -550,8 +763,8 @@ pub fn rust_file(callees: &[Named], drivers: &[Named]) -> String {
         }
         out.push_str("];\n\n");
     };
-    table(&mut out, "WIDE_CASES", "Case", "expected,func", callees);
-    table(&mut out, "WIDE_CALLBACK_CASES", "CallbackCase", "result,driver", drivers);
+    table(&mut out, names[0], "Case", "expected,func", callees);
+    table(&mut out, names[1], "CallbackCase", "result,driver", drivers);
     out
 }
 

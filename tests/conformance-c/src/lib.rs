@@ -101,6 +101,10 @@ include!(concat!(env!("OUT_DIR"), "/variadic_cases.rs"));
 // are compared by native image: 128-bit integers are written as decimal strings.
 include!(concat!(env!("OUT_DIR"), "/wide_cases.rs"));
 
+// `UNION_CASES` and `UNION_CALLBACK_CASES`: the cases with unions (every case has one),
+// as [`Case`]s and [`CallbackCase`]s. A union value is `[I V]` or a string of its bytes.
+include!(concat!(env!("OUT_DIR"), "/union_cases.rs"));
+
 extern "C" {
     fn jitcall_conf_fail_get() -> c_int;
     fn jitcall_conf_last_get() -> c_int;
