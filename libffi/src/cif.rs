@@ -383,11 +383,11 @@ unsafe fn compile(
     key: &[u64],
 ) -> Result<Prepared, Status> {
     // SAFETY: forwarded from the caller.
-    let ret = unsafe { types::to_jitcall(rtype, abi)? };
+    let ret = unsafe { types::to_jitcall(rtype)? };
     let mut params = Vec::with_capacity(args.len());
     for &t in args {
         // SAFETY: forwarded from the caller.
-        let ty = unsafe { types::to_jitcall(t, abi)? };
+        let ty = unsafe { types::to_jitcall(t)? };
         if ty.is_void() {
             return Err(Status::BadTypedef);
         }
