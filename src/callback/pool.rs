@@ -288,6 +288,12 @@ fn release(words: &SlotWords) {
 
 /// One call inside the dispatcher, counted on its slot from entry to exit: a live slot's
 /// closure is not freed while any call is inside.
+///
+/// The count costs two atomic read-modify-writes per call (most of a native callback's
+/// overhead over libffi's closures, which do not keep their closures alive). Both must be
+/// RMWs on the state word: entering reads the phase and counts the call in one step (a
+/// `retire` between a separate load and add could free the closure under the call), and
+/// leaving must both uncount and see whether it was the last call of a DYING slot.
 pub(super) struct InFlight<'a> {
     words: &'a SlotWords,
     /// The callback's closure, or `None` for a stale call (the slot is free or dying).
