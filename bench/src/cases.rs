@@ -717,6 +717,34 @@ pub fn new_libffi_closure(cif: &Rc<Cif>) -> Closure {
     Closure::new(cif.clone(), libffi_add)
 }
 
+/// Checks what the `callback_new` row times: a native callback, a callback over values
+/// and a libffi closure, each made, called by the "C caller" and dropped, add their
+/// arguments.
+pub fn check_callback_making() -> Result<(), String> {
+    let (a, b) = (31_337, -4_242);
+    let want = callees::add_i32(a, b);
+    let round_trip = |code: *const c_void| {
+        // SAFETY: `code` is a live `int(int, int)` callback or closure in the host's C
+        // convention (made just before this call and dropped after it).
+        let f = unsafe { std::mem::transmute::<*const c_void, IntIntFn>(code) };
+        callees::call_it(f, a, b)
+    };
+    let native = new_native_callback();
+    let value = new_jit_callback();
+    let closure = new_libffi_closure(&int_int_cif());
+    let got = [
+        ("native callback", round_trip(native.code_ptr().as_ptr())),
+        ("value callback", round_trip(value.code_ptr().as_ptr())),
+        ("libffi closure", round_trip(closure.code())),
+    ];
+    for (name, got) in got {
+        if got != want {
+            return Err(format!("callback_new: a fresh {name} returned {got}, want {want}"));
+        }
+    }
+    Ok(())
+}
+
 impl CallbackRoundTrip {
     pub fn new() -> CallbackRoundTrip {
         let (native, value) = (new_native_callback(), new_jit_callback());

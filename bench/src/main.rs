@@ -2,7 +2,8 @@
 //! `CASE direct=NS typed=NS value=NS libffi=NS` (nanoseconds per call, each the median of
 //! several calibrated runs); `snprintf direct= typed= value=` (a variadic call) and
 //! `errno direct= typed= typed_capture= value= value_capture=` (errno capture against the
-//! same call without); then `build new=NS cached=NS`. Notes go to stderr.
+//! same call without); then `build new=NS cached=NS` and `callback_new native=NS value=NS
+//! libffi=NS` (making and dropping a callback or a libffi closure). Notes go to stderr.
 
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -10,9 +11,7 @@ use std::time::{Duration, Instant};
 
 use jitcall_bench::build::{build, cached_signature, fresh_signature};
 use jitcall_bench::cases::*;
-use jitcall_bench::timing::{
-    calibrate, median, nanos, ns_per_call, ns_per_call_batched, run, Plan,
-};
+use jitcall_bench::timing::{calibrate, median, nanos, ns_per_call_batched, run, Plan};
 use jitcall_bench::variadic;
 
 fn main() -> ExitCode {
@@ -53,13 +52,24 @@ fn main() -> ExitCode {
     let hit = ns_per_call_batched(plan, || cached.clone(), |sig| drop(black_box(build(sig))));
     println!("build new={new:.1} cached={hit:.1}");
 
+    if let Err(message) = check_callback_making() {
+        eprintln!("error: {message}");
+        return ExitCode::FAILURE;
+    }
     let cif = int_int_cif();
-    let jit_new = ns_per_call(plan, || drop(black_box(new_jit_callback())));
-    let ffi_new = ns_per_call(plan, || drop(black_box(new_libffi_closure(&cif))));
+    let [native, value, libffi] = interleaved(
+        plan,
+        [
+            &mut || drop(black_box(new_native_callback())),
+            &mut || drop(black_box(new_jit_callback())),
+            &mut || drop(black_box(new_libffi_closure(&cif))),
+        ],
+    );
+    println!("callback_new native={native:.1} value={value:.1} libffi={libffi:.1}");
     eprintln!(
         "note: callback typed= is a native callback (its closure reads argument images), \
-         value= a callback over Values. Making and dropping one: jitcall Callback \
-         {jit_new:.1} ns, libffi closure {ffi_new:.1} ns."
+         value= a callback over Values; callback_new makes and drops one of each (libffi: \
+         ffi_closure_alloc + ffi_prep_closure_loc + ffi_closure_free)."
     );
     eprintln!(
         "note: build new = ffi::signature of a never-seen int(P, P, P, struct{{P, P, P}}); \
@@ -70,6 +80,20 @@ fn main() -> ExitCode {
         start.elapsed().as_secs_f64()
     );
     ExitCode::SUCCESS
+}
+
+/// The paths' nanoseconds per call, their runs interleaved (so that a busy moment of the
+/// machine falls on all of them).
+fn interleaved<const N: usize>(plan: Plan, mut paths: [&mut dyn FnMut(); N]) -> [f64; N] {
+    let iters: Vec<u64> =
+        paths.iter_mut().map(|f| calibrate(plan.run_time, |n| run(f, n))).collect();
+    let mut samples: [Vec<f64>; N] = std::array::from_fn(|_| Vec::new());
+    for _ in 0..plan.runs {
+        for ((f, &n), samples) in paths.iter_mut().zip(&iters).zip(&mut samples) {
+            samples.push(nanos(run(f, n), n));
+        }
+    }
+    samples.map(median)
 }
 
 /// Checks a case, measures its four paths (their runs interleaved) and prints its line.

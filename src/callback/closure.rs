@@ -1,6 +1,12 @@
-//! What a callback's slot points at: its signature, the plan the dispatcher reads the
-//! arguments by, and the closure.
+//! What a callback's slot points at: its signature's shape (the plan the dispatcher reads
+//! the arguments by, decided once per signature) and the closure.
 
+use std::cell::RefCell;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::arch;
 use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan};
 use crate::signature::Signature;
@@ -21,16 +27,106 @@ pub(super) enum ClosureBody {
     Native(Box<ImageFn>),
 }
 
-/// Everything a callback's slot points at: the signature, its plan (by which the
-/// dispatcher reads the arguments and writes the result) and the Rust closure.
+/// Everything a callback's slot points at: its signature's [`Shape`] (reached through
+/// `Deref`, so `closure.plan` is the shape's plan) and the Rust closure.
 pub(super) struct Closure {
-    pub(super) sig: Signature,
-    pub(super) plan: CallPlan,
+    pub(super) shape: Arc<Shape>,
     pub(super) body: ClosureBody,
-    /// For native callbacks: where each argument's image is found, decided once.
+}
+
+impl Deref for Closure {
+    type Target = Shape;
+
+    fn deref(&self) -> &Shape {
+        &self.shape
+    }
+}
+
+/// What the dispatcher needs to know about a callback's signature: decided once per
+/// signature (see [`Shape::of`]) and shared by all of its callbacks.
+pub(super) struct Shape {
+    pub(super) sig: Signature,
+    /// The plan by which the dispatcher reads the arguments and writes the result.
+    pub(super) plan: CallPlan,
+    /// For native callbacks: where each argument's image is found.
     pub(super) native_args: Vec<NativeArg>,
     /// Words of local buffer the split arguments are gathered into.
     pub(super) gathered_words: usize,
+}
+
+impl Shape {
+    /// The shape of `sig` (whose convention runs on this host), from this thread's cache
+    /// when it was made lately: classifying a signature costs far more than the rest of
+    /// making a callback.
+    ///
+    /// # Errors
+    /// A signature the convention cannot express.
+    pub(super) fn of(sig: Signature) -> Result<Arc<Shape>> {
+        let hash = {
+            let mut hasher = MixHasher(0);
+            sig.hash(&mut hasher);
+            hasher.0
+        };
+        let slot = (hash as usize) % SHAPE_SLOTS;
+        let cached = SHAPES.try_with(|shapes| match &shapes.borrow()[slot] {
+            Some((h, shape)) if *h == hash && shape.sig == sig => Some(shape.clone()),
+            _ => None,
+        });
+        if let Ok(Some(shape)) = cached {
+            return Ok(shape);
+        }
+        let plan = arch::classify(&sig)?;
+        let (native_args, gathered_words) = NativeArg::layout(&sig, &plan);
+        let shape = Arc::new(Shape { sig, plan, native_args, gathered_words });
+        // Fails only on an exiting thread: the shape is then simply not kept.
+        let _ = SHAPES.try_with(|shapes| shapes.borrow_mut()[slot] = Some((hash, shape.clone())));
+        Ok(shape)
+    }
+}
+
+/// How many shapes each thread keeps (a signature goes in the slot its hash picks).
+const SHAPE_SLOTS: usize = 16;
+
+/// A cached shape with its signature's hash.
+type CachedShape = Option<(u64, Arc<Shape>)>;
+
+thread_local! {
+    static SHAPES: RefCell<[CachedShape; SHAPE_SLOTS]> =
+        const { RefCell::new([const { None }; SHAPE_SLOTS]) };
+}
+
+/// A multiply-rotate hash: a signature hashes as a few words (its types carry their
+/// content hashes), so SipHash's strength would only cost time.
+struct MixHasher(u64);
+
+impl Hasher for MixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7C_C1_B7_27_22_0A_95);
+    }
+
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(v.into());
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(v.into());
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
 }
 
 /// Where a native callback finds a directly passed argument's image.
@@ -63,5 +159,44 @@ impl NativeArg {
             })
             .collect();
         (args, words)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature::Abi;
+    use crate::types::{Member, Prim, Type};
+
+    /// Signatures that differ in count, type and struct size (by an array's length), more than the cache holds.
+    fn signatures(abi: Abi) -> Vec<Signature> {
+        let mut sigs = Vec::new();
+        for n in 0..SHAPE_SLOTS {
+            sigs.push(Signature::new(abi, Type::Prim(Prim::I32), vec![Type::Prim(Prim::F64); n]));
+            let array = Type::array(Type::Prim(Prim::I16), n + 1).unwrap();
+            let wrapped = Type::structure(&[Member::Field(array)]).unwrap();
+            sigs.push(Signature::new(abi, wrapped.clone(), vec![Type::Prim(Prim::I8), wrapped]));
+        }
+        sigs
+    }
+
+    #[test]
+    fn a_signature_gets_its_own_shape_and_is_classified_once_while_cached() {
+        let Ok(abi) = Abi::host_default() else { return };
+        let sigs = signatures(abi);
+        for sig in &sigs {
+            let shape = Shape::of(sig.clone()).unwrap();
+            assert_eq!(shape.sig, *sig);
+            let plan = arch::classify(sig).unwrap();
+            assert_eq!(shape.plan, plan);
+            assert_eq!(shape.native_args.len(), NativeArg::layout(sig, &plan).0.len());
+            assert_eq!(shape.gathered_words, NativeArg::layout(sig, &plan).1);
+            // Asked again at once: the cached shape, not a new classification.
+            assert!(Arc::ptr_eq(&shape, &Shape::of(sig.clone()).unwrap()));
+        }
+        // After all the others took the cache's slots, each still gets its own.
+        for sig in sigs.iter().rev() {
+            assert_eq!(Shape::of(sig.clone()).unwrap().sig, *sig);
+        }
     }
 }

@@ -160,11 +160,10 @@ unsafe fn read_args(closure: &Closure, frame: &mut [u8], stack: *const u8, args:
             // A primitive in one piece: decode it where it was saved.
             (Type::Prim(p), ArgPlan::Direct(parts)) if parts.len() == 1 => {
                 let src = location_addr(parts[0].dest, frame, stack);
-                let mut bits = [0u8; 8];
                 // SAFETY: a saved register has 8 bytes, a stack slot at least the size.
-                unsafe { std::ptr::copy_nonoverlapping(src, bits.as_mut_ptr(), p.size()) };
+                let bytes = unsafe { std::slice::from_raw_parts(src, p.size()) };
                 // SAFETY: a `:string` argument is a C string by the signature's contract.
-                unsafe { value::decode_prim_bits(*p, u64::from_le_bytes(bits)) }
+                unsafe { value::decode_prim_bits(*p, read_le(bytes)) }
             }
             _ => {
                 let mut image = Image::zeroed(ty.size());

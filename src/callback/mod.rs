@@ -21,14 +21,12 @@ mod pool;
 
 use std::fmt;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
-use crate::arch;
 use crate::error::{Error, Result};
 use crate::signature::Signature;
 use crate::value::{self, Pointer, Value};
 
-use closure::{Closure, ClosureBody, NativeArg};
+use closure::{Closure, ClosureBody, Shape};
 use errors::CALLBACKS_EXIST;
 use pool::Slot;
 
@@ -58,9 +56,8 @@ pub use pool::{trampoline_pages, REUSE_DELAY};
 /// # Ok(()) }
 /// ```
 pub struct Callback {
+    /// Live while this value exists (it owns the closure until this value retires it).
     slot: Slot,
-    /// The `Callback`'s own count (the slot holds another while live or dying).
-    closure: Arc<Closure>,
 }
 
 impl Callback {
@@ -97,19 +94,15 @@ impl Callback {
                 message: format!("calling convention {} cannot run on this host", sig.abi),
             });
         }
-        let plan = arch::classify(&sig)?;
+        let shape = Shape::of(sig)?;
         if matches!(body, ClosureBody::Values(_)) {
             // The closure gets its arguments as values and gives its result as one: refuse
             // now what could not be read when C calls (arrays of countless empty parts).
-            for ty in sig.params.iter().chain([&sig.ret]) {
+            for ty in shape.sig.params.iter().chain([&shape.sig.ret]) {
                 value::check_decodable(ty)?;
             }
         }
-        let (native_args, gathered_words) = match body {
-            ClosureBody::Native(_) => NativeArg::layout(&sig, &plan),
-            ClosureBody::Values(_) => (Vec::new(), 0),
-        };
-        let closure = Arc::new(Closure { sig, plan, body, native_args, gathered_words });
+        let closure = Box::new(Closure { shape, body });
         let slot = Slot::claim()?;
         // From now on, calls keep track of errors raised in callbacks. (A call already
         // running cannot reach this callback: its pointer did not exist when it began.)
@@ -121,8 +114,8 @@ impl Callback {
             .iter()
             .find(|(abi, _)| *abi == closure.sig.abi)
             .expect("a trampoline page has a handler for every host convention");
-        slot.publish(handler, dispatch::dispatch as *const () as usize, closure.clone());
-        Ok(Callback { slot, closure })
+        slot.publish(handler, dispatch::dispatch as *const () as usize, closure);
+        Ok(Callback { slot })
     }
 
     /// The address C code calls. It is valid while this `Callback` lives.
@@ -141,7 +134,9 @@ impl Callback {
 
     /// The signature C calls this callback with.
     pub fn signature(&self) -> &Signature {
-        &self.closure.sig
+        // SAFETY: the slot is live while `self` exists (only `drop` retires it), and the
+        // reference lives no longer than `self`.
+        &unsafe { self.slot.closure() }.sig
     }
 }
 
@@ -153,6 +148,6 @@ impl Drop for Callback {
 
 impl fmt::Debug for Callback {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Callback({:?} at {:?})", self.closure.sig, self.code_ptr())
+        write!(f, "Callback({:?} at {:?})", self.signature(), self.code_ptr())
     }
 }

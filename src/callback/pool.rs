@@ -19,7 +19,7 @@
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use crate::arch::trampoline::{DATA_SLOT_BYTES, STUBS_START, STUB_BYTES};
 use crate::arch::{self, CodeBuffer};
@@ -120,8 +120,8 @@ pub fn trampoline_pages() -> usize {
 }
 
 /// A data slot's words: the handler's address (read by the stub), the dispatcher's (read
-/// by the handler), the closure (a strong count of an `Arc<Closure>`, owned by the slot
-/// while it is live or dying), and the [`state`] word.
+/// by the handler), the closure (a `Box<Closure>`, owned by the slot while it is live or
+/// dying), and the [`state`] word.
 pub(super) type SlotWords = [AtomicUsize; 4];
 const HANDLER: usize = 0;
 const DISPATCHER: usize = 1;
@@ -196,19 +196,31 @@ impl Slot {
     }
 
     /// Makes the (free) slot run `closure` through `handler`, which calls `dispatcher`; the
-    /// slot keeps that count of the closure until [`release`].
-    pub(super) fn publish(&self, handler: usize, dispatcher: usize, closure: Arc<Closure>) {
+    /// slot owns the closure until [`release`].
+    pub(super) fn publish(&self, handler: usize, dispatcher: usize, closure: Box<Closure>) {
         let words = self.words();
         words[HANDLER].store(handler, Ordering::Relaxed);
         words[DISPATCHER].store(dispatcher, Ordering::Relaxed);
-        words[CLOSURE].store(Arc::into_raw(closure) as usize, Ordering::Relaxed);
-        // Release: a call that sees LIVE (Acquire, in `InFlight::enter`) sees the words
-        // above and the closure's contents. Calls may be counted already: stale ones that
-        // entered while the slot was free, and will leave without looking at the closure.
-        let _ = words[STATE].fetch_update(Ordering::Release, Ordering::Relaxed, |word| {
-            let next = word.wrapping_add(state::GENERATION);
-            Some(state::with_phase(next, state::LIVE))
-        });
+        words[CLOSURE].store(Box::into_raw(closure) as usize, Ordering::Relaxed);
+        // The next generation, and FREE (0) becomes LIVE: one add, as the slot is free
+        // (claimed from the pool, which only holds released slots). Calls may be counted
+        // already (stale ones that entered while the slot was free, and will leave without
+        // looking at the closure): the add keeps their count. Release: a call that sees
+        // LIVE (Acquire, in `InFlight::enter`) sees the words above and the closure.
+        words[STATE].fetch_add(state::GENERATION | state::LIVE, Ordering::Release);
+    }
+
+    /// The closure of this slot's callback.
+    ///
+    /// # Safety
+    /// The slot is live: its `Callback` exists and has not retired it (so [`release`],
+    /// which frees the closure, has not run, and cannot run while the reference lives).
+    pub(super) unsafe fn closure(&self) -> &Closure {
+        let closure = self.words()[CLOSURE].load(Ordering::Relaxed) as *const Closure;
+        // SAFETY: `publish` stored it before handing the slot to the caller's `Callback`
+        // (on this thread, or sent with the `Callback`, which orders it); the caller
+        // guarantees it is not freed.
+        unsafe { &*closure }
     }
 
     /// The slot's callback was dropped: the slot is freed now when no call runs, else by
@@ -237,8 +249,9 @@ impl Slot {
 /// callback): drops the slot's count of the closure and queues the slot for reuse.
 fn release(words: &SlotWords) {
     // Nobody else reads this word now: calls that find the slot FREE leave it alone, and it
-    // is written again only after the slot is queued below.
-    let closure = words[CLOSURE].swap(0, Ordering::Relaxed) as *const Closure;
+    // is written again only after the slot is queued below (so no atomic swap is needed).
+    let closure = words[CLOSURE].load(Ordering::Relaxed) as *mut Closure;
+    words[CLOSURE].store(0, Ordering::Relaxed);
     {
         let mut pool = pool();
         let addr = words as *const SlotWords as usize;
@@ -247,15 +260,22 @@ fn release(words: &SlotWords) {
         }
     }
     if !closure.is_null() {
-        // SAFETY: `publish` stored a count from `Arc::into_raw`, released once here (the
-        // phase change to FREE happens once per publish); no call uses the closure any
-        // more (see `retire` and `InFlight::drop` for the ordering).
-        drop(unsafe { Arc::from_raw(closure) });
+        // SAFETY: `publish` stored it from `Box::into_raw`, freed once here (the phase
+        // change to FREE happens once per publish); no call uses the closure any more (see
+        // `retire` and `InFlight::drop` for the ordering), nor does its `Callback`, which
+        // retired the slot.
+        drop(unsafe { Box::from_raw(closure) });
     }
 }
 
 /// One call inside the dispatcher, counted on its slot from entry to exit: a live slot's
 /// closure is not freed while any call is inside.
+///
+/// The count costs two atomic read-modify-writes per call (most of a native callback's
+/// overhead over libffi's closures, which do not keep their closures alive). Both must be
+/// RMWs on the state word: entering reads the phase and counts the call in one step (a
+/// `retire` between a separate load and add could free the closure under the call), and
+/// leaving must both uncount and see whether it was the last call of a DYING slot.
 pub(super) struct InFlight<'a> {
     words: &'a SlotWords,
     /// The callback's closure, or `None` for a stale call (the slot is free or dying).
@@ -270,9 +290,9 @@ impl<'a> InFlight<'a> {
         let closure = (state::phase(word) == state::LIVE).then(|| {
             // SAFETY: the slot was LIVE when this call was counted, so the closure word is
             // the one `publish` wrote for this generation: it changes only after the slot
-            // goes FREE, which needs this call's count gone. The slot's count of the
-            // closure keeps it alive until then (it is released only at FREE), and the
-            // reference lives no longer than `self`.
+            // goes FREE, which needs this call's count gone. The slot owns the closure
+            // until then (it is freed only at FREE), and the reference lives no longer than
+            // `self`.
             unsafe { &*(words[CLOSURE].load(Ordering::Relaxed) as *const Closure) }
         });
         InFlight { words, closure }
