@@ -33,6 +33,29 @@ pub trait Case {
     fn as_value(out: Self::Out) -> Value;
 }
 
+/// A case's `Value` path: its `Jit`'s `ffi::call` (every case but the callback's).
+macro_rules! value_path_through_jit {
+    () => {
+        #[inline(always)]
+        fn value(&self) -> Value {
+            self.jit.value()
+        }
+    };
+}
+
+/// `Default` for cases, which are all made by `new()`.
+macro_rules! default_is_new {
+    ($($case:ty),*) => {
+        $(impl Default for $case {
+            fn default() -> Self {
+                Self::new()
+            }
+        })*
+    };
+}
+
+default_is_new!(IntInt, DoubleIntDouble, Int64x6, Mixed10, DdDdDd, BigRet, CallbackRoundTrip);
+
 /// Checks that every path returns what the direct call returns.
 ///
 /// # Errors
@@ -179,12 +202,6 @@ impl IntInt {
     }
 }
 
-impl Default for IntInt {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Case for IntInt {
     const NAME: &'static str = "int_int";
     type Out = i32;
@@ -202,10 +219,7 @@ impl Case for IntInt {
         unsafe { self.jit.typed(&[arg(&a), arg(&b)]) }
     }
 
-    #[inline(always)]
-    fn value(&self) -> Value {
-        self.jit.value()
-    }
+    value_path_through_jit!();
 
     #[inline(always)]
     fn libffi(&self) -> i32 {
@@ -250,12 +264,6 @@ impl DoubleIntDouble {
     }
 }
 
-impl Default for DoubleIntDouble {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Case for DoubleIntDouble {
     const NAME: &'static str = "double_int_double";
     type Out = f64;
@@ -273,10 +281,7 @@ impl Case for DoubleIntDouble {
         unsafe { self.jit.typed(&[arg(&a), arg(&b), arg(&c)]) }
     }
 
-    #[inline(always)]
-    fn value(&self) -> Value {
-        self.jit.value()
-    }
+    value_path_through_jit!();
 
     #[inline(always)]
     fn libffi(&self) -> f64 {
@@ -321,12 +326,6 @@ impl Int64x6 {
     }
 }
 
-impl Default for Int64x6 {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Case for Int64x6 {
     const NAME: &'static str = "int64x6";
     type Out = i64;
@@ -346,10 +345,7 @@ impl Case for Int64x6 {
         unsafe { self.jit.typed(&args) }
     }
 
-    #[inline(always)]
-    fn value(&self) -> Value {
-        self.jit.value()
-    }
+    value_path_through_jit!();
 
     #[inline(always)]
     fn libffi(&self) -> i64 {
@@ -435,12 +431,6 @@ impl Mixed10 {
     }
 }
 
-impl Default for Mixed10 {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Case for Mixed10 {
     const NAME: &'static str = "mixed10";
     type Out = f64;
@@ -471,10 +461,7 @@ impl Case for Mixed10 {
         unsafe { self.jit.typed(&args) }
     }
 
-    #[inline(always)]
-    fn value(&self) -> Value {
-        self.jit.value()
-    }
+    value_path_through_jit!();
 
     #[inline(always)]
     fn libffi(&self) -> f64 {
@@ -528,12 +515,6 @@ impl DdDdDd {
     }
 }
 
-impl Default for DdDdDd {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Case for DdDdDd {
     const NAME: &'static str = "dd_dd_dd";
     type Out = Dd;
@@ -551,10 +532,7 @@ impl Case for DdDdDd {
         unsafe { self.jit.typed(&[arg(&p), arg(&q)]) }
     }
 
-    #[inline(always)]
-    fn value(&self) -> Value {
-        self.jit.value()
-    }
+    value_path_through_jit!();
 
     #[inline(always)]
     fn libffi(&self) -> Dd {
@@ -601,12 +579,6 @@ impl BigRet {
     }
 }
 
-impl Default for BigRet {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Case for BigRet {
     const NAME: &'static str = "big_ret";
     type Out = Big;
@@ -625,10 +597,7 @@ impl Case for BigRet {
         unsafe { self.jit.typed(&[arg(&x[0]), arg(&x[1]), arg(&x[2])]) }
     }
 
-    #[inline(always)]
-    fn value(&self) -> Value {
-        self.jit.value()
-    }
+    value_path_through_jit!();
 
     #[inline(always)]
     fn libffi(&self) -> Big {
@@ -776,12 +745,6 @@ impl CallbackRoundTrip {
     fn round_trip(&self, f: IntIntFn) -> i32 {
         let call = black_box(callees::call_it as CallItFn);
         call(black_box(f), black_box(self.a), black_box(self.b))
-    }
-}
-
-impl Default for CallbackRoundTrip {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
