@@ -15,8 +15,7 @@
 //! The plans are pure data: these tests run on every host.
 
 use jitcall::internals::arch::{
-    classify, emit_callback_handler, emit_thunk, ArgSource, BlockLayout, CodeBuffer,
-    ErrnoAccess,
+    classify, emit_callback_handler, emit_thunk, ArgSource, BlockLayout, CodeBuffer, ErrnoAccess,
 };
 use jitcall::{ffi, syntax, Abi, Signature, Type, Wide};
 use jitcall::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
@@ -160,7 +159,8 @@ fn apple_puts_every_variadic_argument_on_the_stack_in_8_byte_slots() {
 /// Fixed register arguments are the standard's.
 #[test]
 fn apple_and_windows_place_fixed_register_arguments_as_the_standard() {
-    let params = [":int8", ":double", "[:float :float]", "[:int :double]", "[:int64 :int64 :int64]"];
+    let params =
+        [":int8", ":double", "[:float :float]", "[:int :double]", "[:int64 :int64 :int64]"];
     let linux = plan(Abi::Aapcs64, "[:double :double :double]", &params);
     for abi in [APPLE, WIN] {
         let flavour = plan(abi, "[:double :double :double]", &params);
@@ -318,4 +318,43 @@ fn check_x18(bytes: &[u8], teb: bool) {
         seen = true;
     }
     assert_eq!(seen, teb, "the Windows last error is read from the TEB");
+}
+
+/// On an AArch64 host, each flavour's thunk calls a callback of the same flavour: the
+/// thunk stores stack arguments where the plan packs them and the callback's dispatcher
+/// reads them from there, so every value arrives intact (on other hosts the flavours are
+/// for plans only, and this checks that calls are refused).
+#[test]
+fn flavoured_calls_reach_flavoured_callbacks_intact() {
+    use jitcall::Value;
+    let params = with(
+        eight_ints(),
+        &[":int8", ":int16", ":float", ":int8", "[:float :float :float]", ":int32", ":double"],
+    );
+    let values = "[1 2 3 4 5 6 7 8 -5 -300 1.5 7 [0.5 -1.25 2] -70000 3.25]";
+    let Value::Tuple(values) = syntax::read(values).unwrap() else { panic!() };
+    for abi in [Abi::Aapcs64, APPLE, WIN] {
+        let callback =
+            ffi::callback(abi, ty(":double"), types(&params), |args| Ok(Value::Number(sum(args))));
+        let Ok(callback) = callback else {
+            assert!(!abi.runs_on_host());
+            continue;
+        };
+        let sig = ffi::signature(abi, ty(":double"), types(&params)).unwrap();
+        // SAFETY: the callback has exactly this signature and lives through the call.
+        let got = unsafe { ffi::call(callback.code_ptr(), &sig, &values) }.unwrap();
+        assert_eq!(got, Value::Number(sum(&values)), "{abi}");
+    }
+}
+
+/// The numbers of a list of values, nested tuples included.
+fn sum(values: &[jitcall::Value]) -> f64 {
+    values
+        .iter()
+        .map(|v| match v {
+            jitcall::Value::Number(n) => *n,
+            jitcall::Value::Tuple(t) => sum(t),
+            other => panic!("unexpected {other}"),
+        })
+        .sum()
 }
