@@ -117,6 +117,8 @@ pub fn convention(abi: Abi) -> &'static dyn Convention {
         Abi::SysV64 => &super::x86_64::sysv::SysV,
         Abi::Win64 => &super::x86_64::win64::Win64,
         Abi::Aapcs64 => &super::aarch64::aapcs::AAPCS64,
+        Abi::Aapcs64Apple => &super::aarch64::apple::AAPCS64_APPLE,
+        Abi::Aapcs64Win => &super::aarch64::windows::AAPCS64_WIN,
     }
 }
 

@@ -107,8 +107,9 @@ pub mod trampoline {
 pub struct ErrnoAccess {
     /// The accessor's address.
     pub accessor: u64,
-    /// A Windows host: the accessor is a Win64 function (shadow space), and the thread's
-    /// last error (`GetLastError()`) is captured too, read from the TEB.
+    /// A Windows host: the accessor is a Windows function (on x86-64 a Win64 one, with
+    /// shadow space), and the thread's last error (`GetLastError()`) is captured too, read
+    /// from the TEB.
     pub windows: bool,
     /// Also set `errno` (and the last error) from the slot before the call.
     pub set_before: bool,
@@ -122,9 +123,9 @@ pub mod errno_slot {
     pub const LAST_ERROR: i32 = 4;
     /// The slot's size.
     pub const SIZE: usize = 8;
-    /// Where x86-64 Windows keeps the thread's last error: `LastErrorValue` in the TEB,
-    /// which `gs` addresses (what `GetLastError` and `SetLastError` themselves read and
-    /// write).
+    /// Where Windows keeps the thread's last error: `LastErrorValue` in the TEB, which
+    /// `gs` addresses on x86-64 and x18 on ARM64 (what `GetLastError` and `SetLastError`
+    /// themselves read and write).
     pub const TEB_LAST_ERROR: u32 = 0x68;
 }
 

@@ -66,8 +66,9 @@
 //! |---|---|---|
 //! | x86-64 Linux, BSD, macOS | [`Abi::SysV64`] | `SysV64`, `Win64` (as `ms_abi` code) |
 //! | x86-64 Windows | [`Abi::Win64`] | `Win64`, `SysV64` |
-//! | AArch64 Linux, BSD | [`Abi::Aapcs64`] | `Aapcs64` |
-//! | Apple arm64, Windows on ARM64 | none yet (their rules differ from AAPCS64's Linux rules) | `Aapcs64` on Apple, by name; none on Windows |
+//! | AArch64 Linux, BSD | [`Abi::Aapcs64`] | `Aapcs64`, `Aapcs64Apple`, `Aapcs64Win` |
+//! | Apple arm64 | [`Abi::Aapcs64Apple`] | `Aapcs64`, `Aapcs64Apple`, `Aapcs64Win` |
+//! | Windows on ARM64 | [`Abi::Aapcs64Win`] | `Aapcs64`, `Aapcs64Apple`, `Aapcs64Win` |
 //!
 //! Every convention can be planned on every host ([`Signature::plan`]): planning runs
 //! nothing.

@@ -13,8 +13,8 @@ usage:
   jitcall plan [--cc CC] RET [TYPE]... [... [TYPE]...]
   jitcall conventions
 
-CC is default, sysv64, win64 or aapcs64. LIBRARY is passed to the dynamic loader as it
-is; - means the running program. TYPE is Janet type syntax (:int, [:int :double],
+CC is default, sysv64, win64, aapcs64, aapcs64-apple or aapcs64-win. LIBRARY is
+passed to the dynamic loader as it is; - means the running program. TYPE is Janet type syntax (:int, [:int :double],
 @[:int 4], with :pack / :pack-all); VALUE is a Janet literal (42, -1.5, \"text\", [1 2]).
 A lone ... ends the fixed parameters of a variadic function: what follows are this
 call's variadic arguments, of C's promoted types. --errno prints errno (and on Windows

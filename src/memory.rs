@@ -80,11 +80,19 @@ impl From<Unsealed> for Error {
 }
 
 /// A mapping owned by one `WritableCode` or `ExecutableCode`, unmapped on drop.
-struct Pages(region::Allocation);
+enum Pages {
+    /// Pages whose protection changes by `mprotect` / `VirtualProtect`.
+    Plain(region::Allocation),
+    /// Apple silicon, in a process that may not make plain pages executable (the hardened
+    /// runtime): a `MAP_JIT` mapping, whose code pages each thread sees either writable or
+    /// executable, never both (see `jit`).
+    #[cfg(all(target_vendor = "apple", target_arch = "aarch64"))]
+    Jit(jit::Mapping),
+}
 
 impl std::fmt::Debug for Pages {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Pages({:#x}, {} bytes)", self.base(), self.0.len())
+        write!(f, "Pages({:#x}, {} bytes)", self.base(), self.len())
     }
 }
 
@@ -96,8 +104,72 @@ unsafe impl Send for Pages {}
 unsafe impl Sync for Pages {}
 
 impl Pages {
+    /// Maps `total` bytes read+write; the first `code` of them will hold code.
+    fn map(total: usize, code: usize) -> Result<Pages> {
+        let failed = |source| Error::Os { op: "allocating code memory", source };
+        #[cfg(all(target_vendor = "apple", target_arch = "aarch64"))]
+        if jit::needed() {
+            return jit::Mapping::new(total, code).map(Pages::Jit).map_err(failed);
+        }
+        let _ = code;
+        let pages =
+            region::alloc(total, region::Protection::READ_WRITE).map_err(|e| failed(to_io(e)))?;
+        Ok(Pages::Plain(pages))
+    }
+
+    fn ptr(&self) -> *mut u8 {
+        match self {
+            Pages::Plain(pages) => pages.as_ptr::<u8>().cast_mut(),
+            #[cfg(all(target_vendor = "apple", target_arch = "aarch64"))]
+            Pages::Jit(pages) => pages.ptr(),
+        }
+    }
+
     fn base(&self) -> usize {
-        self.0.as_ptr::<u8>() as usize
+        self.ptr() as usize
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Pages::Plain(pages) => pages.len(),
+            #[cfg(all(target_vendor = "apple", target_arch = "aarch64"))]
+            Pages::Jit(pages) => pages.len(),
+        }
+    }
+
+    /// Copies `bytes` to `offset`.
+    ///
+    /// # Safety
+    /// `offset + bytes.len()` is within the code pages, which are not executable for any
+    /// thread that might run them meanwhile (unsealed), and nothing else accesses them now.
+    unsafe fn write(&mut self, offset: usize, bytes: &[u8]) {
+        let copy = || {
+            // SAFETY: in bounds and exclusive, by this function's contract.
+            unsafe {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr().add(offset), bytes.len())
+            }
+        };
+        match self {
+            Pages::Plain(_) => copy(),
+            #[cfg(all(target_vendor = "apple", target_arch = "aarch64"))]
+            Pages::Jit(_) => jit::writing(copy),
+        }
+    }
+
+    /// Makes the first `code` bytes read+execute.
+    fn make_executable(&self, code: usize) -> std::result::Result<(), region::Error> {
+        match self {
+            // SAFETY: the code pages are this mapping's; the caller (`seal`) guarantees
+            // nothing has run from them and nothing writes them afterwards.
+            Pages::Plain(_) => unsafe {
+                region::protect(self.ptr().cast_const(), code, region::Protection::READ_EXECUTE)
+            },
+            // Executable already for every thread in its (default) execute mode; no thread
+            // turns its write mode on for these pages again (only `write` does, on
+            // unsealed code).
+            #[cfg(all(target_vendor = "apple", target_arch = "aarch64"))]
+            Pages::Jit(_) => Ok(()),
+        }
     }
 }
 
@@ -116,9 +188,8 @@ impl WritableCode {
         if capacity == 0 {
             return Err(Error::Memory("no machine code given".into()));
         }
-        let pages = region::alloc(total, region::Protection::READ_WRITE)
-            .map_err(|e| Error::Os { op: "allocating code memory", source: to_io(e) })?;
-        Ok(WritableCode { pages: Pages(pages), capacity, written: 0 })
+        let pages = Pages::map(total, capacity)?;
+        Ok(WritableCode { pages, capacity, written: 0 })
     }
 
     /// The address of the first code byte (where it will be executable once sealed).
@@ -136,13 +207,10 @@ impl WritableCode {
     pub fn append(&mut self, bytes: &[u8]) -> Option<usize> {
         let offset = self.written.next_multiple_of(CODE_ALIGN);
         let end = offset.checked_add(bytes.len()).filter(|&end| end <= self.capacity)?;
-        // SAFETY: the code pages are `capacity` bytes, mapped read+write (only `seal`
-        // changes that, and it consumes `self`) and zeroed by the system; `&mut self` makes
+        // SAFETY: `end` is within the code pages, which are writable and executable for
+        // no thread (only `seal` changes that, and it consumes `self`); `&mut self` makes
         // this the only reference to them.
-        let pages = unsafe {
-            std::slice::from_raw_parts_mut(self.pages.0.as_mut_ptr::<u8>(), self.capacity)
-        };
-        pages[offset..end].copy_from_slice(bytes);
+        unsafe { self.pages.write(offset, bytes) };
         self.written = end;
         Some(offset)
     }
@@ -151,7 +219,7 @@ impl WritableCode {
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: the first `written` bytes are mapped and readable, and no one writes them
         // while `&self` lives (writing needs `&mut self`).
-        unsafe { std::slice::from_raw_parts(self.pages.0.as_ptr::<u8>(), self.written) }
+        unsafe { std::slice::from_raw_parts(self.pages.ptr(), self.written) }
     }
 
     /// Makes the code pages read+execute and flushes the instruction cache for them: the
@@ -160,17 +228,10 @@ impl WritableCode {
     /// # Errors
     /// The system refusing to change the protection: the code comes back unchanged.
     pub fn seal(self) -> std::result::Result<ExecutableCode, Unsealed> {
-        // SAFETY: the code pages are this mapping's. Nothing has run from them (they were
-        // never executable), and nothing writes them after this point: `self` is consumed
-        // and `ExecutableCode` has no way to write.
-        let protected = unsafe {
-            region::protect(
-                self.pages.0.as_ptr::<u8>(),
-                self.capacity,
-                region::Protection::READ_EXECUTE,
-            )
-        };
-        if let Err(e) = protected {
+        // Nothing has run from the code pages (they were never executable), and nothing
+        // writes them after this point: `self` is consumed and `ExecutableCode` has no way
+        // to write.
+        if let Err(e) = self.pages.make_executable(self.capacity) {
             let error = Error::Os { op: "making code memory executable", source: to_io(e) };
             return Err(Unsealed { code: self, error });
         }
@@ -201,7 +262,7 @@ impl ExecutableCode {
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: the first `len` bytes are mapped read+execute (readable) and never
         // written again.
-        unsafe { std::slice::from_raw_parts(self.pages.0.as_ptr::<u8>(), self.len) }
+        unsafe { std::slice::from_raw_parts(self.pages.ptr(), self.len) }
     }
 
     /// The address of the data pages after the code pages (read+write, never executable);
@@ -336,10 +397,149 @@ fn to_io(e: region::Error) -> std::io::Error {
     }
 }
 
+/// Apple silicon's executable memory, as Apple's "Porting just-in-time compilers to Apple
+/// silicon" describes it. A process under the hardened runtime may not make plain pages
+/// executable; it maps code with `MAP_JIT` (with the `com.apple.security.cs.allow-jit`
+/// entitlement) instead. Such pages are, for each thread, either writable (after
+/// `pthread_jit_write_protect_np(0)`) or executable (the default, and after
+/// `pthread_jit_write_protect_np(1)`), never both. jitcall uses them only where the
+/// process needs it (a probe finds plain pages refused), writes code only inside
+/// [`writing`], which runs no generated code, and flushes with `sys_icache_invalidate`.
+#[cfg(all(target_vendor = "apple", target_arch = "aarch64"))]
+mod jit {
+    use std::ffi::{c_int, c_void};
+    use std::sync::OnceLock;
+
+    const PROT_READ: c_int = 0x1;
+    const PROT_WRITE: c_int = 0x2;
+    const PROT_EXEC: c_int = 0x4;
+    const MAP_PRIVATE: c_int = 0x2;
+    const MAP_ANON: c_int = 0x1000;
+    const MAP_JIT: c_int = 0x800;
+
+    extern "C" {
+        fn mmap(
+            addr: *mut c_void,
+            len: usize,
+            prot: c_int,
+            flags: c_int,
+            fd: c_int,
+            off: i64,
+        ) -> *mut c_void;
+        fn munmap(addr: *mut c_void, len: usize) -> c_int;
+        fn pthread_jit_write_protect_np(enabled: c_int);
+        pub(super) fn sys_icache_invalidate(start: *mut c_void, len: usize);
+    }
+
+    /// True when plain pages cannot be made executable in this process (tried once).
+    pub(super) fn needed() -> bool {
+        static NEEDED: OnceLock<bool> = OnceLock::new();
+        *NEEDED.get_or_init(|| {
+            let Ok(probe) = region::alloc(super::page_size(), region::Protection::READ_WRITE)
+            else {
+                return false;
+            };
+            // SAFETY: the probe page is ours, holds nothing and is never run or written.
+            let made = unsafe {
+                region::protect(probe.as_ptr::<u8>(), probe.len(), region::Protection::READ_EXECUTE)
+            };
+            made.is_err()
+        })
+    }
+
+    /// A `MAP_JIT` mapping: code pages, then data pages that are plain read+write.
+    pub(super) struct Mapping {
+        base: *mut u8,
+        len: usize,
+    }
+
+    impl Mapping {
+        pub(super) fn new(len: usize, code: usize) -> std::io::Result<Mapping> {
+            let prot = PROT_READ | PROT_WRITE | PROT_EXEC;
+            // SAFETY: a new anonymous mapping where the system chooses: it overlaps nothing.
+            let base = unsafe {
+                mmap(std::ptr::null_mut(), len, prot, MAP_PRIVATE | MAP_ANON | MAP_JIT, -1, 0)
+            };
+            if base as isize == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let mapping = Mapping { base: base.cast(), len };
+            if len > code {
+                // SAFETY: the data pages are this new mapping's and hold nothing yet.
+                unsafe {
+                    region::protect(
+                        mapping.base.add(code).cast_const(),
+                        len - code,
+                        region::Protection::READ_WRITE,
+                    )
+                }
+                .map_err(super::to_io)?;
+            }
+            Ok(mapping)
+        }
+
+        pub(super) fn ptr(&self) -> *mut u8 {
+            self.base
+        }
+
+        pub(super) fn len(&self) -> usize {
+            self.len
+        }
+    }
+
+    impl Drop for Mapping {
+        fn drop(&mut self) {
+            // SAFETY: the mapping is this value's, and its owner (`Pages`) is dropped only
+            // when no code in it can run any more.
+            unsafe { munmap(self.base.cast(), self.len) };
+        }
+    }
+
+    /// Runs `write` with this thread's `MAP_JIT` pages writable (and not executable for
+    /// it), then makes them executable again, even if `write` panics.
+    pub(super) fn writing<T>(write: impl FnOnce() -> T) -> T {
+        struct Protect;
+        impl Drop for Protect {
+            fn drop(&mut self) {
+                // SAFETY: changes only this thread's view of its MAP_JIT pages.
+                unsafe { pthread_jit_write_protect_np(1) };
+            }
+        }
+        // SAFETY: as above; `write` copies bytes and runs no generated code, so nothing on
+        // this thread executes MAP_JIT pages while they are writable for it.
+        unsafe { pthread_jit_write_protect_np(0) };
+        let _protect = Protect;
+        write()
+    }
+}
+
+/// Makes freshly written code visible to instruction fetch: on Apple, the system's
+/// `sys_icache_invalidate`.
+#[cfg(all(target_vendor = "apple", target_arch = "aarch64"))]
+fn flush_instruction_cache(start: usize, len: usize) {
+    // SAFETY: cache maintenance on this process's mapped code has no other effect.
+    unsafe { jit::sys_icache_invalidate(start as *mut std::ffi::c_void, len) };
+}
+
+/// Makes freshly written code visible to instruction fetch: on Windows,
+/// `FlushInstructionCache`.
+#[cfg(all(windows, target_arch = "aarch64"))]
+fn flush_instruction_cache(start: usize, len: usize) {
+    use std::ffi::c_void;
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn GetCurrentProcess() -> *mut c_void;
+        fn FlushInstructionCache(process: *mut c_void, base: *const c_void, size: usize) -> i32;
+    }
+    // SAFETY: flushing this process's mapped code has no other effect. It can fail only for
+    // a bad process handle, and the current process's pseudo-handle is always valid.
+    unsafe { FlushInstructionCache(GetCurrentProcess(), start as *const c_void, len) };
+}
+
 /// Makes freshly written code visible to instruction fetch. x86-64 keeps its caches
 /// coherent; AArch64 needs the data cache cleaned to the point of unification and the
 /// instruction cache invalidated, line by line (Arm ARM, "Instruction cache maintenance").
-#[cfg(target_arch = "aarch64")]
+#[cfg(all(target_arch = "aarch64", not(target_vendor = "apple"), not(windows)))]
 fn flush_instruction_cache(start: usize, len: usize) {
     use std::arch::asm;
     let ctr: u64;

@@ -5,7 +5,8 @@ use std::fmt;
 use crate::error::{Error, Result};
 use crate::types::Type;
 
-/// A calling convention, named as Janet names it (`:sysv64`, `:win64`, `:aapcs64`).
+/// A calling convention, named as Janet names it (`:sysv64`, `:win64`, `:aapcs64`), plus
+/// AAPCS64's two platform flavours (`:aapcs64-apple`, `:aapcs64-win`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Abi {
     /// x86-64 System V (Linux, macOS, BSD).
@@ -14,6 +15,14 @@ pub enum Abi {
     Win64,
     /// AArch64 AAPCS64 (Linux and BSD rules).
     Aapcs64,
+    /// Apple arm64 (macOS, iOS): AAPCS64 with Apple's changes (stack arguments packed at
+    /// their natural size, variadic arguments all on the stack, narrow integers extended to
+    /// 32 bits by the caller, `long double` is `double`).
+    Aapcs64Apple,
+    /// Windows on ARM64: AAPCS64 with Microsoft's changes (variadic floating-point values and
+    /// homogeneous aggregates in general registers, a variadic composite split between x7
+    /// and the stack, `long` is 32 bits, `long double` is `double`).
+    Aapcs64Win,
 }
 
 /// The default convention of a host named by `std::env::consts::{ARCH, OS}`, or why it
@@ -24,12 +33,8 @@ fn convention_for(arch: &str, os: &str) -> std::result::Result<Abi, &'static str
     match (arch, os) {
         ("x86_64", "windows") => Ok(Abi::Win64),
         ("x86_64", _) => Ok(Abi::SysV64),
-        ("aarch64", "windows") => Err("calling convention not supported: the Windows on ARM64 \
-             convention is not implemented yet (:aapcs64 follows the Linux rules, which differ \
-             from Windows')"),
-        ("aarch64", _) if apple => Err("calling convention not supported: Apple arm64's \
-             convention is not implemented yet (:aapcs64 follows the Linux rules, which differ \
-             from Apple's)"),
+        ("aarch64", "windows") => Ok(Abi::Aapcs64Win),
+        ("aarch64", _) if apple => Ok(Abi::Aapcs64Apple),
         ("aarch64", _) => Ok(Abi::Aapcs64),
         _ => Err("calling convention not supported: this host has no default"),
     }
@@ -37,15 +42,13 @@ fn convention_for(arch: &str, os: &str) -> std::result::Result<Abi, &'static str
 
 impl Abi {
     /// Every convention jitcall knows, in a fixed order.
-    pub const ALL: [Abi; 3] = [Abi::SysV64, Abi::Win64, Abi::Aapcs64];
+    pub const ALL: [Abi; 5] =
+        [Abi::SysV64, Abi::Win64, Abi::Aapcs64, Abi::Aapcs64Apple, Abi::Aapcs64Win];
 
-    /// The convention of the host C compiler (Janet's `:default`), if jitcall has one.
-    ///
-    /// Apple arm64 and Windows on ARM64 have none yet: their conventions differ from
-    /// AAPCS64's Linux rules (Apple packs stack arguments at their natural alignment, both
-    /// pass variadic arguments differently), so running Linux rules there by default would
-    /// make silently wrong calls. `:aapcs64` stays available by name, for functions that
-    /// follow the Linux rules.
+    /// The convention of the host C compiler (Janet's `:default`), if jitcall has one:
+    /// `:sysv64` on x86-64 Linux, macOS and the BSDs, `:win64` on x86-64 Windows, `:aapcs64`
+    /// on AArch64 Linux and the BSDs, `:aapcs64-apple` on Apple arm64, `:aapcs64-win` on
+    /// Windows on ARM64.
     pub fn host() -> Option<Abi> {
         convention_for(std::env::consts::ARCH, std::env::consts::OS).ok()
     }
@@ -53,8 +56,7 @@ impl Abi {
     /// [`Abi::host`], or an error that says why this host has none.
     ///
     /// # Errors
-    /// A host whose convention jitcall does not implement (Apple arm64, Windows on ARM64,
-    /// 32-bit hosts).
+    /// A host whose convention jitcall does not implement (32-bit hosts, other ISAs).
     pub fn host_default() -> Result<Abi> {
         convention_for(std::env::consts::ARCH, std::env::consts::OS)
             .map_err(|why| Error::UnsupportedHost { convention: None, message: why.into() })
@@ -69,17 +71,22 @@ impl Abi {
             "sysv64" => Ok(Abi::SysV64),
             "win64" => Ok(Abi::Win64),
             "aapcs64" => Ok(Abi::Aapcs64),
+            "aapcs64-apple" => Ok(Abi::Aapcs64Apple),
+            "aapcs64-win" => Ok(Abi::Aapcs64Win),
             "default" => Abi::host_default(),
             _ => Err(Error::UnknownConvention(name.to_string())),
         }
     }
 
-    /// The convention's name, as `--cc` takes it (`sysv64`, `win64`, `aapcs64`).
+    /// The convention's name, as `--cc` takes it (`sysv64`, `win64`, `aapcs64`,
+    /// `aapcs64-apple`, `aapcs64-win`).
     pub fn name(self) -> &'static str {
         match self {
             Abi::SysV64 => "sysv64",
             Abi::Win64 => "win64",
             Abi::Aapcs64 => "aapcs64",
+            Abi::Aapcs64Apple => "aapcs64-apple",
+            Abi::Aapcs64Win => "aapcs64-win",
         }
     }
 }
@@ -202,12 +209,25 @@ mod tests {
         assert_eq!(convention_for("aarch64", "linux"), Ok(Abi::Aapcs64));
         assert_eq!(convention_for("aarch64", "freebsd"), Ok(Abi::Aapcs64));
         assert_eq!(convention_for("aarch64", "android"), Ok(Abi::Aapcs64));
-        // Linux rules would make silently wrong calls on Apple silicon and Windows on ARM64.
+        assert_eq!(convention_for("aarch64", "netbsd"), Ok(Abi::Aapcs64));
+        assert_eq!(convention_for("aarch64", "openbsd"), Ok(Abi::Aapcs64));
+        assert_eq!(convention_for("x86_64", "openbsd"), Ok(Abi::SysV64));
         for os in ["macos", "ios"] {
-            assert!(convention_for("aarch64", os).unwrap_err().contains("Apple arm64"));
+            assert_eq!(convention_for("aarch64", os), Ok(Abi::Aapcs64Apple));
         }
-        assert!(convention_for("aarch64", "windows").unwrap_err().contains("Windows on ARM64"));
+        assert_eq!(convention_for("aarch64", "windows"), Ok(Abi::Aapcs64Win));
         assert!(convention_for("x86", "linux").is_err());
+    }
+
+    #[test]
+    fn every_convention_is_found_by_its_name() {
+        for abi in Abi::ALL {
+            assert_eq!(Abi::from_name(abi.name()).unwrap(), abi);
+            assert_eq!(abi.to_string(), format!(":{}", abi.name()));
+        }
+        assert_eq!(Abi::Aapcs64Apple.to_string(), ":aapcs64-apple");
+        assert_eq!(Abi::from_name("aapcs64-win").unwrap(), Abi::Aapcs64Win);
+        assert!(Abi::from_name("aapcs64-linux").is_err());
     }
 
     #[test]
@@ -216,7 +236,11 @@ mod tests {
             Some(Abi::Win64)
         } else if cfg!(target_arch = "x86_64") {
             Some(Abi::SysV64)
-        } else if cfg!(all(target_arch = "aarch64", not(windows), not(target_vendor = "apple"))) {
+        } else if cfg!(all(target_arch = "aarch64", target_vendor = "apple")) {
+            Some(Abi::Aapcs64Apple)
+        } else if cfg!(all(target_arch = "aarch64", windows)) {
+            Some(Abi::Aapcs64Win)
+        } else if cfg!(target_arch = "aarch64") {
             Some(Abi::Aapcs64)
         } else {
             None

@@ -716,7 +716,7 @@ fn shared_shape(abi: Abi) -> SharedShape {
         Abi::Win64 => {
             SharedShape { gprs: 4, fprs: 4, ret_fprs: 2, shadow_space: 32, vector_count: None }
         }
-        Abi::Aapcs64 => {
+        Abi::Aapcs64 | Abi::Aapcs64Apple | Abi::Aapcs64Win => {
             SharedShape { gprs: 9, fprs: 8, ret_fprs: 4, shadow_space: 0, vector_count: None }
         }
     }
@@ -726,7 +726,8 @@ impl SharedThunk {
     /// The shared thunk that can run `plan`, made on first use; `None` when the plan does
     /// not fit one (or code memory for it was refused: the plan's own code is used then).
     fn for_plan(plan: &CallPlan) -> Option<&'static SharedThunk> {
-        static THUNKS: [OnceLock<Option<SharedThunk>>; 9] = [const { OnceLock::new() }; 9];
+        const COUNT: usize = Abi::ALL.len() * SHARED_STACK_SIZES.len();
+        static THUNKS: [OnceLock<Option<SharedThunk>>; COUNT] = [const { OnceLock::new() }; COUNT];
         let size = SHARED_STACK_SIZES.iter().position(|&size| plan.stack_bytes <= size)?;
         let stack_bytes = SHARED_STACK_SIZES[size];
         if !fits_shared(plan, &shared_shape(plan.abi), stack_bytes) {
@@ -907,12 +908,13 @@ fn store_shared_result(plan: &CallPlan, registers: &[u8], ret: &mut [u8]) {
 
 impl Abi {
     /// True when this host can call functions of this convention: both x86-64 ones on an
-    /// x86-64 host (Windows functions exist on Linux too, as `ms_abi` code), AAPCS64 on
-    /// an AArch64 host that is not Windows.
+    /// x86-64 host (Windows functions exist on Linux too, as `ms_abi` code), all three
+    /// AArch64 ones on any AArch64 host (a function compiled for another OS's convention
+    /// can exist in any process).
     pub fn runs_on_host(self) -> bool {
         match self {
             Abi::SysV64 | Abi::Win64 => cfg!(target_arch = "x86_64"),
-            Abi::Aapcs64 => cfg!(all(target_arch = "aarch64", not(windows))),
+            Abi::Aapcs64 | Abi::Aapcs64Apple | Abi::Aapcs64Win => cfg!(target_arch = "aarch64"),
         }
     }
 }

@@ -54,7 +54,9 @@ fn plans_of_huge_count_zero_size_arrays_finish() {
             Abi::SysV64 => (fpart(0, 4, Fpr(0)), fpart(0, 4, Fpr(0))),
             Abi::Win64 => (part(0, 4, ArgGpr(0)), part(0, 4, RetGpr(0))),
             // gcc: a zero-length array makes it no HFA, so general registers.
-            Abi::Aapcs64 => (part(0, 4, ArgGpr(0)), part(0, 4, RetGpr(0))),
+            Abi::Aapcs64 | Abi::Aapcs64Apple | Abi::Aapcs64Win => {
+                (part(0, 4, ArgGpr(0)), part(0, 4, RetGpr(0)))
+            }
         };
         assert_eq!(as_arg.args, [ArgPlan::Direct(vec![arg])], "{abi}");
         assert_eq!(as_ret.ret, RetPlan::Direct(vec![ret]), "{abi}");

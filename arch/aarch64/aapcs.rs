@@ -74,6 +74,65 @@ pub trait Flavour: Sync + std::fmt::Debug {
     fn variadic_arg(&self, alloc: &mut Allocator<'_>, ty: &Type) -> Result<ArgPlan> {
         alloc.arg(ty)
     }
+
+    /// Checks what the flavour cannot express before anything is placed: by the standard,
+    /// nothing.
+    ///
+    /// # Errors
+    /// A signature the flavour refuses (say, a `long double` that is not its own).
+    fn check(&self, sig: &Signature) -> Result<()> {
+        let _ = sig;
+        Ok(())
+    }
+}
+
+/// True for a homogeneous floating-point aggregate or a lone floating-point scalar
+/// (`float`, `double`, `long double`, a complex number): what takes vector registers.
+pub fn is_homogeneous(ty: &Type) -> bool {
+    wide_homogeneous(ty).is_some()
+}
+
+/// True when `ty` holds a `long double` (or a complex one) anywhere.
+fn holds_long_double(ty: &Type) -> bool {
+    match ty {
+        Type::Prim(_) => false,
+        Type::Wide(w) => matches!(w, Wide::LongDouble | Wide::ComplexLongDouble),
+        Type::Struct(s) | Type::Union(s) => s.fields().iter().any(|f| holds_long_double(&f.ty)),
+        Type::Array(a) => holds_long_double(&a.elem),
+    }
+}
+
+/// The check of a flavour whose `long double` is a plain `double` (Apple arm64, Windows
+/// on ARM64): `:long-double` is the host C compiler's type, so on a host whose `long
+/// double` is wider (Linux, the BSDs: binary128 or x87) its values cannot be passed as
+/// that flavour's `long double`. Such a signature is refused with the type to use.
+///
+/// # Errors
+/// A `long double` of more than 8 bytes in an argument or the result.
+pub fn long_double_is_double(sig: &Signature) -> Result<()> {
+    if Type::Wide(Wide::LongDouble).size() == 8 {
+        return Ok(());
+    }
+    let types = sig.params.iter().map(Some).enumerate().chain([(usize::MAX, None)]);
+    for (i, ty) in types {
+        let (arg, ty, which) = match ty {
+            Some(ty) => (Some(i), ty, format!("argument {i}")),
+            None => (None, &sig.ret, "the return type".to_string()),
+        };
+        if holds_long_double(ty) {
+            return Err(Error::unsupported(
+                arg,
+                format!(
+                    "{which} holds a :long-double, which is this host's {}-byte long double, \
+                     but under {} `long double` is `double`: use :double (and \
+                     :complex-double for a complex long double)",
+                    Type::Wide(Wide::LongDouble).size(),
+                    sig.abi
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Where on the stack an argument goes: `size` bytes at an address aligned to `align`.
@@ -199,11 +258,56 @@ impl Allocator<'_> {
     /// # Errors
     /// A stack area past `u32::MAX` bytes.
     fn stack(&mut self, ty: &Type) -> Result<u32> {
-        let StackSlot { size, align } = self.flavour.stack_slot(ty);
+        self.stack_slot(self.flavour.stack_slot(ty))
+    }
+
+    /// The next stack slot of this size and alignment (NSAA rounded up, then advanced).
+    ///
+    /// # Errors
+    /// A stack area past `u32::MAX` bytes.
+    pub fn stack_slot(&mut self, StackSlot { size, align }: StackSlot) -> Result<u32> {
         let align = u32::try_from(align).map_err(|_| too_much_stack())?;
         let at = self.nsaa.checked_next_multiple_of(align).ok_or_else(too_much_stack)?;
         self.nsaa = stack_add(at, size)?;
         Ok(at)
+    }
+
+    /// The next general argument register, if one is left (NGRN advanced).
+    pub fn take_gpr(&mut self) -> Option<u8> {
+        (self.ngrn < GPRS).then(|| {
+            self.ngrn += 1;
+            self.ngrn - 1
+        })
+    }
+
+    /// C.8: rounds NGRN up to an even register (for a 16-byte-aligned value).
+    pub fn align_gprs_to_even(&mut self) {
+        self.ngrn = self.ngrn.next_multiple_of(2).min(GPRS);
+    }
+
+    /// The value's bytes in the standard's 8-byte stack words, from a slot aligned to
+    /// max(8, its alignment), whatever the flavour does with fixed arguments (a narrow
+    /// integer extended as the flavour says).
+    ///
+    /// # Errors
+    /// A stack area past `u32::MAX` bytes.
+    pub fn on_stack_in_words(&mut self, ty: &Type) -> Result<ArgPlan> {
+        let slot = StackSlot { size: ty.size().next_multiple_of(8), align: ty.align().max(8) };
+        let at = self.stack_slot(slot)?;
+        let mut parts = chunks(ty.size(), |i| Location::Stack(at + 8 * i));
+        if let (Type::Prim(p), [part]) = (ty, parts.as_mut_slice()) {
+            part.ext = self.flavour.extension(*p);
+        }
+        Ok(ArgPlan::Direct(parts))
+    }
+
+    /// B.4: a copy made by the caller, passed by its address (in the next x-register,
+    /// else on the stack).
+    ///
+    /// # Errors
+    /// A stack area past `u32::MAX` bytes.
+    pub fn by_reference(&mut self) -> Result<ArgPlan> {
+        Ok(ArgPlan::Indirect { pointer: self.integer_slot(&Type::Prim(Prim::Ptr))? })
     }
 
     /// The value's bytes on the stack, in 8-byte pieces from its slot (a narrow integer
@@ -476,6 +580,7 @@ impl<F: Flavour> Convention for Aapcs64<F> {
     }
 
     fn place(&self, sig: &Signature) -> Result<Placement> {
+        self.0.check(sig)?;
         let mut alloc = Allocator { flavour: &self.0, ngrn: 0, nsrn: 0, nsaa: 0 };
         let args = (sig.params.iter().enumerate())
             .map(|(i, ty)| match sig.is_variadic_arg(i) {

@@ -1,7 +1,9 @@
 //! AArch64: registers, encoders, and the thunk generator for AAPCS64 plans.
 
 pub mod aapcs;
+pub mod apple;
 pub mod encode;
+pub mod windows;
 
 use crate::arch::{check_emittable, errno_slot, ArgSource, ErrnoAccess};
 use crate::error::Result;
@@ -24,6 +26,10 @@ const ADDR: X = X(10);
 /// The current argument's pointer, with [`ArgSource::Pointers`].
 const ARG: X = X(11);
 const IP0: X = X(16);
+/// Windows on ARM64 keeps the thread's TEB in x18, the platform register. jitcall's code
+/// never writes x18 on any OS; only Windows errno thunks read it, to reach the last error
+/// (as `GetLastError` and `SetLastError` do).
+const TEB: X = X(18);
 
 /// Emits a call thunk for an AAPCS64 plan.
 ///
@@ -80,6 +86,11 @@ pub fn emit_thunk_with(
             a.put(blr(SCRATCH));
             a.load(LoadStore::LdrW, SCRATCH.0, ERRNO_SLOT, errno_slot::ERRNO as u64);
             a.store(LoadStore::StrW, SCRATCH.0, X(0), 0);
+            if errno.windows {
+                // SetLastError: the TEB's LastErrorValue.
+                a.load(LoadStore::LdrW, SCRATCH.0, ERRNO_SLOT, errno_slot::LAST_ERROR as u64);
+                a.store(LoadStore::StrW, SCRATCH.0, TEB, errno_slot::TEB_LAST_ERROR.into());
+            }
         }
     }
     let frame = u64::from(plan.stack_bytes.next_multiple_of(16));
@@ -111,7 +122,7 @@ pub fn emit_thunk_with(
                         Location::Fpr(n) => a.load(vector_access(part.size).0, n, image, src),
                         Location::Stack(dest) => {
                             a.load(integer_load(part), SCRATCH.0, image, src);
-                            a.store(LoadStore::StrX, SCRATCH.0, SP, dest.into());
+                            a.store(stack_store(part.size, dest), SCRATCH.0, SP, dest.into());
                         }
                         Location::RetGpr(_) => {
                             unreachable!("no argument goes to a result register")
@@ -133,6 +144,11 @@ pub fn emit_thunk_with(
         a.put(mov_x(X(n), RESULT));
     }
     a.put(blr(TARGET));
+    if let Some(ErrnoAccess { windows: true, .. }) = errno {
+        // GetLastError, before anything else can change it; x9 is no result register.
+        a.load(LoadStore::LdrW, SCRATCH.0, TEB, errno_slot::TEB_LAST_ERROR.into());
+        a.store(LoadStore::StrW, SCRATCH.0, ERRNO_SLOT, errno_slot::LAST_ERROR as u64);
+    }
 
     if let RetPlan::Direct(parts) = &plan.ret {
         for part in parts {
@@ -186,6 +202,23 @@ fn integer_load(part: &Part) -> LoadStore {
         (2, _) => LoadStore::LdrhW,
         (4, _) => LoadStore::LdrW,
         _ => LoadStore::LdrX,
+    }
+}
+
+/// The store of a piece into its stack slot. A slot at an 8-aligned offset takes a whole
+/// word (the standard's slots: the extended value fills it); a slot that a flavour packs at
+/// a smaller alignment (Apple's `int8_t` at `[sp, #1]`) takes exactly the piece's bytes, so
+/// it never writes over an earlier argument's. An 8-byte store at an 8-aligned offset stays
+/// inside the area (its size is a multiple of 8) and only reaches bytes of arguments
+/// placed later, which are stored later: pieces are stored in plan order, and every
+/// flavour's stack offsets grow in that order.
+fn stack_store(size: u8, dest: u32) -> LoadStore {
+    match (size, dest % 8) {
+        (_, 0) => LoadStore::StrX,
+        (1, _) => LoadStore::StrbW,
+        (2, _) => LoadStore::StrhW,
+        (4, _) => LoadStore::StrW,
+        _ => LoadStore::StrX,
     }
 }
 
