@@ -176,15 +176,22 @@ fn apple_and_windows_place_fixed_register_arguments_as_the_standard() {
 // Windows on ARM64
 
 /// Microsoft: in variadic functions "SIMD and Floating-point registers aren't used":
-/// variadic doubles go to the next x-registers, as their bits.
+/// doubles go to the next x-registers, as their bits. That covers a variadic function's
+/// fixed parameters too: clang-16 for aarch64-pc-windows-msvc compiles a call of
+/// `void g(double, int, ...)` with the double in x0, and `g` reads it from x0.
 #[test]
 fn windows_passes_variadic_doubles_in_x_registers() {
     let plan = variadic(WIN, &[":ptr", ":double"], &[":double", ":int", ":double"]);
-    // The fixed double still takes d0.
-    assert_eq!(dests(&plan, 1), [Fpr(0)]);
-    assert_eq!(dests(&plan, 2), [ArgGpr(1)]);
-    assert_eq!(dests(&plan, 3), [ArgGpr(2)]);
-    assert_eq!(dests(&plan, 4), [ArgGpr(3)]);
+    // The fixed double of a variadic function takes x1, not d0.
+    assert_eq!(dests(&plan, 1), [ArgGpr(1)]);
+    assert_eq!(dests(&plan, 2), [ArgGpr(2)]);
+    assert_eq!(dests(&plan, 3), [ArgGpr(3)]);
+    assert_eq!(dests(&plan, 4), [ArgGpr(4)]);
+    // A fixed HFA of a variadic function is a plain composite too.
+    let hfa = variadic(WIN, &["[:float :float]"], &[":int"]);
+    assert_eq!(dests(&hfa, 0), [ArgGpr(0)]);
+    // The same function not variadic: d0.
+    assert_eq!(dests(&plan_fixed(&[":ptr", ":double"]), 1), [Fpr(0)]);
     assert!(!parts(&plan, 2)[0].float && parts(&plan, 2)[0].size == 8);
     // Past x7, the stack.
     let fixed = [":ptr"; 7];

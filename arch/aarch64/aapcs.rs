@@ -75,6 +75,13 @@ pub trait Flavour: Sync + std::fmt::Debug {
         alloc.arg(ty)
     }
 
+    /// Whether the variadic rules cover a variadic function's fixed parameters too. The
+    /// standard and Apple: no, fixed parameters are placed as in any call. Windows on
+    /// ARM64: yes (clang and MSVC pass even a fixed `double` of a variadic function in x0).
+    fn variadic_rules_cover_fixed_params(&self) -> bool {
+        false
+    }
+
     /// Checks what the flavour cannot express before anything is placed: by the standard,
     /// nothing.
     ///
@@ -583,9 +590,13 @@ impl<F: Flavour> Convention for Aapcs64<F> {
         self.0.check(sig)?;
         let mut alloc = Allocator { flavour: &self.0, ngrn: 0, nsrn: 0, nsaa: 0 };
         let args = (sig.params.iter().enumerate())
-            .map(|(i, ty)| match sig.is_variadic_arg(i) {
-                true => self.0.variadic_arg(&mut alloc, ty),
-                false => alloc.arg(ty),
+            .map(|(i, ty)| {
+                let by_variadic_rules = sig.is_variadic_arg(i)
+                    || (sig.is_variadic() && self.0.variadic_rules_cover_fixed_params());
+                match by_variadic_rules {
+                    true => self.0.variadic_arg(&mut alloc, ty),
+                    false => alloc.arg(ty),
+                }
             })
             .collect::<Result<_>>()?;
         // A flavour that packs stack arguments by their natural size pads the area to 8.

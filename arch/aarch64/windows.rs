@@ -1,7 +1,9 @@
 //! Windows on ARM64 (`:aapcs64-win`): AAPCS64 with the changes of Microsoft's "Overview of
 //! ARM64 ABI conventions":
-//! - in the variadic part, floating-point values travel in general registers and on the
-//!   stack, never in vector registers, and homogeneous aggregates are plain composites.
+//! - in a variadic function, floating-point values travel in general registers and on the
+//!   stack, never in vector registers, and homogeneous aggregates are plain composites;
+//!   this covers the fixed parameters of a variadic function too (clang and MSVC pass the
+//!   `double` of `void g(double, int, ...)` in x0).
 //!   Microsoft describes it as rules C.12-C.15 on an "imaginary stack" whose first 64 bytes
 //!   are x0-x7: so a variadic composite that reaches x7 is split between x7 and the stack;
 //! - `long` is 32 bits (the type keyword `:long` is the host's: under this convention on
@@ -73,6 +75,12 @@ impl Flavour for Windows {
             })
             .collect();
         Ok(ArgPlan::Direct(parts))
+    }
+
+    /// A variadic function's every argument, its fixed ones included, follows the variadic
+    /// rules: clang (as MSVC) compiles `void g(double, int, ...)` to take the double in x0.
+    fn variadic_rules_cover_fixed_params(&self) -> bool {
+        true
     }
 
     fn check(&self, sig: &Signature) -> Result<()> {
