@@ -360,6 +360,8 @@ fn sum(values: &[jitcall::Value]) -> f64 {
         .iter()
         .map(|v| match v {
             jitcall::Value::Number(n) => *n,
+            // An :int64 argument reads back as an exact 64-bit integer.
+            jitcall::Value::Int(i) => *i as f64,
             jitcall::Value::Tuple(t) => sum(t),
             other => panic!("unexpected {other}"),
         })
