@@ -361,9 +361,37 @@ fn sum(values: &[jitcall::Value]) -> f64 {
         .map(|v| match v {
             jitcall::Value::Number(n) => *n,
             // An :int64 argument reads back as an exact 64-bit integer.
-            jitcall::Value::Int(i) => *i as f64,
+            jitcall::Value::Int(n) => *n as f64,
+            jitcall::Value::UInt(n) => *n as f64,
             jitcall::Value::Tuple(t) => sum(t),
             other => panic!("unexpected {other}"),
         })
         .sum()
+}
+
+/// A packed stack argument is stored at exactly its width, so that an 8-byte store never
+/// runs past the stack area (into the thunk's frame record) or over an earlier argument:
+/// Apple's `int16_t` at `[sp, #2]` and a last `int32_t` at `[sp, #12]` of a 16-byte area.
+#[test]
+fn packed_stack_arguments_are_stored_at_their_width() {
+    let params = with(eight_ints(), &[":int8", ":int16", ":int32", ":int8", ":int32"]);
+    let sig = Signature::new(APPLE, ty(":void"), types(&params));
+    let plan = classify(&sig).unwrap();
+    assert_eq!(plan.stack_bytes, 16);
+    let mut code = CodeBuffer::new();
+    emit_thunk(&plan, ArgSource::Block(&BlockLayout::new(&sig).unwrap()), None, &mut code).unwrap();
+    let listing: Vec<String> = code
+        .bytes()
+        .chunks(4)
+        .map(|w| InstDecoder::default().decode(&mut U8Reader::new(w)).unwrap().to_string())
+        .collect();
+    for store in [
+        "str x9, [sp]",
+        "strh w9, [sp, #0x2]",
+        "str w9, [sp, #0x4]",
+        "str x9, [sp, #0x8]",
+        "str w9, [sp, #0xc]",
+    ] {
+        assert!(listing.iter().any(|l| l == store), "no `{store}` in {listing:#?}");
+    }
 }
