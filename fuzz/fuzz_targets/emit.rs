@@ -82,7 +82,8 @@ fn registers(abi: Abi) -> Registers {
             Registers { arg_gprs: 4, arg_fprs: 4, ret_gprs: 1, ret_fprs: 1, shadow_space: 32 }
         }
         // x8 is the result address.
-        Abi::Aapcs64 => {
+        // The flavours have AAPCS64's registers.
+        Abi::Aapcs64 | Abi::Aapcs64Apple | Abi::Aapcs64Win => {
             Registers { arg_gprs: 9, arg_fprs: 8, ret_gprs: 2, ret_fprs: 4, shadow_space: 0 }
         }
     }
@@ -206,7 +207,7 @@ fn emit_and_decode(abi: Abi, plan: &CallPlan, block: &BlockLayout) {
 fn check_code(abi: Abi, bytes: &[u8], plan: &CallPlan) {
     match abi {
         Abi::SysV64 | Abi::Win64 => check_x86(bytes, plan),
-        Abi::Aapcs64 => check_aarch64(bytes, plan),
+        Abi::Aapcs64 | Abi::Aapcs64Apple | Abi::Aapcs64Win => check_aarch64(bytes, plan),
     }
 }
 
