@@ -36,6 +36,17 @@ pub fn emit_thunk(
     }
 }
 
+/// Emits the tail thunk of `plan` (see [`tail_callable`]) for its ISA.
+///
+/// # Errors
+/// A plan that is not tail-callable.
+pub fn emit_tail_thunk(plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
+    match descriptor(plan.abi).isa {
+        Isa::X86_64 => x86_64::emit_tail_thunk(plan, code),
+        Isa::Aarch64 => aarch64::emit_tail_thunk(plan, code),
+    }
+}
+
 /// Emits the callback handler of `abi`: the code every trampoline stub of this convention
 /// jumps to (see [`trampoline`]).
 pub fn emit_callback_handler(abi: Abi, code: &mut CodeBuffer) {
@@ -216,6 +227,51 @@ pub fn pointers_fit(plan: &CallPlan) -> bool {
         _ => true,
     };
     args && ret
+}
+
+/// True when a plan's call can end in a jump to the target, from a *tail thunk* entered
+/// with the plan's own convention (`emit_tail_thunk`): every argument goes whole in
+/// registers (nothing on the stack, nothing by reference, pieces of 1, 2, 4 or 8 bytes),
+/// and the result comes back in registers (or there is none), not through memory or the
+/// x87 stack. The target then returns straight to the thunk's caller.
+pub fn tail_callable(plan: &CallPlan) -> bool {
+    use crate::plan::{ArgPlan, Location, RetPlan};
+    let in_registers = |parts: &[crate::plan::Part]| {
+        parts.iter().all(|p| {
+            matches!(p.size, 1 | 2 | 4 | 8)
+                && matches!(p.dest, Location::ArgGpr(_) | Location::Fpr(_))
+        })
+    };
+    let args = plan.args.iter().all(|a| match a {
+        ArgPlan::Direct(parts) => in_registers(parts),
+        ArgPlan::Indirect { .. } => false,
+    });
+    let ret = match &plan.ret {
+        RetPlan::Void => true,
+        RetPlan::Direct(parts) => parts
+            .iter()
+            .all(|p| matches!(p.dest, Location::RetGpr(_) | Location::Fpr(_)) && p.size <= 8),
+        RetPlan::Indirect { .. } | RetPlan::X87 { .. } => false,
+    };
+    args && ret && plan.stack_bytes == 0
+}
+
+/// [`tail_callable`] as an error.
+///
+/// # Errors
+/// A plan that is not tail-callable, saying why.
+pub fn check_tail_callable(plan: &CallPlan) -> Result<()> {
+    if tail_callable(plan) {
+        return Ok(());
+    }
+    Err(Error::Unsupported {
+        arg: None,
+        message: "this signature cannot be called by a tail thunk, which only loads \
+                  registers of up to 8 bytes and jumps: it passes an argument on the stack, by \
+                  reference or in a 16-byte register, or returns its result in memory or a \
+                  16-byte register (call it through RawCall::call instead)"
+            .into(),
+    })
 }
 
 /// The largest outgoing stack area a thunk builds. Past it, the plan is refused rather

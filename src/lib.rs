@@ -129,7 +129,7 @@ pub use error::{Error, Limit, Path, Result};
 pub use library::Native;
 pub use plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 pub use signature::{Abi, Errno, Signature};
-pub use thunk::CompiledSignature;
+pub use thunk::{CompiledSignature, DirectCall, DirectResult, RawCall};
 pub use types::{ArrayType, Field, Member, Prim, StructType, Type, Wide};
 pub use value::{Buffer, BufferGuard, Function, Pointer, Str, Value, ValueFn};
 

@@ -43,6 +43,9 @@ use crate::signature::{Abi, Errno, Signature};
 use crate::types::Type;
 use crate::value::{self, Pointer, Value};
 
+mod raw;
+pub use raw::{DirectCall, DirectResult, RawCall};
+
 cfg_if::cfg_if! {
     if #[cfg(target_arch = "x86_64")] {
         // The x86-64 thunks are entered with System V's convention on every OS.

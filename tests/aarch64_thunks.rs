@@ -22,7 +22,8 @@ mod common;
 
 use common::golden::{self, shorten};
 use jitcall::internals::arch::{
-    classify, emit_thunk, ArgSource, BlockLayout, CodeBuffer, ErrnoAccess,
+    classify, emit_tail_thunk, emit_thunk, tail_callable, ArgSource, BlockLayout, CodeBuffer,
+    ErrnoAccess,
 };
 use jitcall::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
@@ -369,4 +370,31 @@ fn thunk_invariants() {
         assert_eq!(moved, u64::from(plan.stack_bytes.next_multiple_of(16)), "{name}: sp");
         assert_eq!(moved % 16, 0, "{name}: sp is 16-byte aligned at the call");
     }
+}
+
+/// The tail thunks (`DirectCall`'s) of every case in one listing: the thunk, or the
+/// generator's refusal for plans with stack arguments, by-reference arguments or results
+/// in memory.
+#[test]
+fn tail_thunk_listings_match_golden_files() {
+    let mut out = String::new();
+    for case in cases().into_iter().chain(wide_cases()) {
+        let abi = Abi::Aapcs64;
+        let sig = Signature::new(abi, ty(case.ret), case.params.iter().map(|p| ty(p)).collect());
+        let Ok(plan) = classify(&sig) else { continue };
+        writeln!(out, "; {} ({}) under {abi}", case.ret, params_text(&case.params)).unwrap();
+        let mut code = CodeBuffer::new();
+        match emit_tail_thunk(&plan, &mut code) {
+            Ok(()) => {
+                assert!(tail_callable(&plan));
+                out.push_str(&disassemble(code.bytes()));
+            }
+            Err(e) => {
+                assert!(!tail_callable(&plan));
+                assert!(code.bytes().is_empty(), "a refused plan emits nothing");
+                writeln!(out, "; error: {e}").unwrap();
+            }
+        }
+    }
+    golden::check(&golden::dir("aarch64_tail"), &[("tail_thunks.txt".to_string(), out)]);
 }

@@ -12,13 +12,14 @@
 //! prints every case before calling it; `JITCALL_CONF_SKIP=name,name` leaves cases out
 //! and `JITCALL_CONF_ONLY=prefix` runs only the matching ones.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 mod common;
 
 use common::generated::{has_nested_struct, native_type, value};
 use common::suite;
-use jitcall::{ffi, Abi, Pointer, Value};
+use jitcall::{ffi, Abi, CompiledSignature, DirectResult, Pointer, Prim, Type, Value};
 use jitcall_conformance_c::{conf_fail, conf_last, conf_reset, Case, CASES};
 
 /// The callees report through process-wide globals; the tests here run on several
@@ -29,12 +30,71 @@ static SERIAL: Mutex<()> = Mutex::new(());
 const MIN_CASES: usize = 1100;
 
 /// Runs one case; `Err` says what went wrong.
-/// The two ways in: dynamic values (through the argument block), or native images
-/// (`call_native`, through the pointer thunk where the plan allows one).
-#[derive(Clone, Copy, Debug)]
+/// The ways in: dynamic values (through the argument block), native images
+/// (`call_native`, through the pointer thunk where the plan allows one), the same images
+/// through the signature's `RawCall`, and through a `DirectCall` (the tail thunk) where
+/// the signature has one.
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum CallPath {
     Values,
     Native,
+    Raw,
+    Direct,
+}
+
+/// Cases run through a `DirectCall` (the others have none).
+static DIRECT_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// A `DirectCall<R>` call of `sig`, its result as a `Value`; `None` when the signature has
+/// no `DirectCall` (its plan or convention refuses one).
+///
+/// # Safety
+/// As `CompiledSignature::call_native`.
+unsafe fn direct<R: DirectResult>(
+    sig: &CompiledSignature,
+    target: Pointer,
+    pointers: &[*const u8],
+) -> Option<jitcall::Result<Value>> {
+    let direct = sig.direct_call::<R>().ok()?;
+    DIRECT_CALLS.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: the caller's promise; one pointer per parameter.
+    let r = unsafe { direct.call(target, pointers.as_ptr()) };
+    // SAFETY: `r` is `size_of::<R>()` bytes, the result type's image.
+    let image = unsafe {
+        std::slice::from_raw_parts((&r as *const R).cast::<u8>(), std::mem::size_of::<R>())
+    };
+    // SAFETY: the generated results hold no `:string`.
+    Some(unsafe { ffi::read_ptr(&sig.signature().ret, Pointer::from_ptr(image.as_ptr()), 0) })
+}
+
+/// [`direct`] with `R` the result's Rust type.
+///
+/// # Safety
+/// As [`direct`].
+unsafe fn direct_by_result(
+    sig: &CompiledSignature,
+    target: Pointer,
+    pointers: &[*const u8],
+) -> Option<jitcall::Result<Value>> {
+    use std::ffi::c_void;
+    let Type::Prim(p) = sig.signature().ret else { return None };
+    // SAFETY: forwarded.
+    unsafe {
+        match p {
+            Prim::Void => direct::<()>(sig, target, pointers),
+            Prim::Bool | Prim::U8 => direct::<u8>(sig, target, pointers),
+            Prim::I8 => direct::<i8>(sig, target, pointers),
+            Prim::I16 => direct::<i16>(sig, target, pointers),
+            Prim::U16 => direct::<u16>(sig, target, pointers),
+            Prim::I32 => direct::<i32>(sig, target, pointers),
+            Prim::U32 => direct::<u32>(sig, target, pointers),
+            Prim::I64 => direct::<i64>(sig, target, pointers),
+            Prim::U64 => direct::<u64>(sig, target, pointers),
+            Prim::F32 => direct::<f32>(sig, target, pointers),
+            Prim::F64 => direct::<f64>(sig, target, pointers),
+            Prim::Ptr | Prim::String => direct::<*mut c_void>(sig, target, pointers),
+        }
+    }
 }
 
 fn run(case: &Case, abi: Abi, path: CallPath) -> Result<(), String> {
@@ -52,7 +112,7 @@ fn run(case: &Case, abi: Abi, path: CallPath) -> Result<(), String> {
         // (the table and the C source come from one generator); it only reads its
         // arguments.
         CallPath::Values => unsafe { ffi::call(target, &sig, &args) },
-        CallPath::Native => {
+        CallPath::Native | CallPath::Raw | CallPath::Direct => {
             // Each argument's image in an allocation of exactly its size, so that a
             // thunk reading past a value would read memory that is not the value's.
             let params = &sig.signature().params;
@@ -67,13 +127,26 @@ fn run(case: &Case, abi: Abi, path: CallPath) -> Result<(), String> {
             let pointers: Vec<*const u8> = images.iter().map(|image| image.as_ptr()).collect();
             let ret_ty = &sig.signature().ret;
             let mut result = vec![0u8; ret_ty.size()].into_boxed_slice();
-            // SAFETY: as above; every pointer refers to a whole image of its parameter,
-            // and `result` has exactly the result's size.
-            unsafe { sig.call_native(target, &pointers, result.as_mut_ptr()) }
-                // SAFETY: the generated results hold no `:string`.
-                .and_then(|()| unsafe {
-                    ffi::read_ptr(ret_ty, Pointer::from_ptr(result.as_ptr()), 0)
-                })
+            // SAFETY: the generated results hold no `:string`; `result` is the result's
+            // image once a call wrote it.
+            let read = |result: &[u8]| unsafe {
+                ffi::read_ptr(ret_ty, Pointer::from_ptr(result.as_ptr()), 0)
+            };
+            match path {
+                // SAFETY: as above; every pointer refers to a whole image of its parameter.
+                CallPath::Direct => match unsafe { direct_by_result(&sig, target, &pointers) } {
+                    Some(got) => got,
+                    None => return Ok(()), // no DirectCall for this signature
+                },
+                CallPath::Raw => sig.raw_call().and_then(|raw| {
+                    // SAFETY: as above, and `result` has exactly the result's size.
+                    unsafe { raw.call(target, pointers.as_ptr(), result.as_mut_ptr()) };
+                    read(&result)
+                }),
+                // SAFETY: as above.
+                _ => unsafe { sig.call_native(target, &pointers, result.as_mut_ptr()) }
+                    .and_then(|()| read(&result)),
+            }
         }
     };
     let (fail, last) = (conf_fail(), conf_last());
@@ -125,13 +198,18 @@ impl suite::Case for Case {
 
 fn run_convention(abi: Abi) {
     suite::run("cases", abi, CASES, MIN_CASES, |case| {
-        [CallPath::Values, CallPath::Native]
+        [CallPath::Values, CallPath::Native, CallPath::Raw, CallPath::Direct]
             .into_iter()
             .filter_map(|path| {
                 run(case, abi, path).err().map(|problem| format!("{path:?}: {problem}"))
             })
             .collect()
     });
+    if Some(abi) == Abi::host() {
+        // Register-only signatures with a primitive result, of the mix's 1,200.
+        let direct = DIRECT_CALLS.load(Ordering::Relaxed);
+        assert!(direct >= 100, "only {direct} cases went through a DirectCall");
+    }
 }
 
 #[test]

@@ -260,6 +260,15 @@ fn capture_from_setter(abi: Abi, setter: *const ()) {
     if cfg!(windows) {
         assert_eq!(ffi::last_error(), 1321);
     }
+    let value = 77i32;
+    let args = [(&value as *const i32).cast::<u8>()];
+    // SAFETY: as above, through the signature's RawCall.
+    unsafe { sig.raw_call().unwrap().call(target, args.as_ptr(), std::ptr::null_mut()) };
+    disturb(1, 77);
+    assert_eq!(ffi::errno(), 77);
+    if cfg!(windows) {
+        assert_eq!(ffi::last_error(), 1077);
+    }
 }
 
 #[test]

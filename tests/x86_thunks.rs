@@ -19,7 +19,9 @@ mod common;
 use common::disasm::x86_formatter as formatter;
 use common::golden::{self, shorten};
 use iced_x86::{Code, Decoder, DecoderOptions, Formatter};
-use jitcall::internals::arch::{classify, emit_thunk, ArgSource, BlockLayout, CodeBuffer};
+use jitcall::internals::arch::{
+    classify, emit_tail_thunk, emit_thunk, tail_callable, ArgSource, BlockLayout, CodeBuffer,
+};
 use jitcall::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
 
@@ -171,4 +173,33 @@ fn thunk_listings_match_golden_files() {
         })
         .collect();
     golden::check(&golden::dir("x86_64"), &files);
+}
+
+/// The tail thunks (`DirectCall`'s) of every case and both conventions in one listing:
+/// the thunk, or the generator's refusal for plans with stack arguments, by-reference
+/// arguments or results in memory.
+#[test]
+fn tail_thunk_listings_match_golden_files() {
+    let mut out = String::new();
+    for case in CASES {
+        for abi in ABIS {
+            let sig =
+                Signature::new(abi, ty(case.ret), case.params.iter().map(|p| ty(p)).collect());
+            let Ok(plan) = classify(&sig) else { continue };
+            writeln!(out, "; {} ({}) under {abi}", case.ret, case.params.join(" ")).unwrap();
+            let mut code = CodeBuffer::new();
+            match emit_tail_thunk(&plan, &mut code) {
+                Ok(()) => {
+                    assert!(tail_callable(&plan));
+                    out.push_str(&disassemble(code.bytes()));
+                }
+                Err(e) => {
+                    assert!(!tail_callable(&plan));
+                    assert!(code.bytes().is_empty(), "a refused plan emits nothing");
+                    writeln!(out, "; error: {e}").unwrap();
+                }
+            }
+        }
+    }
+    golden::check(&golden::dir("x86_64_tail"), &[("tail_thunks.txt".to_string(), out)]);
 }

@@ -191,6 +191,39 @@ pub fn emit_thunk_with(
     Ok(())
 }
 
+/// Emits a *tail thunk* for `plan` (see [`crate::arch::tail_callable`]): entered as
+/// `extern "C" fn(target, args) -> R` (x0, x1), it loads every argument register through
+/// the pointer array and branches to the target (through x16, which BTI admits at a
+/// function's `bti c`), which returns to the thunk's caller with the result in its
+/// registers. No frame, no stores.
+///
+/// # Errors
+/// A plan that is not [`tail_callable`](crate::arch::tail_callable).
+pub fn emit_tail_thunk(plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
+    crate::arch::check_tail_callable(plan)?;
+    let mut a = Asm { code };
+    a.put(mov_x(IP0, X(0)));
+    a.put(mov_x(ADDR, X(1)));
+    for (i, arg) in plan.args.iter().enumerate() {
+        let ArgPlan::Direct(parts) = arg else {
+            unreachable!("a tail-callable plan passes every argument by value")
+        };
+        a.load(LoadStore::LdrX, ARG.0, ADDR, 8 * i as u64);
+        for part in parts {
+            let src = u64::from(part.offset);
+            match part.dest {
+                Location::ArgGpr(n) => a.load(integer_load(part), n, ARG, src),
+                Location::Fpr(n) => a.load(vector_access(part.size).0, n, ARG, src),
+                Location::Stack(_) | Location::RetGpr(_) => {
+                    unreachable!("a tail-callable plan has register arguments only")
+                }
+            }
+        }
+    }
+    a.put(br(IP0));
+    Ok(())
+}
+
 /// The load that widens a piece of an argument into a whole x-register as the plan says.
 /// Pieces of 3, 5, 6 or 7 bytes load 8: the argument block pads every image with zeros.
 fn integer_load(part: &Part) -> LoadStore {

@@ -323,6 +323,44 @@ pub fn emit_thunk_with(
     Ok(())
 }
 
+/// Emits a *tail thunk* for `plan` (see [`crate::arch::tail_callable`]): entered with the
+/// plan's own convention as `fn(target, args) -> R` (System V: rdi, rsi; Win64: rcx, rdx,
+/// with the caller's shadow space), it loads every argument register through the pointer
+/// array and jumps to the target, which returns to the thunk's caller with the result in
+/// its registers. No frame, no stores.
+///
+/// # Errors
+/// A plan that is not [`tail_callable`](crate::arch::tail_callable).
+pub fn emit_tail_thunk(plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
+    crate::arch::check_tail_callable(plan)?;
+    let arg_gprs = regs(descriptor(plan.abi).arg_gprs);
+    let mut out = |inst: Inst| code.put(inst.bytes());
+    out(mov_rr(TARGET, arg_gprs[0]));
+    out(mov_rr(BLOCK, arg_gprs[1]));
+    for (i, arg) in plan.args.iter().enumerate() {
+        let ArgPlan::Direct(parts) = arg else {
+            unreachable!("a tail-callable plan passes every argument by value")
+        };
+        out(mov_rm(SCRATCH, Mem::new(BLOCK, 8 * i as i32)));
+        for part in parts {
+            let src = Mem::new(SCRATCH, part.offset as i32);
+            match part.dest {
+                Location::ArgGpr(n) => out(load_integer(arg_gprs[n as usize], src, part)),
+                Location::Fpr(n) if part.size == 4 => out(movss_xm(Xmm(n), src)),
+                Location::Fpr(n) => out(movsd_xm(Xmm(n), src)),
+                Location::Stack(_) | Location::RetGpr(_) => {
+                    unreachable!("a tail-callable plan has register arguments only")
+                }
+            }
+        }
+    }
+    if let Some(count) = plan.vector_count {
+        out(mov_r32i(Reg::Rax, count.into()));
+    }
+    out(jmp_r(TARGET));
+    Ok(())
+}
+
 /// After the call: pops the x87 results into the result memory, `st(0)` at `[0..10]` and
 /// (complex) `st(1)` at `[16..26]`: exactly their bytes, in both argument sources.
 fn store_x87_result(count: u8, out: &mut impl FnMut(Inst)) {

@@ -11,7 +11,9 @@ use std::hint::black_box;
 use std::mem::MaybeUninit;
 use std::rc::Rc;
 
-use jitcall::{ffi, Abi, Callback, CompiledSignature, Member, Pointer, Prim, Type, Value};
+use jitcall::{
+    ffi, Abi, Callback, CompiledSignature, DirectCall, Member, Pointer, Prim, RawCall, Type, Value,
+};
 
 use crate::callees::{self, Big, CallItFn, Dd, IntIntFn};
 use crate::libffi::{self, ffi_arg, ffi_cif, Cif, Closure, Desc};
@@ -25,13 +27,34 @@ pub trait Case {
     /// The callee's result.
     type Out: Copy + PartialEq + std::fmt::Debug;
 
+    /// False when the case has no `RawCall` path of its own (the typed number stands in).
+    const HAS_RAW_PATH: bool = true;
+    /// True when the case has a `DirectCall` (register arguments, a primitive result).
+    const HAS_TAIL_PATH: bool = false;
+
     fn direct(&self) -> Self::Out;
-    fn typed(&self) -> Self::Out;
+    /// jitcall's typed path in one of its [`Mode`]s.
+    fn typed_as<const MODE: u8>(&self) -> Self::Out;
+    fn typed(&self) -> Self::Out {
+        self.typed_as::<NATIVE>()
+    }
+    fn raw(&self) -> Self::Out {
+        self.typed_as::<RAW>()
+    }
+    fn tail(&self) -> Self::Out {
+        self.typed_as::<TAIL>()
+    }
     fn value(&self) -> Value;
     fn libffi(&self) -> Self::Out;
     /// The `Value` the value path must return when the callee returns `out`.
     fn as_value(out: Self::Out) -> Value;
 }
+
+/// The typed path's modes: `call_native`, a `RawCall`, a `DirectCall` (the cases that
+/// have none use their `RawCall`).
+pub const NATIVE: u8 = 0;
+pub const RAW: u8 = 1;
+pub const TAIL: u8 = 2;
 
 /// A case's `Value` path: its `Jit`'s `ffi::call` (every case but the callback's).
 macro_rules! value_path_through_jit {
@@ -65,6 +88,14 @@ pub fn check<C: Case>(case: &C) -> Result<(), String> {
     let typed = case.typed();
     if typed != want {
         return Err(format!("{}: typed path returned {typed:?}, direct call {want:?}", C::NAME));
+    }
+    let raw = case.raw();
+    if raw != want {
+        return Err(format!("{}: RawCall returned {raw:?}, direct call {want:?}", C::NAME));
+    }
+    let tail = case.tail();
+    if tail != want {
+        return Err(format!("{}: DirectCall returned {tail:?}, direct call {want:?}", C::NAME));
     }
     let libffi = case.libffi();
     if libffi != want {
@@ -116,6 +147,7 @@ fn ffi_arg_ptr<T>(x: &T) -> *mut c_void {
 /// jitcall's side of a case: the compiled signature, the callee and the `Value` arguments.
 struct Jit {
     sig: CompiledSignature,
+    raw: RawCall,
     target: Pointer,
     values: Vec<Value>,
 }
@@ -123,20 +155,26 @@ struct Jit {
 impl Jit {
     fn new(ret: Type, params: Vec<Type>, target: *const c_void, values: Vec<Value>) -> Jit {
         let sig = ffi::signature(host(), ret, params).expect("the signature compiles");
-        Jit { sig, target: Pointer::from_ptr(target), values }
+        let raw = sig.raw_call().expect("the code seals");
+        Jit { sig, raw, target: Pointer::from_ptr(target), values }
     }
 
-    /// jitcall's typed path.
+    /// jitcall's typed path: `call_native`, or (`RAW`, `TAIL`) the `RawCall`.
     ///
     /// # Safety
     /// The callee has this signature, `args` point to its arguments' native images and
     /// `R` is its result's Rust type.
     #[inline(always)]
-    unsafe fn typed<R: Copy>(&self, args: &[*const u8]) -> R {
+    unsafe fn typed<R: Copy, const MODE: u8>(&self, args: &[*const u8]) -> R {
         let mut ret = MaybeUninit::<R>::zeroed();
-        // SAFETY: forwarded from the caller; `ret` has room for an `R`.
-        unsafe { self.sig.call_native(self.target, args, ret.as_mut_ptr().cast()) }
-            .expect("the typed call succeeds");
+        if MODE != NATIVE {
+            // SAFETY: forwarded from the caller; `args` has one pointer per parameter.
+            unsafe { self.raw.call(self.target, args.as_ptr(), ret.as_mut_ptr().cast()) }
+        } else {
+            // SAFETY: forwarded from the caller; `ret` has room for an `R`.
+            unsafe { self.sig.call_native(self.target, args, ret.as_mut_ptr().cast()) }
+                .expect("the typed call succeeds");
+        }
         // SAFETY: the call wrote the result's image, an `R`.
         unsafe { ret.assume_init() }
     }
@@ -180,6 +218,7 @@ pub struct IntInt {
     b: i32,
     f: IntIntFn,
     jit: Jit,
+    tail: DirectCall<i32>,
     cif: Cif,
 }
 
@@ -187,16 +226,18 @@ impl IntInt {
     pub fn new() -> IntInt {
         let (a, b) = (1234, -5678);
         let i32_ = || prim(Prim::I32);
+        let jit = Jit::new(
+            i32_(),
+            vec![i32_(), i32_()],
+            callees::add_i32 as *const c_void,
+            vec![Value::Number(a.into()), Value::Number(b.into())],
+        );
         IntInt {
             a,
             b,
             f: callees::add_i32,
-            jit: Jit::new(
-                i32_(),
-                vec![i32_(), i32_()],
-                callees::add_i32 as *const c_void,
-                vec![Value::Number(a.into()), Value::Number(b.into())],
-            ),
+            tail: jit.sig.direct_call().expect("a register-only signature"),
+            jit,
             cif: Cif::new(&Desc::I32, &[Desc::I32, Desc::I32]),
         }
     }
@@ -205,6 +246,7 @@ impl IntInt {
 impl Case for IntInt {
     const NAME: &'static str = "int_int";
     type Out = i32;
+    const HAS_TAIL_PATH: bool = true;
 
     #[inline(always)]
     fn direct(&self) -> i32 {
@@ -213,10 +255,16 @@ impl Case for IntInt {
     }
 
     #[inline(always)]
-    fn typed(&self) -> i32 {
+    fn typed_as<const MODE: u8>(&self) -> i32 {
         let (a, b) = (black_box(self.a), black_box(self.b));
+        let args = [arg(&a), arg(&b)];
         // SAFETY: `add_i32` is `int(int, int)`; the pointers are to two `i32`s.
-        unsafe { self.jit.typed(&[arg(&a), arg(&b)]) }
+        unsafe {
+            if MODE == TAIL {
+                return self.tail.call(self.jit.target, args.as_ptr());
+            }
+            self.jit.typed::<_, MODE>(&args)
+        }
     }
 
     value_path_through_jit!();
@@ -243,22 +291,25 @@ pub struct DoubleIntDouble {
     b: i32,
     c: f64,
     jit: Jit,
+    tail: DirectCall<f64>,
     cif: Cif,
 }
 
 impl DoubleIntDouble {
     pub fn new() -> DoubleIntDouble {
         let (a, b, c) = (1.5, -3, 0.25);
+        let jit = Jit::new(
+            prim(Prim::F64),
+            vec![prim(Prim::F64), prim(Prim::I32), prim(Prim::F64)],
+            callees::double_int_double as *const c_void,
+            vec![Value::Number(a), Value::Number(b.into()), Value::Number(c)],
+        );
         DoubleIntDouble {
             a,
             b,
             c,
-            jit: Jit::new(
-                prim(Prim::F64),
-                vec![prim(Prim::F64), prim(Prim::I32), prim(Prim::F64)],
-                callees::double_int_double as *const c_void,
-                vec![Value::Number(a), Value::Number(b.into()), Value::Number(c)],
-            ),
+            tail: jit.sig.direct_call().expect("a register-only signature"),
+            jit,
             cif: Cif::new(&Desc::F64, &[Desc::F64, Desc::I32, Desc::F64]),
         }
     }
@@ -267,6 +318,7 @@ impl DoubleIntDouble {
 impl Case for DoubleIntDouble {
     const NAME: &'static str = "double_int_double";
     type Out = f64;
+    const HAS_TAIL_PATH: bool = true;
 
     #[inline(always)]
     fn direct(&self) -> f64 {
@@ -275,10 +327,16 @@ impl Case for DoubleIntDouble {
     }
 
     #[inline(always)]
-    fn typed(&self) -> f64 {
+    fn typed_as<const MODE: u8>(&self) -> f64 {
         let (a, b, c) = (black_box(self.a), black_box(self.b), black_box(self.c));
+        let args = [arg(&a), arg(&b), arg(&c)];
         // SAFETY: the callee is `double(double, int, double)`; the pointers match.
-        unsafe { self.jit.typed(&[arg(&a), arg(&b), arg(&c)]) }
+        unsafe {
+            if MODE == TAIL {
+                return self.tail.call(self.jit.target, args.as_ptr());
+            }
+            self.jit.typed::<_, MODE>(&args)
+        }
     }
 
     value_path_through_jit!();
@@ -304,20 +362,23 @@ impl Case for DoubleIntDouble {
 pub struct Int64x6 {
     args: [i64; 6],
     jit: Jit,
+    tail: DirectCall<i64>,
     cif: Cif,
 }
 
 impl Int64x6 {
     pub fn new() -> Int64x6 {
         let args = [1 << 40, -3, 5_000_000_000, -(1 << 33), 77, i64::from(i32::MIN) - 9];
+        let jit = Jit::new(
+            prim(Prim::I64),
+            vec![prim(Prim::I64); 6],
+            callees::int64x6 as *const c_void,
+            args.iter().map(|&a| Value::Int(a)).collect(),
+        );
         Int64x6 {
             args,
-            jit: Jit::new(
-                prim(Prim::I64),
-                vec![prim(Prim::I64); 6],
-                callees::int64x6 as *const c_void,
-                args.iter().map(|&a| Value::Int(a)).collect(),
-            ),
+            tail: jit.sig.direct_call().expect("a register-only signature"),
+            jit,
             cif: Cif::new(
                 &Desc::I64,
                 &[Desc::I64, Desc::I64, Desc::I64, Desc::I64, Desc::I64, Desc::I64],
@@ -329,6 +390,7 @@ impl Int64x6 {
 impl Case for Int64x6 {
     const NAME: &'static str = "int64x6";
     type Out = i64;
+    const HAS_TAIL_PATH: bool = true;
 
     #[inline(always)]
     fn direct(&self) -> i64 {
@@ -338,11 +400,16 @@ impl Case for Int64x6 {
     }
 
     #[inline(always)]
-    fn typed(&self) -> i64 {
+    fn typed_as<const MODE: u8>(&self) -> i64 {
         let x = black_box(self.args);
         let args = [arg(&x[0]), arg(&x[1]), arg(&x[2]), arg(&x[3]), arg(&x[4]), arg(&x[5])];
         // SAFETY: the callee is `int64(int64 × 6)`; the pointers are to six `i64`s.
-        unsafe { self.jit.typed(&args) }
+        unsafe {
+            if MODE == TAIL {
+                return self.tail.call(self.jit.target, args.as_ptr());
+            }
+            self.jit.typed::<_, MODE>(&args)
+        }
     }
 
     value_path_through_jit!();
@@ -443,7 +510,7 @@ impl Case for Mixed10 {
     }
 
     #[inline(always)]
-    fn typed(&self) -> f64 {
+    fn typed_as<const MODE: u8>(&self) -> f64 {
         let x = black_box(self.args);
         let args = [
             arg(&x.a),
@@ -458,7 +525,7 @@ impl Case for Mixed10 {
             arg(&x.j),
         ];
         // SAFETY: the pointers are to the callee's ten arguments, in order.
-        unsafe { self.jit.typed(&args) }
+        unsafe { self.jit.typed::<_, MODE>(&args) }
     }
 
     value_path_through_jit!();
@@ -526,10 +593,10 @@ impl Case for DdDdDd {
     }
 
     #[inline(always)]
-    fn typed(&self) -> Dd {
+    fn typed_as<const MODE: u8>(&self) -> Dd {
         let (p, q) = (black_box(self.p), black_box(self.q));
         // SAFETY: the callee takes and returns `struct{double,double}`, which `Dd` is.
-        unsafe { self.jit.typed(&[arg(&p), arg(&q)]) }
+        unsafe { self.jit.typed::<_, MODE>(&[arg(&p), arg(&q)]) }
     }
 
     value_path_through_jit!();
@@ -591,10 +658,10 @@ impl Case for BigRet {
     }
 
     #[inline(always)]
-    fn typed(&self) -> Big {
+    fn typed_as<const MODE: u8>(&self) -> Big {
         let x = black_box(self.args);
         // SAFETY: the callee is `Big(int64, int64, int64)`, and `Big` is its C layout.
-        unsafe { self.jit.typed(&[arg(&x[0]), arg(&x[1]), arg(&x[2])]) }
+        unsafe { self.jit.typed::<_, MODE>(&[arg(&x[0]), arg(&x[1]), arg(&x[2])]) }
     }
 
     value_path_through_jit!();
@@ -750,6 +817,7 @@ impl CallbackRoundTrip {
 
 impl Case for CallbackRoundTrip {
     const NAME: &'static str = "callback";
+    const HAS_RAW_PATH: bool = false;
     type Out = i32;
 
     #[inline(always)]
@@ -758,7 +826,7 @@ impl Case for CallbackRoundTrip {
     }
 
     #[inline(always)]
-    fn typed(&self) -> i32 {
+    fn typed_as<const MODE: u8>(&self) -> i32 {
         self.round_trip(self.native_fn)
     }
 

@@ -1,6 +1,6 @@
 //! `jitcall-bench [--quick]`: one line per case,
-//! `CASE direct=NS typed=NS value=NS libffi=NS` (nanoseconds per call, each the median of
-//! several calibrated runs); `snprintf direct= typed= value=` (a variadic call) and
+//! `CASE direct=NS typed=NS raw=NS value=NS libffi=NS` (nanoseconds per call, each the
+//! median of several calibrated runs; `typed=` is `call_native`, `raw=` a `RawCall`); `snprintf direct= typed= value=` (a variadic call) and
 //! `errno direct= typed= typed_capture= value= value_capture=` (errno capture against the
 //! same call without); then `build new=NS cached=NS` and `callback_new native=NS value=NS
 //! libffi=NS` (making and dropping a callback or a libffi closure). Notes go to stderr.
@@ -108,30 +108,29 @@ fn row<C: Case>(plan: Plan, case: &C) -> Result<(), ()> {
     let mut typed = || {
         black_box(case.typed());
     };
+    let mut raw = || {
+        black_box(case.raw());
+    };
+    let mut tail = || {
+        black_box(case.tail());
+    };
     let mut value = || {
         black_box(case.value());
     };
     let mut libffi = || {
         black_box(case.libffi());
     };
-    let iters = [
-        calibrate(plan.run_time, |n| run(&mut direct, n)),
-        calibrate(plan.run_time, |n| run(&mut typed, n)),
-        if C::HAS_VALUE_PATH { calibrate(plan.run_time, |n| run(&mut value, n)) } else { 0 },
-        calibrate(plan.run_time, |n| run(&mut libffi, n)),
-    ];
-    let mut samples: [Vec<f64>; 4] = Default::default();
-    for _ in 0..plan.runs {
-        samples[0].push(nanos(run(&mut direct, iters[0]), iters[0]));
-        samples[1].push(nanos(run(&mut typed, iters[1]), iters[1]));
-        if C::HAS_VALUE_PATH {
-            samples[2].push(nanos(run(&mut value, iters[2]), iters[2]));
-        }
-        samples[3].push(nanos(run(&mut libffi, iters[3]), iters[3]));
-    }
-    let [direct, typed, value, libffi] =
-        samples.map(|s| if s.is_empty() { f64::NAN } else { median(s) });
+    let [direct, typed, raw, tail, value, libffi] =
+        interleaved(plan, [&mut direct, &mut typed, &mut raw, &mut tail, &mut value, &mut libffi]);
+    let raw = match (C::HAS_RAW_PATH, C::HAS_TAIL_PATH) {
+        (true, true) => format!(" raw={raw:.1} tail={tail:.1}"),
+        (true, false) => format!(" raw={raw:.1}"),
+        _ => String::new(),
+    };
     let value = if C::HAS_VALUE_PATH { value } else { typed };
-    println!("{} direct={direct:.1} typed={typed:.1} value={value:.1} libffi={libffi:.1}", C::NAME);
+    println!(
+        "{} direct={direct:.1} typed={typed:.1}{raw} value={value:.1} libffi={libffi:.1}",
+        C::NAME
+    );
     Ok(())
 }

@@ -76,7 +76,7 @@ impl Drop for CallGuard {
 
 /// Hands a callback's error to the innermost running call, or prints it when there is
 /// none (or the thread's storage for it is already destroyed). Never panics.
-pub(super) fn raise(error: Error) {
+pub(crate) fn raise(error: Error) {
     let depth = CALL_DEPTH.with(Cell::get);
     let mut error = Some(error);
     if depth > 0 {

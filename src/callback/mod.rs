@@ -31,7 +31,7 @@ use errors::CALLBACKS_EXIST;
 use pool::Slot;
 
 pub use closure::ImageFn;
-pub(crate) use errors::CallGuard;
+pub(crate) use errors::{raise, CallGuard};
 pub use janet::trampoline;
 pub use pool::{trampoline_pages, REUSE_DELAY};
 

@@ -1,0 +1,251 @@
+//! The hot path's entries: [`RawCall`] (a signature's pointer-array thunk, with no checks
+//! or bookkeeping per call) and [`DirectCall`] (a tail thunk that jumps to the target, so
+//! that a register result comes back to the caller as the thunk's own result).
+
+use std::ffi::c_void;
+
+use super::{CompiledSignature, ErrnoThunkFn, ThunkFn};
+use crate::arch::{self, CodeBuffer};
+use crate::error::{Error, Result};
+use crate::memory::Code;
+use crate::signature::{Abi, Errno};
+use crate::types::{Prim, Type};
+use crate::value::Pointer;
+
+/// A compiled signature's call entry for a runtime's hot path: the same thunk as
+/// [`CompiledSignature::call_native`], entered with no checks and no bookkeeping per call.
+///
+/// `call_native` checks the argument count, runs the shared thunk while the signature is
+/// cold, and reports the error of a callback that failed during the call. A `RawCall` is
+/// made once (its code is sealed then) and does none of that: its [`call`](RawCall::call)
+/// is one indirect call into the thunk. A callback that fails during such a call still
+/// gives C a zero result; its error goes to the innermost *reporting* call running on the
+/// thread (a `call` or `call_native` further out), or is printed on stderr when there is
+/// none.
+///
+/// Which to use: a runtime that calls a bound foreign function many times keeps its
+/// `RawCall` (or, for a signature with register arguments and a primitive result, a
+/// [`DirectCall`]) and converts its own values to native images; everything else uses
+/// [`CompiledSignature::call`] (values) or `call_native` (images, every check).
+///
+/// Holds its signature, so its code lives as long as it does. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct RawCall {
+    entry: RawEntry,
+    sig: CompiledSignature,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum RawEntry {
+    /// The pointer-array thunk.
+    Pointers(ThunkFn),
+    /// The pointer-array thunk of a signature that handles `errno`.
+    Errno(ThunkFn),
+    /// The plan needs the argument block: `call_native`'s copying path.
+    Block,
+}
+
+impl CompiledSignature {
+    /// This signature's [`RawCall`], with its code made executable now.
+    ///
+    /// # Errors
+    /// The system refusing to change memory protection.
+    pub fn raw_call(&self) -> Result<RawCall> {
+        let entry = match &self.inner.pointer_code {
+            Some(thunk) if self.inner.sig.errno == Errno::Ignore => {
+                RawEntry::Pointers(thunk.seal()?)
+            }
+            Some(thunk) => RawEntry::Errno(thunk.seal()?),
+            None => {
+                self.inner.code.seal()?;
+                RawEntry::Block
+            }
+        };
+        Ok(RawCall { entry, sig: self.clone() })
+    }
+
+    /// This signature's [`DirectCall`] returning `R`: a new tail thunk, executable at once
+    /// (make it once and keep it; each one is a few bytes of code memory).
+    ///
+    /// # Errors
+    /// A signature that no tail thunk can call: a convention other than the host's own
+    /// ([`Abi::host`], whose `extern "C"` the thunk is entered with), `errno` handling
+    /// (which needs code after the call), an argument on the stack or by reference, a
+    /// result in memory, or a result type that is not `R` (`R` must be the very primitive:
+    /// `i32` for `:int32`, `u8` for `:uint8` and `:bool`, `*mut c_void` for `:ptr` and
+    /// `:string`, `()` for `:void`). Also the system refusing to map code.
+    pub fn direct_call<R: DirectResult>(&self) -> Result<DirectCall<R>> {
+        let sig = &self.inner.sig;
+        let refuse = |message: String| Err(Error::Unsupported { arg: None, message });
+        if Abi::host() != Some(sig.abi) {
+            return refuse(format!(
+                "a DirectCall calls the host's own convention, not {} (use RawCall::call)",
+                sig.abi
+            ));
+        }
+        if sig.errno != Errno::Ignore {
+            return refuse(
+                "a DirectCall cannot capture errno, which needs code after the call (use \
+                 RawCall::call)"
+                    .into(),
+            );
+        }
+        if !matches!(sig.ret, Type::Prim(p) if R::accepts(p)) {
+            return refuse(format!(
+                "a DirectCall<{}> cannot return this signature's result type {}",
+                std::any::type_name::<R>(),
+                sig.ret
+            ));
+        }
+        let mut code = CodeBuffer::new();
+        arch::emit_tail_thunk(&self.inner.plan, &mut code)?;
+        let code = Code::stage(&code.into_bytes())?;
+        let entry = code.entry()?;
+        // SAFETY: `entry` is the sealed tail thunk, entered with the host's C convention
+        // as `fn(target, args) -> R`: it loads the plan's argument registers and jumps to
+        // the target, which returns an `R` (checked above: the very primitive) in the
+        // host convention's registers to the thunk's caller.
+        let entry = unsafe {
+            std::mem::transmute::<
+                *const u8,
+                unsafe extern "C" fn(*const c_void, *const *const u8) -> R,
+            >(entry)
+        };
+        Ok(DirectCall { entry, _code: code, _sig: self.clone() })
+    }
+}
+
+impl RawCall {
+    /// The signature this calls by.
+    pub fn signature(&self) -> &CompiledSignature {
+        &self.sig
+    }
+
+    /// Calls `target`: `args` points to one pointer per parameter, each to the native
+    /// image of its argument, and the result's image is written to `ret`. Callback errors
+    /// are not returned (see [`RawCall`]).
+    ///
+    /// # Safety
+    /// As [`CompiledSignature::call_native`], with `args` pointing to exactly as many
+    /// pointers as the signature has parameters (nothing checks the count).
+    #[inline(always)]
+    pub unsafe fn call(&self, target: Pointer, args: *const *const u8, ret: *mut u8) {
+        match self.entry {
+            // SAFETY: the caller guarantees the contract of `call_native`, whose fast path
+            // this is: the thunk reads exactly each parameter's bytes through its pointer
+            // and writes exactly the result's bytes.
+            RawEntry::Pointers(thunk) => unsafe {
+                thunk(target.as_ptr(), args.cast_mut().cast(), ret)
+            },
+            // SAFETY: as above.
+            RawEntry::Errno(thunk) => unsafe { self.call_capturing(thunk, target, args, ret) },
+            // SAFETY: as above.
+            RawEntry::Block => unsafe { self.call_via_block(target, args, ret) },
+        }
+    }
+
+    /// # Safety
+    /// As [`RawCall::call`], with `thunk` this signature's errno thunk.
+    #[inline(never)]
+    unsafe fn call_capturing(
+        &self,
+        thunk: ThunkFn,
+        target: Pointer,
+        args: *const *const u8,
+        ret: *mut u8,
+    ) {
+        // SAFETY: an errno thunk's code is entered with the `ErrnoThunkFn` convention;
+        // the slot is this thread's errno slot, which outlives the call, and the thunk
+        // writes only its 8 bytes, on this thread. The rest as in `call`.
+        unsafe {
+            let thunk = std::mem::transmute::<ThunkFn, ErrnoThunkFn>(thunk);
+            thunk(target.as_ptr(), args.cast_mut().cast(), ret, crate::errno::slot())
+        }
+    }
+
+    /// # Safety
+    /// As [`RawCall::call`].
+    #[inline(never)]
+    unsafe fn call_via_block(&self, target: Pointer, args: *const *const u8, ret: *mut u8) {
+        let count = self.sig.inner.sig.params.len();
+        // SAFETY: the caller guarantees `count` pointers at `args`.
+        let args = unsafe { std::slice::from_raw_parts(args, count) };
+        // SAFETY: forwarded from the caller.
+        if let Err(error) = unsafe { self.sig.call_native_via_block(target, args, ret) } {
+            // A callback's error, which this path's own guard caught (the code is sealed,
+            // so nothing else fails): on to the next reporting call out, as for the
+            // other entries.
+            crate::callback::raise(error);
+        }
+    }
+}
+
+/// A Rust type that a [`DirectCall`] returns: the primitives whose C types come back in
+/// one register, each standing for exactly its C type (sealed).
+pub trait DirectResult: Copy + sealed::Sealed {
+    /// Whether `prim` is this type's C type.
+    fn accepts(prim: Prim) -> bool;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+macro_rules! direct_results {
+    ($($t:ty => $($prim:ident)|+;)*) => {
+        $(
+            impl sealed::Sealed for $t {}
+            impl DirectResult for $t {
+                fn accepts(prim: Prim) -> bool {
+                    matches!(prim, $(Prim::$prim)|+)
+                }
+            }
+        )*
+    };
+}
+
+// `:long`, `:size` and friends are these primitives already (see `types::KEYWORDS`).
+direct_results! {
+    () => Void;
+    i8 => I8;
+    u8 => U8 | Bool;
+    i16 => I16;
+    u16 => U16;
+    i32 => I32;
+    u32 => U32;
+    i64 => I64;
+    u64 => U64;
+    f32 => F32;
+    f64 => F64;
+    *mut c_void => Ptr | String;
+}
+
+/// A tail thunk for one signature of the host's convention whose arguments all go in
+/// registers and whose result is one primitive `R`: a call is the caller's indirect call
+/// into the thunk, a load per argument, and a jump to the target, which returns `R`
+/// straight to the caller. The fastest entry jitcall has; the same contract as
+/// [`RawCall`] otherwise (no count check, callback errors not returned). Made by
+/// [`CompiledSignature::direct_call`].
+#[derive(Debug)]
+pub struct DirectCall<R> {
+    entry: unsafe extern "C" fn(*const c_void, *const *const u8) -> R,
+    /// Keeps the thunk mapped.
+    _code: Code,
+    /// Keeps what the thunk was made for (for the reader: nothing in it is used).
+    _sig: CompiledSignature,
+}
+
+impl<R: DirectResult> DirectCall<R> {
+    /// Calls `target` with the arguments whose images `args` points to (one pointer per
+    /// parameter) and returns its result.
+    ///
+    /// # Safety
+    /// As [`RawCall::call`] (there is no result memory: the result is returned).
+    #[inline(always)]
+    pub unsafe fn call(&self, target: Pointer, args: *const *const u8) -> R {
+        // SAFETY: the caller guarantees the contract of `call_native`; the thunk reads
+        // exactly each parameter's bytes through its pointer, and the target returns an
+        // `R` (checked when this was made).
+        unsafe { (self.entry)(target.as_ptr(), args) }
+    }
+}
