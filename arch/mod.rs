@@ -111,15 +111,14 @@ pub mod trampoline {
     }
 }
 
-/// How a thunk reaches the C library's `errno`: through the library's own accessor, an
-/// `int *(void)` function (`__errno_location` on glibc and musl, `__error` on macOS and
-/// FreeBSD, `_errno` on Windows), called in the host's C convention.
+/// How a thunk handles `errno`. It reaches the C library's `errno` through the address
+/// that the thread's slot holds ([`errno_slot::LOCATION`]: what the library's accessor,
+/// `__errno_location` on glibc and musl, `__error` on macOS and FreeBSD, `_errno` on
+/// Windows, returned on that thread, which stays the same for the thread's life), so the
+/// thunk calls nothing but its target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ErrnoAccess {
-    /// The accessor's address.
-    pub accessor: u64,
-    /// A Windows host: the accessor is a Windows function (on x86-64 a Win64 one, with
-    /// shadow space), and the thread's last error (`GetLastError()`) is captured too, read
+    /// A Windows host: the thread's last error (`GetLastError()`) is captured too, read
     /// from the TEB.
     pub windows: bool,
     /// Also set `errno` (and the last error) from the slot before the call.
@@ -132,8 +131,10 @@ pub mod errno_slot {
     pub const ERRNO: i32 = 0;
     /// Windows: `GetLastError()` as the callee left it (a `DWORD`).
     pub const LAST_ERROR: i32 = 4;
+    /// The address of the thread's C `errno` (an `int *`), filled in before the thunk runs.
+    pub const LOCATION: i32 = 8;
     /// The slot's size.
-    pub const SIZE: usize = 8;
+    pub const SIZE: usize = 16;
     /// Where Windows keeps the thread's last error: `LastErrorValue` in the TEB, which
     /// `gs` addresses on x86-64 and x18 on ARM64 (what `GetLastError` and `SetLastError`
     /// themselves read and write).

@@ -19,21 +19,47 @@ use crate::arch::{errno_slot, ErrnoAccess};
 struct Slot {
     errno: c_int,
     last_error: u32,
+    /// This thread's C `errno`, as the C library's accessor gives it (null until the
+    /// first capturing call on the thread asks for the slot).
+    location: *mut c_int,
 }
 
 const _: () = assert!(std::mem::size_of::<Slot>() == errno_slot::SIZE);
 const _: () = assert!(std::mem::offset_of!(Slot, errno) == errno_slot::ERRNO as usize);
 const _: () = assert!(std::mem::offset_of!(Slot, last_error) == errno_slot::LAST_ERROR as usize);
+const _: () = assert!(std::mem::offset_of!(Slot, location) == errno_slot::LOCATION as usize);
 
 thread_local! {
     /// This thread's slot. Only this thread touches it: its thunks (through the pointer
     /// [`slot`] gives, while the call runs on this thread) and the functions below.
-    static SLOT: UnsafeCell<Slot> = const { UnsafeCell::new(Slot { errno: 0, last_error: 0 }) };
+    static SLOT: UnsafeCell<Slot> = const {
+        UnsafeCell::new(Slot { errno: 0, last_error: 0, location: std::ptr::null_mut() })
+    };
 }
 
-/// The address of this thread's slot, for a capturing thunk running on this thread.
+/// The address of this thread's slot, for a capturing thunk running on this thread, with
+/// the thread's `errno` address in it.
+#[inline]
 pub(crate) fn slot() -> *mut u8 {
-    SLOT.with(|slot| slot.get().cast())
+    SLOT.with(|slot| {
+        let slot = slot.get();
+        // SAFETY: the slot belongs to this thread and no thunk runs on it now (one is
+        // about to be entered).
+        unsafe {
+            if (*slot).location.is_null() {
+                (*slot).location = errno_location();
+            }
+        }
+        slot.cast()
+    })
+}
+
+/// This thread's C `errno` address, which stays the same for the thread's life (the C
+/// libraries keep `errno` in thread-local storage).
+#[cold]
+fn errno_location() -> *mut c_int {
+    // SAFETY: the accessor takes nothing and returns the calling thread's `errno`.
+    unsafe { accessor()() }
 }
 
 /// `errno` as the last capturing call on this thread left it (0 before any).
@@ -64,9 +90,9 @@ pub fn set_last_error(value: u32) {
     SLOT.with(|slot| unsafe { (*slot.get()).last_error = value });
 }
 
-/// How this host's thunks reach `errno`.
+/// How this host's thunks handle `errno`.
 pub(crate) fn access(set_before: bool) -> ErrnoAccess {
-    ErrnoAccess { accessor: accessor() as usize as u64, windows: cfg!(windows), set_before }
+    ErrnoAccess { windows: cfg!(windows), set_before }
 }
 
 /// The C library's own `errno` accessor, per OS.

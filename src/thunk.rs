@@ -601,7 +601,7 @@ unsafe fn run(thunk: ThunkFn, target: Pointer, args: *mut u8, ret: *mut u8) -> R
 ///
 /// # Safety
 /// As [`run`], and `thunk` was emitted by `emit_errno_thunk`.
-#[inline(never)]
+#[inline]
 unsafe fn run_capturing(
     thunk: ThunkFn,
     target: Pointer,

@@ -2,9 +2,9 @@
 //!
 //! What capture must guarantee, checked on the instructions: right after the callee
 //! returns, before anything but the result stores, a Windows thunk reads the TEB's last
-//! error and the thunk calls the C library's errno accessor and stores `errno` into the
-//! slot; every call is made with the stack 16-byte aligned, and a Win64 accessor gets 32
-//! bytes of shadow space. Thunks of signatures that do not ask are unchanged (the golden
+//! error, and the thunk copies `errno` into the slot through the address the slot holds
+//! (calling nothing: the target is the only call); the call is made with the stack 16-byte
+//! aligned and the stack is balanced at the return. Thunks of signatures that do not ask are unchanged (the golden
 //! listings of `x86_thunks` and `aarch64_thunks`).
 
 mod common;
@@ -17,8 +17,6 @@ use jitcall::internals::arch::{
 use jitcall::{ffi, syntax, Abi, Signature, Type};
 use yaxpeax_arch::{Decoder as _, U8Reader};
 use yaxpeax_arm::armv8::a64::InstDecoder;
-
-const ACCESSOR: u64 = 0x7f12_3456_7890;
 
 fn ty(text: &str) -> Type {
     ffi::native_type(&syntax::read(text).unwrap()).unwrap()
@@ -56,7 +54,7 @@ fn accesses() -> Vec<ErrnoAccess> {
     let mut all = Vec::new();
     for windows in [false, true] {
         for set_before in [false, true] {
-            all.push(ErrnoAccess { accessor: ACCESSOR, windows, set_before });
+            all.push(ErrnoAccess { windows, set_before });
         }
     }
     all
@@ -107,10 +105,13 @@ fn check_x86(listing: &[(iced_x86::Instruction, String)], errno: &ErrnoAccess, n
     } else {
         assert!(!texts.iter().any(|t| t.contains("gs:")), "{name}: no TEB access off Windows");
     }
-    // Then only result stores, then the accessor and the copy into the slot.
+    // Then only result stores, then the copy into the slot through its errno address.
     let after: Vec<&str> = texts[target_call + 1..].to_vec();
-    let accessor = after.iter().position(|t| *t == "call rax").unwrap_or_else(|| panic!("{name}"));
-    for t in &after[..accessor] {
+    let copy = after
+        .iter()
+        .position(|t| *t == "mov rcx, qword ptr [r13+8]")
+        .unwrap_or_else(|| panic!("{name}: {after:#?}"));
+    for t in &after[..copy] {
         let result_store = t.starts_with("mov qword ptr [r12")
             || t.starts_with("mov dword ptr [r12")
             || t.starts_with("mov word ptr [r12")
@@ -118,29 +119,37 @@ fn check_x86(listing: &[(iced_x86::Instruction, String)], errno: &ErrnoAccess, n
             || t.starts_with("movsd qword ptr [r12")
             || t.starts_with("movss dword ptr [r12");
         let teb = t.contains("gs:") || *t == "mov dword ptr [r13+4], ecx";
-        let load_accessor = *t == format!("mov rax, 0x{ACCESSOR:x}");
-        assert!(result_store || teb || load_accessor, "{name}: {t} runs before the errno copy");
+        assert!(result_store || teb, "{name}: {t} runs before the errno copy");
     }
-    assert_eq!(after[accessor - 1], format!("mov rax, 0x{ACCESSOR:x}"), "{name}");
-    assert_eq!(after[accessor + 1], "mov eax, dword ptr [rax]", "{name}");
-    assert_eq!(after[accessor + 2], "mov dword ptr [r13], eax", "{name}");
-    // Setting errno before the call: the accessor, then the slot's value into *errno.
+    assert_eq!(
+        after[copy + 1..copy + 3],
+        ["mov ecx, dword ptr [rcx]", "mov dword ptr [r13], ecx"],
+        "{name}"
+    );
+    // Setting errno before the call: the slot's value into *location, before any
+    // argument register is loaded (rax and rcx are argument registers of one convention
+    // or the other).
     let before: Vec<&str> = texts[..target_call].to_vec();
-    let set = before.iter().position(|t| *t == "call rax");
+    let set = before.iter().position(|t| *t == "mov rax, qword ptr [r13+8]");
     assert_eq!(set.is_some(), errno.set_before, "{name}");
     if let Some(set) = set {
-        let set = if errno.windows { set + 1 } else { set }; // past `add rsp, 0x20`
         assert_eq!(
             before[set + 1..set + 3],
             ["mov ecx, dword ptr [r13]", "mov dword ptr [rax], ecx"],
             "{name}"
         );
+        let slot_saved = before.iter().position(|t| *t == "mov r13, rcx").unwrap();
+        assert!(slot_saved < set, "{name}: the slot is set before it is known");
+        assert!(
+            before[..set].iter().all(|t| !t.contains("ptr [r10")),
+            "{name}: an argument is loaded before errno is set"
+        );
     }
+    // The target is the only call.
+    assert_eq!(texts.iter().filter(|t| t.starts_with("call")).count(), 1, "{name}");
 
-    // Every call with rsp 16-aligned (the thunk is entered with rsp = 8 mod 16), and a
-    // Win64 accessor with 32 bytes of room below the thunk's own saved registers.
+    // The call with rsp 16-aligned (the thunk is entered with rsp = 8 mod 16).
     let mut depth: i64 = 8; // bytes below the 16-aligned address above the return address
-    let mut saved: i64 = 8;
     for (inst, text) in listing {
         match inst.mnemonic() {
             Mnemonic::Push => depth += 8,
@@ -150,16 +159,8 @@ fn check_x86(listing: &[(iced_x86::Instruction, String)], errno: &ErrnoAccess, n
                 let imm = inst.immediate32to64();
                 depth += if inst.mnemonic() == Mnemonic::Sub { imm } else { -imm };
             }
-            Mnemonic::Call => {
-                assert_eq!(depth % 16, 0, "{name}: {text} with rsp misaligned");
-                if text == "call rax" && errno.windows {
-                    assert!(depth - saved >= 32, "{name}: {text} without shadow space");
-                }
-            }
+            Mnemonic::Call => assert_eq!(depth % 16, 0, "{name}: {text} with rsp misaligned"),
             _ => {}
-        }
-        if text == "mov r12, rdx" {
-            saved = depth; // the four pushes and the padding are done
         }
     }
     assert_eq!(depth, 8, "{name}: the stack is not balanced at the ret");
@@ -183,31 +184,30 @@ fn aarch64_thunks_capture_right_after_the_call() {
                 if source == Source::Pointers && ret.starts_with('[') {
                     continue;
                 }
-                let errno = ErrnoAccess { accessor: ACCESSOR, windows: false, set_before };
+                let errno = ErrnoAccess { windows: false, set_before };
                 let text = a64_text(&emit(Abi::Aapcs64, ret, params, source, &errno));
                 let name = format!("{ret} {params:?} {errno:?} {source:?}");
                 let call = text.iter().position(|t| t == "blr x21").unwrap();
                 assert!(text.contains(&"str x22, [sp, #0x28]".to_string()), "{name}: {text:#?}");
                 assert!(text.contains(&"mov x22, x3".to_string()), "{name}");
+                assert_eq!(text.iter().filter(|t| t.starts_with("blr")).count(), 1, "{name}");
                 let after = &text[call + 1..];
-                let accessor = after.iter().position(|t| t == "blr x9").unwrap();
-                for t in &after[..accessor] {
-                    let ok = t.starts_with("str") && t.contains("[x20")
-                        || t.starts_with("mov x9")
-                        || t.starts_with("movk x9")
-                        || t.starts_with("movz x9");
+                let copy = after.iter().position(|t| t == "ldr x10, [x22, #0x8]").unwrap();
+                for t in &after[..copy] {
+                    let ok = t.starts_with("str") && t.contains("[x20");
                     assert!(ok, "{name}: {t} runs before the errno copy");
                 }
-                assert_eq!(
-                    after[accessor + 1..accessor + 3],
-                    ["ldr w9, [x0]", "str w9, [x22]"],
-                    "{name}"
-                );
+                assert_eq!(after[copy + 1..copy + 3], ["ldr w9, [x10]", "str w9, [x22]"], "{name}");
                 assert!(after.contains(&"ldr x22, [sp, #0x28]".to_string()), "{name}");
-                let set = text[..call].iter().position(|t| t == "blr x9");
+                let set = text[..call].iter().position(|t| t == "ldr x10, [x22, #0x8]");
                 assert_eq!(set.is_some(), set_before, "{name}");
                 if let Some(set) = set {
-                    assert_eq!(text[set + 1..set + 3], ["ldr w9, [x22]", "str w9, [x0]"], "{name}");
+                    assert_eq!(
+                        text[set + 1..set + 3],
+                        ["ldr w9, [x22]", "str w9, [x10]"],
+                        "{name}"
+                    );
+                    assert!(text[..set].contains(&"mov x22, x3".to_string()), "{name}");
                 }
             }
         }

@@ -292,7 +292,7 @@ fn no_aarch64_code_names_x18() {
         let block = BlockLayout::new(sig).unwrap();
         for windows in [false, true] {
             for set_before in [false, true] {
-                let errno = ErrnoAccess { accessor: 0x1234_5678, windows, set_before };
+                let errno = ErrnoAccess { windows, set_before };
                 for errno in [None, Some(&errno)] {
                     let mut code = CodeBuffer::new();
                     emit_thunk(&plan, ArgSource::Block(&block), errno, &mut code).unwrap();

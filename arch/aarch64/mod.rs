@@ -54,8 +54,9 @@ const ERRNO_SLOT: X = X(22);
 
 /// [`emit_thunk`], and with `errno` also its capture: the thunk then takes a fourth
 /// argument (x3), the thread's errno slot (see [`crate::arch::errno_slot`]). Right after
-/// the call returns it stores the result registers, then calls the C library's errno
-/// accessor and copies `errno` into the slot; nothing else runs in between.
+/// the call returns it stores the result registers, then copies `errno` into the slot
+/// through the address the slot holds; nothing else runs in between, and the thunk calls
+/// nothing but the target.
 ///
 /// # Errors
 /// As [`emit_thunk`].
@@ -81,11 +82,10 @@ pub fn emit_thunk_with(
         a.store(LoadStore::StrX, ERRNO_SLOT.0, SP, 40);
         a.put(mov_x(ERRNO_SLOT, X(3)));
         if errno.set_before {
-            // *accessor() = slot.errno; the pointers the thunk keeps are callee-saved.
-            a.mov_imm(SCRATCH, errno.accessor);
-            a.put(blr(SCRATCH));
+            // *slot.location = slot.errno.
+            a.load(LoadStore::LdrX, ADDR.0, ERRNO_SLOT, errno_slot::LOCATION as u64);
             a.load(LoadStore::LdrW, SCRATCH.0, ERRNO_SLOT, errno_slot::ERRNO as u64);
-            a.store(LoadStore::StrW, SCRATCH.0, X(0), 0);
+            a.store(LoadStore::StrW, SCRATCH.0, ADDR, 0);
             if errno.windows {
                 // SetLastError: the TEB's LastErrorValue.
                 a.load(LoadStore::LdrW, SCRATCH.0, ERRNO_SLOT, errno_slot::LAST_ERROR as u64);
@@ -171,11 +171,10 @@ pub fn emit_thunk_with(
             }
         }
     }
-    if let Some(errno) = errno {
-        // sp is the frame's 16-aligned bottom.
-        a.mov_imm(SCRATCH, errno.accessor);
-        a.put(blr(SCRATCH));
-        a.load(LoadStore::LdrW, SCRATCH.0, X(0), 0);
+    if errno.is_some() {
+        // x9 and x10 are no result registers.
+        a.load(LoadStore::LdrX, ADDR.0, ERRNO_SLOT, errno_slot::LOCATION as u64);
+        a.load(LoadStore::LdrW, SCRATCH.0, ADDR, 0);
         a.store(LoadStore::StrW, SCRATCH.0, ERRNO_SLOT, errno_slot::ERRNO as u64);
     }
 

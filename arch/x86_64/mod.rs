@@ -100,21 +100,17 @@ pub fn emit_thunk(plan: &CallPlan, source: ArgSource, code: &mut CodeBuffer) -> 
     emit_thunk_with(plan, source, None, code)
 }
 
-/// The thunk's own callee-saved registers when it handles `errno`: the slot's address,
-/// and the target and arguments while the accessor runs before the call.
+/// The thunk's own callee-saved register for the errno slot's address, when it handles
+/// `errno`.
 const ERRNO_SLOT: Reg = Reg::R13;
-const SAVED_TARGET: Reg = Reg::R14;
-const SAVED_BLOCK: Reg = Reg::R15;
-/// Shadow space a Win64 accessor may use.
-const ACCESSOR_SHADOW: u32 = 32;
 
 /// [`emit_thunk`], and with `errno` also its capture: the thunk then takes a fourth
 /// argument (rcx), the thread's errno slot (see [`crate::arch::errno_slot`]).
 ///
 /// Right after the call returns, before anything else runs, a Windows thunk copies the
-/// TEB's last error into the slot (one load, no call: `GetLastError` is that load too,
-/// and calling the errno accessor first could change it); then the result registers are
-/// stored, and the C library's errno accessor is called and its `errno` copied.
+/// TEB's last error into the slot (one load, no call: `GetLastError` is that load too);
+/// then the result registers are stored, and `errno` is copied into the slot through the
+/// address the slot holds. The thunk calls nothing but the target.
 ///
 /// # Errors
 /// As [`emit_thunk`].
@@ -128,7 +124,7 @@ pub fn emit_thunk_with(
     let arg_gprs = regs(descriptor(plan.abi).arg_gprs);
     let mut out = |inst: Inst| code.put(inst.bytes());
 
-    let mut frame = (plan.shadow_space + plan.stack_bytes).next_multiple_of(16);
+    let frame = (plan.shadow_space + plan.stack_bytes).next_multiple_of(16);
     match errno {
         // Prologue: save the one callee-saved register used. The caller (Rust, through
         // `ThunkFn`) entered with rsp = 8 mod 16, so after the push rsp is 16-aligned, and
@@ -139,24 +135,17 @@ pub fn emit_thunk_with(
             out(mov_rr(TARGET, Reg::Rdi));
             out(mov_rr(BLOCK, Reg::Rsi));
         }
-        // Four callee-saved registers and 8 bytes of padding: rsp 16-aligned again.
+        // Two callee-saved registers and 8 bytes of padding: rsp 16-aligned again.
         Some(errno) => {
-            for reg in [RESULT, ERRNO_SLOT, SAVED_TARGET, SAVED_BLOCK] {
-                out(push_r(reg));
-            }
+            out(push_r(RESULT));
+            out(push_r(ERRNO_SLOT));
             out(sub_ri(Reg::Rsp, 8));
             out(mov_rr(RESULT, Reg::Rdx));
             out(mov_rr(ERRNO_SLOT, Reg::Rcx));
-            out(mov_rr(SAVED_TARGET, Reg::Rdi));
-            out(mov_rr(SAVED_BLOCK, Reg::Rsi));
+            out(mov_rr(TARGET, Reg::Rdi));
+            out(mov_rr(BLOCK, Reg::Rsi));
             if errno.set_before {
                 set_errno_from_slot(errno, &mut out);
-            }
-            out(mov_rr(TARGET, SAVED_TARGET));
-            out(mov_rr(BLOCK, SAVED_BLOCK));
-            if errno.windows {
-                // After the call the outgoing area is dead: it is the accessor's shadow space.
-                frame = frame.max(ACCESSOR_SHADOW);
             }
         }
     }
@@ -298,13 +287,11 @@ pub fn emit_thunk_with(
         store_x87_result(count, &mut out);
     }
 
-    if let Some(errno) = errno {
-        // rsp is at the frame's 16-aligned bottom, with the shadow space a Win64
-        // accessor needs above it.
-        out(mov_ri64(Reg::Rax, errno.accessor));
-        out(call_r(Reg::Rax));
-        out(mov_r32m(Reg::Rax, Mem::new(Reg::Rax, 0)));
-        out(mov_m32r(Mem::new(ERRNO_SLOT, errno_slot::ERRNO), Reg::Rax));
+    if errno.is_some() {
+        // rcx is no result register.
+        out(mov_rm(Reg::Rcx, Mem::new(ERRNO_SLOT, errno_slot::LOCATION)));
+        out(mov_r32m(Reg::Rcx, Mem::new(Reg::Rcx, 0)));
+        out(mov_m32r(Mem::new(ERRNO_SLOT, errno_slot::ERRNO), Reg::Rcx));
     }
 
     // Epilogue.
@@ -313,9 +300,8 @@ pub fn emit_thunk_with(
     }
     if errno.is_some() {
         out(add_ri(Reg::Rsp, 8));
-        for reg in [SAVED_BLOCK, SAVED_TARGET, ERRNO_SLOT, RESULT] {
-            out(pop_r(reg));
-        }
+        out(pop_r(ERRNO_SLOT));
+        out(pop_r(RESULT));
     } else {
         out(pop_r(RESULT));
     }
@@ -369,17 +355,10 @@ fn store_x87_result(count: u8, out: &mut impl FnMut(Inst)) {
     }
 }
 
-/// Before the call: `*accessor() = slot.errno` (and on Windows the TEB's last error =
-/// `slot.last_error`). rsp is 16-aligned here; a Win64 accessor gets its shadow space.
+/// Before the call, before any argument register is loaded: `*slot.location =
+/// slot.errno` (and on Windows the TEB's last error = `slot.last_error`), with rax and rcx.
 fn set_errno_from_slot(errno: &ErrnoAccess, out: &mut impl FnMut(Inst)) {
-    if errno.windows {
-        out(sub_ri(Reg::Rsp, ACCESSOR_SHADOW as i32));
-    }
-    out(mov_ri64(Reg::Rax, errno.accessor));
-    out(call_r(Reg::Rax));
-    if errno.windows {
-        out(add_ri(Reg::Rsp, ACCESSOR_SHADOW as i32));
-    }
+    out(mov_rm(Reg::Rax, Mem::new(ERRNO_SLOT, errno_slot::LOCATION)));
     out(mov_r32m(Reg::Rcx, Mem::new(ERRNO_SLOT, errno_slot::ERRNO)));
     out(mov_m32r(Mem::new(Reg::Rax, 0), Reg::Rcx));
     if errno.windows {

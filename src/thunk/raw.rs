@@ -146,7 +146,7 @@ impl RawCall {
 
     /// # Safety
     /// As [`RawCall::call`], with `thunk` this signature's errno thunk.
-    #[inline(never)]
+    #[inline]
     unsafe fn call_capturing(
         &self,
         thunk: ThunkFn,
