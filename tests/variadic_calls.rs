@@ -333,3 +333,41 @@ fn a_failing_create_file_captures_its_last_error() {
     const ERROR_FILE_NOT_FOUND: u32 = 2;
     assert_eq!(ffi::last_error(), ERROR_FILE_NOT_FOUND);
 }
+
+/// Each thread's capture reads and writes that thread's own `errno` (the slot caches the
+/// thread's errno address): threads setting and capturing different values at once never
+/// see each other's, neither through the callee's `errno` nor through the slot.
+#[test]
+fn threads_capture_their_own_errno() {
+    let capture = ffi::compile(
+        Signature::new(host(), ty(":void"), types(&[":int"])).with_errno(Errno::Capture),
+    )
+    .unwrap();
+    let hand_over =
+        ffi::compile(Signature::new(host(), ty(":int"), vec![]).with_errno(Errno::SetAndCapture))
+            .unwrap();
+    let threads: Vec<_> = (1..=4)
+        .map(|t: i32| {
+            let (capture, hand_over) = (capture.clone(), hand_over.clone());
+            std::thread::spawn(move || {
+                for i in 0..2000 {
+                    let value = t * 100_000 + i;
+                    // SAFETY: `void jc_errno_set(int)`.
+                    unsafe {
+                        capture
+                            .call(Pointer::from_ptr(errno_setter()), &[Value::Number(value.into())])
+                    }
+                    .unwrap();
+                    assert_eq!(ffi::errno(), value, "thread {t}");
+                    ffi::set_errno(value + 1);
+                    // SAFETY: `int jc_errno_get(void)`, given the slot's value first.
+                    let got = unsafe { hand_over.call(Pointer::from_ptr(errno_getter()), &[]) };
+                    assert_eq!(got.unwrap(), Value::Number((value + 1).into()), "thread {t}");
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
