@@ -2,10 +2,14 @@
 //!
 //! - `snprintf`: `snprintf(buf, 64, "%d %g %s %p", int, double, string, pointer)` called
 //!   directly (a Rust variadic call), through jitcall's typed path (`call_native` of a
-//!   variadic signature) and its `Value` path. libffi is left out (its variadic cif is a
-//!   separate `ffi_prep_cif_var`, not what the other cases measure).
-//! - `errno`: `add_i32` through the typed and `Value` paths, with and without errno
-//!   capture (`typed_capture=`, `value_capture=`): the cost of the capture itself.
+//!   variadic signature) and its `Value` path; `fixed=` is the typed path of a fixed
+//!   signature with the same placement (on the hosts where the variadic one places like
+//!   a fixed one: System V and standard AAPCS64), which shows what being variadic costs.
+//!   libffi is left out (its variadic cif is a separate `ffi_prep_cif_var`, not what the
+//!   other cases measure).
+//! - `errno`: `add_i32` through the typed (`call_native`, `RawCall`) and `Value` paths,
+//!   with and without errno capture (`typed_capture=`, `raw_capture=`, `value_capture=`):
+//!   the cost of the capture itself.
 //!
 //! Every path is checked against the direct call before anything is timed.
 
@@ -49,8 +53,14 @@ pub fn snprintf_row(plan: Plan) -> Result<String, String> {
     let t = Type::Prim;
     let fixed = vec![t(Prim::Ptr), t(Prim::U64), t(Prim::Ptr)];
     let variadic = vec![t(Prim::I32), t(Prim::F64), t(Prim::Ptr), t(Prim::Ptr)];
+    let all = [fixed.clone(), variadic.clone()].concat();
     let sig = ffi::variadic_signature(host(), t(Prim::I32), fixed, variadic)
         .map_err(|e| format!("snprintf: {e}"))?;
+    // The same arguments as a fixed signature, where it places them the same way (a C
+    // function that is not variadic would be called so).
+    let fixed_sig = ffi::signature(host(), t(Prim::I32), all).map_err(|e| format!("{e}"))?;
+    let same_placement = fixed_sig.plan().args == sig.plan().args
+        && fixed_sig.plan().stack_bytes == sig.plan().stack_bytes;
     let target = Pointer::from_ptr(snprintf as *const ());
     let pointer = 0x1234usize as *const u8;
     let mut buf = [0u8; BUF];
@@ -69,7 +79,7 @@ pub fn snprintf_row(plan: Plan) -> Result<String, String> {
             )
         }
     };
-    let typed = |buf: &mut [u8; BUF]| -> i32 {
+    let typed = |sig: &jitcall::CompiledSignature, buf: &mut [u8; BUF]| -> i32 {
         let (dest, size, format) = (buf.as_mut_ptr(), BUF, black_box(FORMAT.as_ptr()));
         let (a, b, c, d) = (black_box(42i32), black_box(2.5f64), WORD.as_ptr(), pointer);
         let args: [*const u8; 7] = [
@@ -112,29 +122,40 @@ pub fn snprintf_row(plan: Plan) -> Result<String, String> {
         Ok(())
     };
     let mut other = [0u8; BUF];
-    let got = typed(&mut other);
+    let got = typed(&sig, &mut other);
     check("typed", Value::Number(got.into()), &other)?;
+    if same_placement {
+        let mut other = [0u8; BUF];
+        let got = typed(&fixed_sig, &mut other);
+        check("fixed", Value::Number(got.into()), &other)?;
+    }
     let mut other = [0u8; BUF];
     let got = value(&mut other);
     check("value", got, &other)?;
 
-    let [d, ty, v] = measure(
+    let [d, ty, f, v] = measure(
         plan,
         &mut [
             &mut || {
                 black_box(direct(&mut [0u8; BUF]));
             },
             &mut || {
-                black_box(typed(&mut [0u8; BUF]));
+                black_box(typed(&sig, &mut [0u8; BUF]));
+            },
+            &mut || {
+                if same_placement {
+                    black_box(typed(&fixed_sig, &mut [0u8; BUF]));
+                }
             },
             &mut || {
                 black_box(value(&mut [0u8; BUF]));
             },
         ],
     )[..] else {
-        unreachable!("three paths")
+        unreachable!("four paths")
     };
-    Ok(format!("snprintf direct={d:.1} typed={ty:.1} value={v:.1}"))
+    let fixed = if same_placement { format!(" fixed={f:.1}") } else { String::new() };
+    Ok(format!("snprintf direct={d:.1} typed={ty:.1}{fixed} value={v:.1}"))
 }
 
 /// The `errno` line.
@@ -165,6 +186,17 @@ pub fn errno_row(plan: Plan) -> Result<String, String> {
         // SAFETY: the call wrote an i32.
         unsafe { ret.assume_init() }
     };
+    let raw = |raw: &jitcall::RawCall| -> i32 {
+        let (a, b) = (black_box(40i32), black_box(2i32));
+        let mut ret = MaybeUninit::<i32>::zeroed();
+        let args = [(&a as *const i32).cast::<u8>(), (&b as *const i32).cast()];
+        // SAFETY: `int add_i32(int, int)`; two pointers.
+        unsafe { raw.call(target, args.as_ptr(), ret.as_mut_ptr().cast()) };
+        // SAFETY: the call wrote an i32.
+        unsafe { ret.assume_init() }
+    };
+    let plain_raw = plain.raw_call().map_err(|e| format!("errno: {e}"))?;
+    let capturing_raw = capturing.raw_call().map_err(|e| format!("errno: {e}"))?;
     let value = |sig: &jitcall::CompiledSignature| -> Value {
         let args = [Value::Number(black_box(40.0)), Value::Number(black_box(2.0))];
         // SAFETY: as above.
@@ -172,7 +204,12 @@ pub fn errno_row(plan: Plan) -> Result<String, String> {
     };
 
     let want = direct();
-    for (what, got) in [("typed", typed(&plain)), ("typed capture", typed(&capturing))] {
+    for (what, got) in [
+        ("typed", typed(&plain)),
+        ("typed capture", typed(&capturing)),
+        ("raw", raw(&plain_raw)),
+        ("raw capture", raw(&capturing_raw)),
+    ] {
         if got != want {
             return Err(format!("errno: the {what} path returned {got}, the direct call {want}"));
         }
@@ -188,7 +225,7 @@ pub fn errno_row(plan: Plan) -> Result<String, String> {
         return Err(format!("errno: captured {}, the C library has {live}", ffi::errno()));
     }
 
-    let [d, t, tc, v, vc] = measure(
+    let [d, t, tc, r, rc, v, vc] = measure(
         plan,
         &mut [
             &mut || {
@@ -201,6 +238,12 @@ pub fn errno_row(plan: Plan) -> Result<String, String> {
                 black_box(typed(&capturing));
             },
             &mut || {
+                black_box(raw(&plain_raw));
+            },
+            &mut || {
+                black_box(raw(&capturing_raw));
+            },
+            &mut || {
                 black_box(value(&plain));
             },
             &mut || {
@@ -208,9 +251,10 @@ pub fn errno_row(plan: Plan) -> Result<String, String> {
             },
         ],
     )[..] else {
-        unreachable!("five paths")
+        unreachable!("seven paths")
     };
     Ok(format!(
-        "errno direct={d:.1} typed={t:.1} typed_capture={tc:.1} value={v:.1} value_capture={vc:.1}"
+        "errno direct={d:.1} typed={t:.1} typed_capture={tc:.1} raw={r:.1} raw_capture={rc:.1} \
+         value={v:.1} value_capture={vc:.1}"
     ))
 }
