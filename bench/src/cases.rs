@@ -135,7 +135,7 @@ fn dd_value(d: Dd) -> Value {
 }
 
 /// The address of an argument, as `call_native` takes it.
-fn arg<T>(x: &T) -> *const u8 {
+pub(crate) fn arg<T>(x: &T) -> *const u8 {
     (x as *const T).cast()
 }
 
@@ -145,7 +145,7 @@ fn ffi_arg_ptr<T>(x: &T) -> *mut c_void {
 }
 
 /// jitcall's side of a case: the compiled signature, the callee and the `Value` arguments.
-struct Jit {
+pub(crate) struct Jit {
     sig: CompiledSignature,
     raw: RawCall,
     target: Pointer,
@@ -153,7 +153,12 @@ struct Jit {
 }
 
 impl Jit {
-    fn new(ret: Type, params: Vec<Type>, target: *const c_void, values: Vec<Value>) -> Jit {
+    pub(crate) fn new(
+        ret: Type,
+        params: Vec<Type>,
+        target: *const c_void,
+        values: Vec<Value>,
+    ) -> Jit {
         let sig = ffi::signature(host(), ret, params).expect("the signature compiles");
         let raw = sig.raw_call().expect("the code seals");
         Jit { sig, raw, target: Pointer::from_ptr(target), values }
@@ -165,7 +170,7 @@ impl Jit {
     /// The callee has this signature, `args` point to its arguments' native images and
     /// `R` is its result's Rust type.
     #[inline(always)]
-    unsafe fn typed<R: Copy, const MODE: u8>(&self, args: &[*const u8]) -> R {
+    pub(crate) unsafe fn typed<R: Copy, const MODE: u8>(&self, args: &[*const u8]) -> R {
         let mut ret = MaybeUninit::<R>::zeroed();
         if MODE != NATIVE {
             // SAFETY: forwarded from the caller; `args` has one pointer per parameter.
@@ -181,7 +186,7 @@ impl Jit {
 
     /// jitcall's `Value` path.
     #[inline(always)]
-    fn value(&self) -> Value {
+    pub(crate) fn value(&self) -> Value {
         // SAFETY: `target` is the callee this signature was built for, and the values are
         // plain numbers and structs of numbers (nothing is dereferenced).
         unsafe { ffi::call(self.target, &self.sig, black_box(&self.values)) }
@@ -199,7 +204,11 @@ struct RetSlot([u8; 32]);
 /// `cif` describes `f`'s signature, `args` point to its arguments and `R` is its result's
 /// Rust type (at most 32 bytes).
 #[inline(always)]
-unsafe fn libffi_call<R: Copy>(cif: &Cif, f: *const c_void, args: &mut [*mut c_void]) -> R {
+pub(crate) unsafe fn libffi_call<R: Copy>(
+    cif: &Cif,
+    f: *const c_void,
+    args: &mut [*mut c_void],
+) -> R {
     const { assert!(std::mem::size_of::<R>() <= 32) };
     let mut ret = MaybeUninit::<RetSlot>::zeroed();
     // SAFETY: forwarded from the caller; the slot holds any result up to 32 bytes, and an

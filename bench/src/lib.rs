@@ -11,6 +11,7 @@ pub mod callees;
 pub mod cases;
 pub mod libffi;
 pub mod timing;
+pub mod union_case;
 pub mod variadic;
 
 #[cfg(test)]
@@ -26,6 +27,7 @@ mod tests {
         check(&DdDdDd::new()).unwrap();
         check(&BigRet::new()).unwrap();
         check(&CallbackRoundTrip::new()).unwrap();
+        check(&crate::union_case::UnionMix::new()).unwrap();
         check_callback_making().unwrap();
     }
 

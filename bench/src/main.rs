@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use jitcall_bench::build::{build, cached_signature, fresh_signature};
 use jitcall_bench::cases::*;
 use jitcall_bench::timing::{calibrate, median, nanos, ns_per_call_batched, run, Plan};
+use jitcall_bench::union_case::UnionMix;
 use jitcall_bench::variadic;
 
 fn main() -> ExitCode {
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         row(plan, &Mixed10::new()),
         row(plan, &DdDdDd::new()),
         row(plan, &BigRet::new()),
+        row(plan, &UnionMix::new()),
         row(plan, &CallbackRoundTrip::new()),
     ];
     if rows.iter().any(Result::is_err) {
