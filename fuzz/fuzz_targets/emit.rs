@@ -1,8 +1,9 @@
 //! Fuzzes thunk emission on every convention: plans classified from arbitrary signatures,
-//! and arbitrary plans within each convention's registers, go through `emit_thunk` and
-//! `emit_pointer_thunk`. Emitting must never panic; a refusal must be an `Err`; whatever
-//! is emitted must decode, instruction by instruction, to the last byte (iced-x86 for
-//! x86-64, yaxpeax-arm for AArch64), and end in a `ret`.
+//! and arbitrary plans within each convention's registers, go through `emit_thunk` (over
+//! the block and over pointers) and `emit_tail_thunk`. Emitting must never panic; a
+//! refusal must be an `Err`; whatever is emitted must decode, instruction by instruction,
+//! to the last byte (iced-x86 for x86-64, yaxpeax-arm for AArch64), and end in a `ret`
+//! (a tail thunk: in its jump to the target).
 
 #![no_main]
 
@@ -184,11 +185,19 @@ impl PlanTree {
     }
 }
 
-/// Emits both thunks of `plan` and checks what comes out.
+/// Emits every thunk of `plan` (block, pointers, tail) and checks what comes out.
 fn emit_and_decode(abi: Abi, plan: &CallPlan, block: &BlockLayout) {
     let mut code = CodeBuffer::new();
     if arch::emit_thunk(plan, ArgSource::Block(block), None, &mut code).is_ok() {
-        check_code(abi, code.bytes(), plan);
+        check_code(abi, code.bytes(), plan, End::Ret);
+    }
+    let mut code = CodeBuffer::new();
+    match arch::emit_tail_thunk(plan, &mut code) {
+        Ok(()) => check_code(abi, code.bytes(), plan, End::Jump),
+        Err(_) => assert!(
+            !arch::tail_callable(plan) && code.bytes().is_empty(),
+            "a tail thunk refused for a tail-callable plan, or half emitted: {plan:?}"
+        ),
     }
     if !arch::pointers_fit(plan) {
         return; // the pointer thunk is only asked for plans that fit it (an assertion)
@@ -200,18 +209,26 @@ fn emit_and_decode(abi: Abi, plan: &CallPlan, block: &BlockLayout) {
             arch::pointers_fit(plan),
             "a pointer thunk for a plan that needs the block: {plan:?}"
         );
-        check_code(abi, code.bytes(), plan);
+        check_code(abi, code.bytes(), plan, End::Ret);
     }
 }
 
-fn check_code(abi: Abi, bytes: &[u8], plan: &CallPlan) {
+/// How a thunk must end: returning (block and pointer thunks), or jumping to the target
+/// (tail thunks).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum End {
+    Ret,
+    Jump,
+}
+
+fn check_code(abi: Abi, bytes: &[u8], plan: &CallPlan, end: End) {
     match abi {
-        Abi::SysV64 | Abi::Win64 => check_x86(bytes, plan),
-        Abi::Aapcs64 | Abi::Aapcs64Apple | Abi::Aapcs64Win => check_aarch64(bytes, plan),
+        Abi::SysV64 | Abi::Win64 => check_x86(bytes, plan, end),
+        Abi::Aapcs64 | Abi::Aapcs64Apple | Abi::Aapcs64Win => check_aarch64(bytes, plan, end),
     }
 }
 
-fn check_x86(bytes: &[u8], plan: &CallPlan) {
+fn check_x86(bytes: &[u8], plan: &CallPlan, end: End) {
     use iced_x86::{Code, Decoder, DecoderOptions, Mnemonic};
     let mut decoder = Decoder::with_ip(64, bytes, 0, DecoderOptions::NONE);
     let mut last = Mnemonic::INVALID;
@@ -224,10 +241,11 @@ fn check_x86(bytes: &[u8], plan: &CallPlan) {
         );
         last = inst.mnemonic();
     }
-    assert_eq!(last, Mnemonic::Ret, "the thunk does not end in ret: {bytes:02x?} for {plan:?}");
+    let want = if end == End::Ret { Mnemonic::Ret } else { Mnemonic::Jmp };
+    assert_eq!(last, want, "the thunk does not end in {end:?}: {bytes:02x?} for {plan:?}");
 }
 
-fn check_aarch64(bytes: &[u8], plan: &CallPlan) {
+fn check_aarch64(bytes: &[u8], plan: &CallPlan, end: End) {
     use yaxpeax_arch::{Decoder, U8Reader};
     use yaxpeax_arm::armv8::a64::InstDecoder;
     assert_eq!(bytes.len() % 4, 0, "AArch64 code of {} bytes for {plan:?}", bytes.len());
@@ -239,7 +257,8 @@ fn check_aarch64(bytes: &[u8], plan: &CallPlan) {
             Err(e) => panic!("{word:02x?} does not decode ({e:?}) in the thunk for {plan:?}"),
         }
     }
-    assert_eq!(last, "ret", "the thunk does not end in ret, for {plan:?}");
+    let want = if end == End::Ret { "ret" } else { "br x16" };
+    assert_eq!(last, want, "the thunk does not end in {end:?}, for {plan:?}");
 }
 
 fuzz_target!(|input: Input| match input {
