@@ -233,8 +233,9 @@ pub fn pointers_fit(plan: &CallPlan) -> bool {
 /// True when a plan's call can end in a jump to the target, from a *tail thunk* entered
 /// with the plan's own convention (`emit_tail_thunk`): every argument goes whole in
 /// registers (nothing on the stack, nothing by reference, pieces of 1, 2, 4 or 8 bytes),
-/// and the result comes back in registers (or there is none), not through memory or the
-/// x87 stack. The target then returns straight to the thunk's caller.
+/// and the result comes back in registers of up to 8 bytes, or through the hidden result
+/// pointer (which the thunk is given), or there is none; not on the x87 stack. The target
+/// then returns straight to the thunk's caller.
 pub fn tail_callable(plan: &CallPlan) -> bool {
     use crate::plan::{ArgPlan, Location, RetPlan};
     let in_registers = |parts: &[crate::plan::Part]| {
@@ -248,7 +249,7 @@ pub fn tail_callable(plan: &CallPlan) -> bool {
         ArgPlan::Indirect { .. } => false,
     });
     let ret = match &plan.ret {
-        RetPlan::Void => true,
+        RetPlan::Void | RetPlan::Indirect { pointer: Location::ArgGpr(_) } => true,
         RetPlan::Direct(parts) => parts
             .iter()
             .all(|p| matches!(p.dest, Location::RetGpr(_) | Location::Fpr(_)) && p.size <= 8),
@@ -269,8 +270,8 @@ pub fn check_tail_callable(plan: &CallPlan) -> Result<()> {
         arg: None,
         message: "this signature cannot be called by a tail thunk, which only loads \
                   registers of up to 8 bytes and jumps: it passes an argument on the stack, by \
-                  reference or in a 16-byte register, or returns its result in memory or a \
-                  16-byte register (call it through RawCall::call instead)"
+                  reference or in a 16-byte register, or returns its result in a 16-byte \
+                  register (call it through RawCall::call instead)"
             .into(),
     })
 }

@@ -437,7 +437,8 @@ impl CompiledSignature {
     /// # Safety
     /// As [`CompiledSignature::call`]; besides, `args` must hold one pointer per parameter,
     /// each readable for the parameter's size, and `ret` must be writable for the result's
-    /// size.
+    /// size and aligned for its type (a result in memory is written there by the callee
+    /// itself, which may use aligned stores).
     #[inline]
     pub unsafe fn call_native(
         &self,

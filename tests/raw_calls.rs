@@ -162,3 +162,67 @@ fn a_callbacks_error_in_a_raw_call_goes_to_the_call_around_it() {
     }
     assert_eq!(calls.load(Ordering::Relaxed), 4);
 }
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Dd {
+    x: f64,
+    y: f64,
+}
+
+// SAFETY: accepts only `struct { double, double }`, whose Rust image `Dd` is.
+unsafe impl jitcall::DirectResult for Dd {
+    fn accepts(ty: &Type) -> bool {
+        *ty == self::ty("[:double :double]")
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Big {
+    a: i64,
+    b: i64,
+    c: i64,
+}
+
+// SAFETY: accepts only `struct { int64_t, int64_t, int64_t }`, whose Rust image `Big` is.
+unsafe impl jitcall::DirectResult for Big {
+    fn accepts(ty: &Type) -> bool {
+        *ty == self::ty("[:int64 :int64 :int64]")
+    }
+}
+
+extern "C" fn swap_dd(p: Dd, k: i32) -> Dd {
+    Dd { x: p.y * f64::from(k), y: p.x }
+}
+
+extern "C" fn make_big(a: i64, b: f64) -> Big {
+    Big { a, b: b as i64, c: a * 3 }
+}
+
+/// A struct result that comes back in registers through a `DirectCall` of its own Rust
+/// type; one that comes back in memory is refused there and runs through the `RawCall`'s
+/// tail thunk (the callee writes the caller's memory itself).
+#[test]
+fn struct_results_by_registers_and_by_memory() {
+    let sig =
+        ffi::signature(host(), ty("[:double :double]"), vec![ty("[:double :double]"), ty(":int")])
+            .unwrap();
+    let direct = sig.direct_call::<Dd>().unwrap();
+    let (p, k) = (Dd { x: 1.5, y: -2.0 }, 3i32);
+    let target = Pointer::from_ptr(swap_dd as *const c_void);
+    // SAFETY: `swap_dd` takes a `struct {double, double}` and an int and returns the struct.
+    assert_eq!(unsafe { direct.call(target, [arg(&p), arg(&k)].as_ptr()) }, Dd { x: -6.0, y: 1.5 });
+
+    let sig =
+        ffi::signature(host(), ty("[:int64 :int64 :int64]"), vec![ty(":int64"), ty(":double")])
+            .unwrap();
+    assert!(refusal(sig.direct_call::<Big>()).contains("comes back in memory"));
+    let raw = sig.raw_call().unwrap();
+    let (a, b) = (7i64, 9.75f64);
+    let mut ret = Big { a: 0, b: 0, c: 0 };
+    let target = Pointer::from_ptr(make_big as *const c_void);
+    // SAFETY: `make_big` is `struct Big (int64_t, double)`; `ret` is a `Big`.
+    unsafe { raw.call(target, [arg(&a), arg(&b)].as_ptr(), (&mut ret as *mut Big).cast()) };
+    assert_eq!(ret, Big { a: 7, b: 9, c: 21 });
+}

@@ -191,10 +191,11 @@ pub fn emit_thunk_with(
 }
 
 /// Emits a *tail thunk* for `plan` (see [`crate::arch::tail_callable`]): entered as
-/// `extern "C" fn(target, args) -> R` (x0, x1), it loads every argument register through
-/// the pointer array and branches to the target (through x16, which BTI admits at a
-/// function's `bti c`), which returns to the thunk's caller with the result in its
-/// registers. No frame, no stores.
+/// `extern "C" fn(target, args, ret)` (x0, x1, x2), it passes `ret` in x8 when the result
+/// is in memory (else `ret` is unused), loads every argument register through the pointer
+/// array, and branches to the target (through x16, which BTI admits at a function's `bti
+/// c`), which returns to the thunk's caller with the result in its registers or memory.
+/// No frame, no stores.
 ///
 /// # Errors
 /// A plan that is not [`tail_callable`](crate::arch::tail_callable).
@@ -203,6 +204,9 @@ pub fn emit_tail_thunk(plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
     let mut a = Asm { code };
     a.put(mov_x(IP0, X(0)));
     a.put(mov_x(ADDR, X(1)));
+    if let RetPlan::Indirect { pointer: Location::ArgGpr(n) } = plan.ret {
+        a.put(mov_x(X(n), X(2))); // x8, before x2 is loaded
+    }
     for (i, arg) in plan.args.iter().enumerate() {
         let ArgPlan::Direct(parts) = arg else {
             unreachable!("a tail-callable plan passes every argument by value")

@@ -310,10 +310,11 @@ pub fn emit_thunk_with(
 }
 
 /// Emits a *tail thunk* for `plan` (see [`crate::arch::tail_callable`]): entered with the
-/// plan's own convention as `fn(target, args) -> R` (System V: rdi, rsi; Win64: rcx, rdx,
-/// with the caller's shadow space), it loads every argument register through the pointer
-/// array and jumps to the target, which returns to the thunk's caller with the result in
-/// its registers. No frame, no stores.
+/// plan's own convention as `fn(target, args, ret)` (System V: rdi, rsi, rdx; Win64: rcx,
+/// rdx, r8, with the caller's shadow space), it passes `ret` as the hidden result pointer
+/// when the result is in memory (else `ret` is unused), loads every argument register
+/// through the pointer array, and jumps to the target, which returns to the thunk's caller
+/// with the result in its registers or memory. No frame, no stores.
 ///
 /// # Errors
 /// A plan that is not [`tail_callable`](crate::arch::tail_callable).
@@ -323,6 +324,10 @@ pub fn emit_tail_thunk(plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
     let mut out = |inst: Inst| code.put(inst.bytes());
     out(mov_rr(TARGET, arg_gprs[0]));
     out(mov_rr(BLOCK, arg_gprs[1]));
+    if let RetPlan::Indirect { pointer: Location::ArgGpr(n) } = plan.ret {
+        // Before any argument register is loaded: `ret` arrived in the third one.
+        out(mov_rr(arg_gprs[n as usize], arg_gprs[2]));
+    }
     for (i, arg) in plan.args.iter().enumerate() {
         let ArgPlan::Direct(parts) = arg else {
             unreachable!("a tail-callable plan passes every argument by value")

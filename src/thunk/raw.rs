@@ -8,6 +8,7 @@ use super::{CompiledSignature, ErrnoThunkFn, ThunkFn};
 use crate::arch::{self, CodeBuffer};
 use crate::error::{Error, Result};
 use crate::memory::Code;
+use crate::plan::RetPlan;
 use crate::signature::{Abi, Errno};
 use crate::types::{Prim, Type};
 use crate::value::Pointer;
@@ -33,10 +34,34 @@ use crate::value::Pointer;
 pub struct RawCall {
     entry: RawEntry,
     sig: CompiledSignature,
+    /// The tail thunk's code, when the entry is one.
+    _tail: Option<Code>,
+}
+
+/// The convention a [`ThunkFn`] is entered with: `sysv64` on every x86-64 host, the
+/// host's own `extern "C"` on AArch64.
+fn thunk_fn_abi() -> Option<Abi> {
+    if cfg!(target_arch = "x86_64") {
+        Some(Abi::SysV64)
+    } else {
+        Abi::host()
+    }
+}
+
+/// A plan's tail thunk, staged and sealed.
+fn tail_code(plan: &crate::plan::CallPlan) -> Result<Code> {
+    let mut code = CodeBuffer::new();
+    arch::emit_tail_thunk(plan, &mut code)?;
+    let code = Code::stage(&code.into_bytes())?;
+    code.entry()?;
+    Ok(code)
 }
 
 #[derive(Clone, Copy, Debug)]
 enum RawEntry {
+    /// A tail thunk, for a plan with no result in registers (the target writes the result
+    /// memory itself, or there is no result) that every argument reaches in registers.
+    Tail(ThunkFn),
     /// The pointer-array thunk.
     Pointers(ThunkFn),
     /// The pointer-array thunk of a signature that handles `errno`.
@@ -51,6 +76,13 @@ impl CompiledSignature {
     /// # Errors
     /// The system refusing to change memory protection.
     pub fn raw_call(&self) -> Result<RawCall> {
+        if let Some(tail) = self.tail_thunk_for_raw_call()? {
+            return Ok(RawCall {
+                entry: RawEntry::Tail(tail.0),
+                sig: self.clone(),
+                _tail: Some(tail.1),
+            });
+        }
         let entry = match &self.inner.pointer_code {
             Some(thunk) if self.inner.sig.errno == Errno::Ignore => {
                 RawEntry::Pointers(thunk.seal()?)
@@ -61,7 +93,28 @@ impl CompiledSignature {
                 RawEntry::Block
             }
         };
-        Ok(RawCall { entry, sig: self.clone() })
+        Ok(RawCall { entry, sig: self.clone(), _tail: None })
+    }
+
+    /// A tail thunk entered as a [`ThunkFn`], when the plan allows one and needs nothing
+    /// done after the call: no result in registers to store, no `errno`.
+    fn tail_thunk_for_raw_call(&self) -> Result<Option<(ThunkFn, Code)>> {
+        let plan = &self.inner.plan;
+        let ret_needs_no_store = matches!(plan.ret, RetPlan::Void | RetPlan::Indirect { .. });
+        if self.inner.sig.errno != Errno::Ignore
+            || !ret_needs_no_store
+            || !arch::tail_callable(plan)
+            || Some(plan.abi) != thunk_fn_abi()
+        {
+            return Ok(None);
+        }
+        let code = tail_code(plan)?;
+        // SAFETY: the sealed tail thunk of this plan, whose convention is the one
+        // `ThunkFn` is called with (checked above): entered as `fn(target, args, ret)`, it
+        // passes `ret` as the hidden result pointer (or ignores it) and jumps to the
+        // target, which returns nothing the caller reads.
+        let entry = unsafe { std::mem::transmute::<*const u8, ThunkFn>(code.entry()?) };
+        Ok(Some((entry, code)))
     }
 
     /// This signature's [`DirectCall`] returning `R`: a new tail thunk, executable at once
@@ -90,26 +143,30 @@ impl CompiledSignature {
                     .into(),
             );
         }
-        if !matches!(sig.ret, Type::Prim(p) if R::accepts(p)) {
+        if !R::accepts(&sig.ret) {
             return refuse(format!(
                 "a DirectCall<{}> cannot return this signature's result type {}",
                 std::any::type_name::<R>(),
                 sig.ret
             ));
         }
-        let mut code = CodeBuffer::new();
-        arch::emit_tail_thunk(&self.inner.plan, &mut code)?;
-        let code = Code::stage(&code.into_bytes())?;
-        let entry = code.entry()?;
+        if let RetPlan::Indirect { .. } = self.inner.plan.ret {
+            return refuse(format!(
+                "a DirectCall cannot return {}, which comes back in memory (use RawCall::call)",
+                sig.ret
+            ));
+        }
+        let code = tail_code(&self.inner.plan)?;
         // SAFETY: `entry` is the sealed tail thunk, entered with the host's C convention
-        // as `fn(target, args) -> R`: it loads the plan's argument registers and jumps to
-        // the target, which returns an `R` (checked above: the very primitive) in the
-        // host convention's registers to the thunk's caller.
+        // as `fn(target, args) -> R` (it ignores the third argument register when the
+        // result comes back in registers): it loads the plan's argument registers and
+        // jumps to the target, which returns the result (whose Rust image `R` is, by
+        // `DirectResult`'s contract) in the host convention's registers to the caller.
         let entry = unsafe {
             std::mem::transmute::<
                 *const u8,
                 unsafe extern "C" fn(*const c_void, *const *const u8) -> R,
-            >(entry)
+            >(code.entry()?)
         };
         Ok(DirectCall { entry, _code: code, _sig: self.clone() })
     }
@@ -133,8 +190,8 @@ impl RawCall {
         match self.entry {
             // SAFETY: the caller guarantees the contract of `call_native`, whose fast path
             // this is: the thunk reads exactly each parameter's bytes through its pointer
-            // and writes exactly the result's bytes.
-            RawEntry::Pointers(thunk) => unsafe {
+            // and writes exactly the result's bytes (or the target does).
+            RawEntry::Tail(thunk) | RawEntry::Pointers(thunk) => unsafe {
                 thunk(target.as_ptr(), args.cast_mut().cast(), ret)
             },
             // SAFETY: as above.
@@ -180,31 +237,37 @@ impl RawCall {
     }
 }
 
-/// A Rust type that a [`DirectCall`] returns: the primitives whose C types come back in
-/// one register, each standing for exactly its C type (sealed).
-pub trait DirectResult: Copy + sealed::Sealed {
-    /// Whether `prim` is this type's C type.
-    fn accepts(prim: Prim) -> bool;
-}
-
-mod sealed {
-    pub trait Sealed {}
+/// A Rust type that a [`DirectCall`] returns: the Rust image of the signature's result
+/// type, which the host's C convention returns in the same registers.
+///
+/// jitcall implements it for the primitives, each standing for exactly its C type (`i32`
+/// for `:int32`, `u8` for `:uint8` and `:bool`, `*mut c_void` for `:ptr` and `:string`,
+/// `()` for `:void`; `:long`, `:size` and the like are these primitives already).
+///
+/// # Safety
+/// An implementation for another type must accept only result types whose C type is
+/// that Rust type: a `#[repr(C)]` struct or union with the same members in the same
+/// order (so the same size, alignment and classification). The host's convention then
+/// returns both alike; a type that accepts something else makes a `DirectCall` read
+/// registers the callee never set.
+pub unsafe trait DirectResult: Copy {
+    /// Whether `ty` is this type's C type.
+    fn accepts(ty: &Type) -> bool;
 }
 
 macro_rules! direct_results {
     ($($t:ty => $($prim:ident)|+;)*) => {
         $(
-            impl sealed::Sealed for $t {}
-            impl DirectResult for $t {
-                fn accepts(prim: Prim) -> bool {
-                    matches!(prim, $(Prim::$prim)|+)
+            // SAFETY: each primitive stands for exactly the C types listed.
+            unsafe impl DirectResult for $t {
+                fn accepts(ty: &Type) -> bool {
+                    matches!(ty, $(Type::Prim(Prim::$prim))|+)
                 }
             }
         )*
     };
 }
 
-// `:long`, `:size` and friends are these primitives already (see `types::KEYWORDS`).
 direct_results! {
     () => Void;
     i8 => I8;
@@ -221,7 +284,7 @@ direct_results! {
 }
 
 /// A tail thunk for one signature of the host's convention whose arguments all go in
-/// registers and whose result is one primitive `R`: a call is the caller's indirect call
+/// registers and whose result `R` comes back in registers: a call is the caller's indirect call
 /// into the thunk, a load per argument, and a jump to the target, which returns `R`
 /// straight to the caller. The fastest entry jitcall has; the same contract as
 /// [`RawCall`] otherwise (no count check, callback errors not returned). Made by
