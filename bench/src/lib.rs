@@ -26,6 +26,7 @@ mod tests {
         check(&DdDdDd::new()).unwrap();
         check(&BigRet::new()).unwrap();
         check(&CallbackRoundTrip::new()).unwrap();
+        check(&PermanentCallbackRoundTrip::new()).unwrap();
         check_callback_making().unwrap();
     }
 

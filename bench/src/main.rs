@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         row(plan, &DdDdDd::new()),
         row(plan, &BigRet::new()),
         row(plan, &CallbackRoundTrip::new()),
+        row(plan, &PermanentCallbackRoundTrip::new()),
     ];
     if rows.iter().any(Result::is_err) {
         return ExitCode::FAILURE;

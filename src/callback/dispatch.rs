@@ -21,7 +21,7 @@ use crate::value::{self, Value, ValueFn};
 
 use super::closure::{Closure, ClosureBody, ImageFn, NativeArg, NativeRet, Place};
 use super::errors::raise;
-use super::pool::{InFlight, SlotWords};
+use super::pool::{permanent_closure, InFlight, SlotWords};
 
 cfg_if::cfg_if! {
     if #[cfg(target_arch = "x86_64")] {
@@ -30,11 +30,23 @@ cfg_if::cfg_if! {
             // SAFETY: forwarded: the handler passes its slot, frame and the caller's stack.
             unsafe { dispatch_body(slot, frame, stack) }
         }
+
+        /// Called by the handlers of permanent callbacks' slots.
+        pub(super) unsafe extern "sysv64" fn dispatch_permanent(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
+            // SAFETY: forwarded: the handler passes its slot, frame and the caller's stack.
+            unsafe { dispatch_permanent_body(slot, frame, stack) }
+        }
     } else {
         /// Called by every handler.
         pub(super) unsafe extern "C" fn dispatch(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
             // SAFETY: forwarded: the handler passes its slot, frame and the caller's stack.
             unsafe { dispatch_body(slot, frame, stack) }
+        }
+
+        /// Called by the handlers of permanent callbacks' slots.
+        pub(super) unsafe extern "C" fn dispatch_permanent(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
+            // SAFETY: forwarded: the handler passes its slot, frame and the caller's stack.
+            unsafe { dispatch_permanent_body(slot, frame, stack) }
         }
     }
 }
@@ -55,6 +67,33 @@ unsafe fn dispatch_body(slot: *const AtomicUsize, frame: *mut u8, stack: *const 
         raise(Error::Callback("a callback was called after it was dropped".into()));
         return;
     };
+    // SAFETY: forwarded from the caller.
+    unsafe { run(closure, frame, stack) }
+}
+
+/// As [`dispatch_body`], for a permanent callback's slot: its closure is never freed, so
+/// the call is not counted.
+///
+/// # Safety
+/// As [`dispatch_body`], and the slot holds a permanent callback.
+unsafe fn dispatch_permanent_body(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
+    // SAFETY: as in `dispatch_body`.
+    let words = unsafe { &*slot.cast::<SlotWords>() };
+    // SAFETY: as in `dispatch_body`.
+    let frame = unsafe { std::slice::from_raw_parts_mut(frame, frame::SIZE) };
+    frame[frame::RET_GPRS..].fill(0);
+    // SAFETY: only a permanent callback's slot calls this dispatcher.
+    let closure = unsafe { permanent_closure(words) };
+    // SAFETY: forwarded from the caller.
+    unsafe { run(closure, frame, stack) }
+}
+
+/// Runs the closure; on an error or a panic, raises it and gives the C caller a zero
+/// result.
+///
+/// # Safety
+/// As [`dispatch_body`]; `frame` is the whole save area, its results zeroed.
+unsafe fn run(closure: &Closure, frame: &mut [u8], stack: *const u8) {
     // Nothing may unwind out of here into the foreign caller.
     let outcome = catch_unwind(AssertUnwindSafe(|| match &closure.body {
         // SAFETY: forwarded from the caller.
