@@ -700,10 +700,81 @@ pub struct CallbackRoundTrip {
     native_fn: IntIntFn,
     value_fn: IntIntFn,
     ffi_fn: IntIntFn,
-    // Dropped after the pointers above are last used (they are plain copies).
-    _native: Callback,
-    _value: Callback,
+    // Dropped after the pointers above are last used (they are plain copies); none for
+    // permanent callbacks.
+    _native: Option<Callback>,
+    _value: Option<Callback>,
     _closure: Closure,
+}
+
+/// [`CallbackRoundTrip`] with permanent jitcall callbacks (`Callback::new_native_permanent`
+/// and `Callback::new_permanent`: never freed, their calls not counted).
+pub struct PermanentCallbackRoundTrip(CallbackRoundTrip);
+
+impl PermanentCallbackRoundTrip {
+    pub fn new() -> PermanentCallbackRoundTrip {
+        let i32_ = || prim(Prim::I32);
+        let sig = || jitcall::Signature::new(host(), i32_(), vec![i32_(), i32_()]);
+        let native = Callback::new_native_permanent(sig(), |args, ret| {
+            // SAFETY: as in `new_native_callback`.
+            unsafe {
+                let (a, b) = (args[0].cast::<i32>().read(), args[1].cast::<i32>().read());
+                ret.cast::<i32>().write_unaligned(a.wrapping_add(b));
+            }
+            Ok(())
+        })
+        .expect("the callback is created");
+        let value = Callback::new_permanent(sig(), |args| match args {
+            [Value::Number(a), Value::Number(b)] => {
+                Ok(Value::Number((*a as i32).wrapping_add(*b as i32).into()))
+            }
+            _ => Err(jitcall::Error::Callback("add: expected two numbers".into())),
+        })
+        .expect("the callback is created");
+        let mut case = CallbackRoundTrip::new();
+        // SAFETY: both are permanent `int(int, int)` callbacks in the host's C convention.
+        unsafe {
+            case.native_fn = std::mem::transmute::<*mut c_void, IntIntFn>(native.as_ptr());
+            case.value_fn = std::mem::transmute::<*mut c_void, IntIntFn>(value.as_ptr());
+        }
+        PermanentCallbackRoundTrip(case)
+    }
+}
+
+impl Default for PermanentCallbackRoundTrip {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Case for PermanentCallbackRoundTrip {
+    const NAME: &'static str = "callback_permanent";
+    const HAS_RAW_PATH: bool = false;
+    type Out = i32;
+
+    #[inline(always)]
+    fn direct(&self) -> i32 {
+        self.0.direct()
+    }
+
+    #[inline(always)]
+    fn typed_as<const MODE: u8>(&self) -> i32 {
+        self.0.typed()
+    }
+
+    #[inline(always)]
+    fn value(&self) -> Value {
+        self.0.value()
+    }
+
+    #[inline(always)]
+    fn libffi(&self) -> i32 {
+        self.0.libffi()
+    }
+
+    fn as_value(out: i32) -> Value {
+        CallbackRoundTrip::as_value(out)
+    }
 }
 
 /// A jitcall native callback `int(int, int)` that adds the two ints its pointers point to.
@@ -811,8 +882,8 @@ impl CallbackRoundTrip {
             native_fn,
             value_fn,
             ffi_fn,
-            _native: native,
-            _value: value,
+            _native: Some(native),
+            _value: Some(value),
             _closure: closure,
         }
     }

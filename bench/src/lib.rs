@@ -28,6 +28,7 @@ mod tests {
         check(&BigRet::new()).unwrap();
         check(&CallbackRoundTrip::new()).unwrap();
         check(&crate::union_case::UnionMix::new()).unwrap();
+        check(&PermanentCallbackRoundTrip::new()).unwrap();
         check_callback_making().unwrap();
     }
 

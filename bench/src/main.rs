@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         row(plan, &BigRet::new()),
         row(plan, &UnionMix::new()),
         row(plan, &CallbackRoundTrip::new()),
+        row(plan, &PermanentCallbackRoundTrip::new()),
     ];
     if rows.iter().any(Result::is_err) {
         return ExitCode::FAILURE;

@@ -7,8 +7,12 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::arch;
+#[cfg(target_arch = "aarch64")]
+use crate::arch::aarch64::frame;
+#[cfg(not(target_arch = "aarch64"))]
+use crate::arch::trampoline::frame;
 use crate::error::Result;
-use crate::plan::{ArgPlan, CallPlan};
+use crate::plan::{ArgPlan, CallPlan, Location, RetPlan};
 use crate::signature::Signature;
 use crate::value::ValueFn;
 
@@ -50,6 +54,8 @@ pub(super) struct Shape {
     pub(super) plan: CallPlan,
     /// For native callbacks: where each argument's image is found.
     pub(super) native_args: Vec<NativeArg>,
+    /// For native callbacks: where the closure writes the result.
+    pub(super) native_ret: NativeRet,
     /// Words of local buffer the split arguments are gathered into.
     pub(super) gathered_words: usize,
 }
@@ -77,7 +83,8 @@ impl Shape {
         }
         let plan = arch::classify(&sig)?;
         let (native_args, gathered_words) = NativeArg::layout(&sig, &plan);
-        let shape = Arc::new(Shape { sig, plan, native_args, gathered_words });
+        let native_ret = NativeRet::of(&sig, &plan);
+        let shape = Arc::new(Shape { sig, plan, native_args, native_ret, gathered_words });
         // Fails only on an exiting thread: the shape is then simply not kept.
         let _ = SHAPES.try_with(|shapes| shapes.borrow_mut()[slot] = Some((hash, shape.clone())));
         Ok(shape)
@@ -129,13 +136,38 @@ impl Hasher for MixHasher {
     }
 }
 
-/// Where a native callback finds a directly passed argument's image.
-#[derive(Clone, Copy)]
+/// Where the handler left a location's bytes: at an offset in its save area (a register),
+/// or in the caller's stack arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Place {
+    Frame(usize),
+    Stack(usize),
+}
+
+/// Where a native callback finds an argument's image, decided once per signature so that
+/// a call only adds an offset to a base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum NativeArg {
     /// Whole in one place: a register's save slot or a stack slot.
-    InPlace,
-    /// Split over several places: gathered into the local buffer from this word on.
+    InPlace(Place),
+    /// Passed by reference: the address of the caller's copy is at this place.
+    Indirect(Place),
+    /// Split over several places (the plan's parts): gathered into the local buffer from
+    /// this word on.
     Gathered(usize),
+}
+
+/// Where a native callback's closure writes its result image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum NativeRet {
+    /// Straight into one result register's save slot at this frame offset (a result of at
+    /// most 8 bytes in one register, the slot zeroed before); a narrow signed integer of
+    /// `signed` bytes (else 0) is then sign-extended over the register.
+    Register { at: usize, signed: usize },
+    /// Into the caller's result memory (the plan's hidden pointer).
+    Memory,
+    /// Into a local image, then stored by the plan (several registers, x87, void).
+    Image,
 }
 
 impl NativeArg {
@@ -148,17 +180,54 @@ impl NativeArg {
             .zip(&plan.args)
             .map(|(ty, arg)| match arg {
                 ArgPlan::Direct(parts) => match parts.as_slice() {
-                    [whole] if whole.size as usize == ty.size() => NativeArg::InPlace,
+                    [whole] if whole.size as usize == ty.size() => {
+                        NativeArg::InPlace(place(whole.dest))
+                    }
                     _ => {
                         let at = words;
                         words += ty.size().div_ceil(8);
                         NativeArg::Gathered(at)
                     }
                 },
-                ArgPlan::Indirect { .. } => NativeArg::InPlace,
+                ArgPlan::Indirect { pointer } => NativeArg::Indirect(place(*pointer)),
             })
             .collect();
         (args, words)
+    }
+}
+
+impl NativeRet {
+    pub(super) fn of(sig: &Signature, plan: &CallPlan) -> NativeRet {
+        let size = sig.ret.size();
+        match &plan.ret {
+            RetPlan::Direct(parts) => match parts.as_slice() {
+                [whole] if whole.offset == 0 && whole.size as usize == size && size <= 8 => {
+                    let at = match whole.dest {
+                        Location::RetGpr(n) => frame::RET_GPRS + 8 * n as usize,
+                        Location::Fpr(n) => frame::RET_FPRS + frame::FPR_BYTES * n as usize,
+                        _ => return NativeRet::Image,
+                    };
+                    let signed = match sig.ret.prim() {
+                        Some(p) if p.is_signed() && p.size() < 8 => p.size(),
+                        _ => 0,
+                    };
+                    NativeRet::Register { at, signed }
+                }
+                _ => NativeRet::Image,
+            },
+            RetPlan::Indirect { .. } => NativeRet::Memory,
+            RetPlan::Void | RetPlan::X87 { .. } => NativeRet::Image,
+        }
+    }
+}
+
+/// Where the handler saved an argument location's bytes.
+pub(super) fn place(loc: Location) -> Place {
+    match loc {
+        Location::ArgGpr(n) => Place::Frame(frame::GPRS + 8 * n as usize),
+        Location::Fpr(n) => Place::Frame(frame::FPRS + frame::FPR_BYTES * n as usize),
+        Location::Stack(offset) => Place::Stack(offset as usize),
+        Location::RetGpr(_) => unreachable!("no argument goes to a result register"),
     }
 }
 

@@ -19,9 +19,9 @@ use crate::plan::{ArgPlan, Location, RetPlan};
 use crate::types::Type;
 use crate::value::{self, Value, ValueFn};
 
-use super::closure::{Closure, ClosureBody, ImageFn, NativeArg};
+use super::closure::{Closure, ClosureBody, ImageFn, NativeArg, NativeRet, Place};
 use super::errors::raise;
-use super::pool::{InFlight, SlotWords};
+use super::pool::{permanent_closure, InFlight, SlotWords};
 
 cfg_if::cfg_if! {
     if #[cfg(target_arch = "x86_64")] {
@@ -30,11 +30,23 @@ cfg_if::cfg_if! {
             // SAFETY: forwarded: the handler passes its slot, frame and the caller's stack.
             unsafe { dispatch_body(slot, frame, stack) }
         }
+
+        /// Called by the handlers of permanent callbacks' slots.
+        pub(super) unsafe extern "sysv64" fn dispatch_permanent(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
+            // SAFETY: forwarded: the handler passes its slot, frame and the caller's stack.
+            unsafe { dispatch_permanent_body(slot, frame, stack) }
+        }
     } else {
         /// Called by every handler.
         pub(super) unsafe extern "C" fn dispatch(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
             // SAFETY: forwarded: the handler passes its slot, frame and the caller's stack.
             unsafe { dispatch_body(slot, frame, stack) }
+        }
+
+        /// Called by the handlers of permanent callbacks' slots.
+        pub(super) unsafe extern "C" fn dispatch_permanent(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
+            // SAFETY: forwarded: the handler passes its slot, frame and the caller's stack.
+            unsafe { dispatch_permanent_body(slot, frame, stack) }
         }
     }
 }
@@ -55,6 +67,33 @@ unsafe fn dispatch_body(slot: *const AtomicUsize, frame: *mut u8, stack: *const 
         raise(Error::Callback("a callback was called after it was dropped".into()));
         return;
     };
+    // SAFETY: forwarded from the caller.
+    unsafe { run(closure, frame, stack) }
+}
+
+/// As [`dispatch_body`], for a permanent callback's slot: its closure is never freed, so
+/// the call is not counted.
+///
+/// # Safety
+/// As [`dispatch_body`], and the slot holds a permanent callback.
+unsafe fn dispatch_permanent_body(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
+    // SAFETY: as in `dispatch_body`.
+    let words = unsafe { &*slot.cast::<SlotWords>() };
+    // SAFETY: as in `dispatch_body`.
+    let frame = unsafe { std::slice::from_raw_parts_mut(frame, frame::SIZE) };
+    frame[frame::RET_GPRS..].fill(0);
+    // SAFETY: only a permanent callback's slot calls this dispatcher.
+    let closure = unsafe { permanent_closure(words) };
+    // SAFETY: forwarded from the caller.
+    unsafe { run(closure, frame, stack) }
+}
+
+/// Runs the closure; on an error or a panic, raises it and gives the C caller a zero
+/// result.
+///
+/// # Safety
+/// As [`dispatch_body`]; `frame` is the whole save area, its results zeroed.
+unsafe fn run(closure: &Closure, frame: &mut [u8], stack: *const u8) {
     // Nothing may unwind out of here into the foreign caller.
     let outcome = catch_unwind(AssertUnwindSafe(|| match &closure.body {
         // SAFETY: forwarded from the caller.
@@ -312,7 +351,8 @@ fn read_le(bytes: &[u8]) -> u64 {
 
 /// Runs a native callback: each argument is passed as a pointer to its image, in place
 /// where the caller left it whole (a register's save slot, a stack slot, the caller's copy
-/// of a by-reference aggregate), else assembled from its pieces in a local buffer.
+/// of a by-reference aggregate), else assembled from its pieces in a local buffer. The
+/// places were worked out with the callback's shape: a call only adds offsets.
 ///
 /// # Safety
 /// As [`dispatch_body`].
@@ -341,61 +381,86 @@ unsafe fn run_native(
         heap_ptrs.resize(count, std::ptr::null());
         &mut heap_ptrs
     };
-    for (i, (arg, place)) in closure.plan.args.iter().zip(&closure.native_args).enumerate() {
-        ptrs[i] = match (arg, *place) {
-            (ArgPlan::Indirect { pointer }, _) => {
-                let at = location_addr(*pointer, frame, stack);
-                // SAFETY: the caller passed the address of its copy in this location.
-                unsafe { (at as *const *const u8).read_unaligned() }
-            }
-            (ArgPlan::Direct(parts), NativeArg::InPlace) => match parts.as_slice() {
-                [whole] => location_addr(whole.dest, frame, stack),
-                _ => std::ptr::null(),
+    let base = frame.as_mut_ptr().cast_const();
+    let at = |place: Place| match place {
+        // In bounds: the shape's frame offsets are those of the handler's save area.
+        Place::Frame(offset) => base.wrapping_add(offset),
+        Place::Stack(offset) => stack.wrapping_add(offset),
+    };
+    for (i, place) in closure.native_args.iter().enumerate() {
+        ptrs[i] = match *place {
+            NativeArg::InPlace(place) => at(place),
+            // SAFETY: the caller passed the address of its copy in this location.
+            NativeArg::Indirect(place) => unsafe {
+                (at(place) as *const *const u8).read_unaligned()
             },
-            (ArgPlan::Direct(parts), NativeArg::Gathered(word)) => {
-                let base = words[word..].as_mut_ptr().cast::<u8>();
+            NativeArg::Gathered(word) => {
+                let ArgPlan::Direct(parts) = &closure.plan.args[i] else {
+                    unreachable!("only directly passed arguments are gathered")
+                };
+                let image = words[word..].as_mut_ptr().cast::<u8>();
                 for part in parts {
-                    let src = location_addr(part.dest, frame, stack);
+                    let src = at(super::closure::place(part.dest));
                     // SAFETY: the piece lies in the caller's registers or stack as the plan
                     // says, and within this image's words of the buffer.
                     unsafe {
                         std::ptr::copy_nonoverlapping(
                             src,
-                            base.add(part.offset as usize),
+                            image.add(part.offset as usize),
                             part.size as usize,
                         )
                     };
                 }
-                base.cast_const()
+                image.cast_const()
             }
         };
     }
-    let ret = &closure.sig.ret;
-    if let RetPlan::Indirect { pointer } = closure.plan.ret {
-        // The closure writes straight into the caller's result memory.
-        let at = location_addr(pointer, frame, std::ptr::null());
-        // SAFETY: the caller passed its result memory's address in this register.
-        let dest = unsafe { (at as *const *mut u8).read_unaligned() };
-        func(ptrs, dest)?;
-        frame[frame::RET_GPRS..frame::RET_GPRS + 8].copy_from_slice(&(dest as u64).to_le_bytes());
-        return Ok(());
+    match closure.native_ret {
+        NativeRet::Register { at, signed } => {
+            // The slot's 8 bytes were zeroed on entry: a narrower image leaves the rest 0.
+            let slot = &mut frame[at..at + 8];
+            func(ptrs, slot.as_mut_ptr())?;
+            if signed > 0 {
+                // Read back at the width the closure wrote (see `read_le`).
+                let bits = extend_signed(read_le(&slot[..signed]), signed);
+                slot.copy_from_slice(&bits.to_le_bytes());
+            }
+        }
+        NativeRet::Memory => {
+            let RetPlan::Indirect { pointer } = closure.plan.ret else {
+                unreachable!("a result in memory has a hidden pointer")
+            };
+            // The closure writes straight into the caller's result memory.
+            let at = location_addr(pointer, frame, std::ptr::null());
+            // SAFETY: the caller passed its result memory's address in this register.
+            let dest = unsafe { (at as *const *mut u8).read_unaligned() };
+            func(ptrs, dest)?;
+            frame[frame::RET_GPRS..frame::RET_GPRS + 8]
+                .copy_from_slice(&(dest as u64).to_le_bytes());
+        }
+        NativeRet::Image => {
+            let size = closure.sig.ret.size().next_multiple_of(8);
+            let mut image = Image::zeroed(size);
+            let image = image.bytes(size);
+            func(ptrs, image.as_mut_ptr())?;
+            // SAFETY: forwarded from the caller.
+            unsafe { store_result_image(closure, frame, image) };
+        }
     }
-    let mut image = Image::zeroed(ret.size().next_multiple_of(8));
-    let image = image.bytes(ret.size().next_multiple_of(8));
-    func(ptrs, image.as_mut_ptr())?;
-    // SAFETY: forwarded from the caller.
-    unsafe { store_result_image(closure, frame, image) };
     Ok(())
+}
+
+/// The `size`-byte signed integer in the low bits of `bits`, sign-extended to 64 bits.
+fn extend_signed(bits: u64, size: usize) -> u64 {
+    let shift = 64 - 8 * size as u32;
+    (((bits << shift) as i64) >> shift) as u64
 }
 
 /// A narrow signed result sign-extended to the whole register (unsigned ones are already
 /// zero-extended).
 fn extend(ty: &Type, bits: u64) -> u64 {
     match ty.prim() {
-        Some(p) if p.is_signed() && p.size() < 8 => {
-            let shift = 64 - 8 * p.size() as u32;
-            (((bits << shift) as i64) >> shift) as u64
-        }
+        Some(p) if p.is_signed() && p.size() < 8 => extend_signed(bits, p.size()),
         _ => bits,
     }
 }

@@ -70,7 +70,7 @@ impl Callback {
         sig: Signature,
         func: impl Fn(&[Value]) -> Result<Value> + Send + Sync + 'static,
     ) -> Result<Callback> {
-        Callback::with_body(sig, ClosureBody::Values(Box::new(func)))
+        Callback::with_body(sig, ClosureBody::Values(Box::new(func)), Dispatch::Counted)
     }
 
     /// A C-callable function with signature `sig` that runs `func` over native images
@@ -83,10 +83,50 @@ impl Callback {
         sig: Signature,
         func: impl Fn(&[*const u8], *mut u8) -> Result<()> + Send + Sync + 'static,
     ) -> Result<Callback> {
-        Callback::with_body(sig, ClosureBody::Native(Box::new(func)))
+        Callback::with_body(sig, ClosureBody::Native(Box::new(func)), Dispatch::Counted)
     }
 
-    fn with_body(sig: Signature, body: ClosureBody) -> Result<Callback> {
+    /// As [`Callback::new`], for a callback that is kept for the rest of the process: only
+    /// its address is returned, and it is never freed.
+    ///
+    /// Its calls skip the count of running calls that lets a `Callback` be dropped while
+    /// it runs (two atomic read-modify-writes per call, most of a native callback's cost).
+    /// This is the form for callbacks a runtime makes once and keeps (handlers registered
+    /// with a C library for good, a language's fixed trampolines); use [`Callback::new`]
+    /// for any callback that is dropped again. Each one keeps its closure and one
+    /// trampoline slot (a few dozen bytes) forever: make a bounded number of them.
+    ///
+    /// # Errors
+    /// As [`Callback::new`].
+    pub fn new_permanent(
+        sig: Signature,
+        func: impl Fn(&[Value]) -> Result<Value> + Send + Sync + 'static,
+    ) -> Result<Pointer> {
+        Callback::with_body(sig, ClosureBody::Values(Box::new(func)), Dispatch::Permanent)
+            .map(Callback::keep)
+    }
+
+    /// As [`Callback::new_native`], kept for the rest of the process (see
+    /// [`Callback::new_permanent`]): the fastest callback.
+    ///
+    /// # Errors
+    /// As [`Callback::new`].
+    pub fn new_native_permanent(
+        sig: Signature,
+        func: impl Fn(&[*const u8], *mut u8) -> Result<()> + Send + Sync + 'static,
+    ) -> Result<Pointer> {
+        Callback::with_body(sig, ClosureBody::Native(Box::new(func)), Dispatch::Permanent)
+            .map(Callback::keep)
+    }
+
+    /// Never drops the callback (its slot is never retired): its address stays its own.
+    fn keep(self) -> Pointer {
+        let ptr = self.code_ptr();
+        std::mem::forget(self);
+        ptr
+    }
+
+    fn with_body(sig: Signature, body: ClosureBody, dispatch: Dispatch) -> Result<Callback> {
         crate::signature::check_callback(&sig)?;
         if !sig.abi.runs_on_host() {
             return Err(Error::UnsupportedHost {
@@ -114,7 +154,13 @@ impl Callback {
             .iter()
             .find(|(abi, _)| *abi == closure.sig.abi)
             .expect("a trampoline page has a handler for every host convention");
-        slot.publish(handler, dispatch::dispatch as *const () as usize, closure);
+        let dispatcher = match dispatch {
+            Dispatch::Counted => dispatch::dispatch as *const (),
+            // Only for a callback that is never dropped (`keep` forgets it at once): the
+            // dispatcher relies on the closure never being freed.
+            Dispatch::Permanent => dispatch::dispatch_permanent as *const (),
+        };
+        slot.publish(handler, dispatcher as usize, closure);
         Ok(Callback { slot })
     }
 
@@ -140,6 +186,14 @@ impl Callback {
     }
 }
 
+/// Which dispatcher a callback's slot calls.
+enum Dispatch {
+    /// Counts each call, so that the callback can be dropped while calls run.
+    Counted,
+    /// Counts nothing: the callback is never dropped.
+    Permanent,
+}
+
 impl Drop for Callback {
     fn drop(&mut self) {
         self.slot.retire();
@@ -149,5 +203,104 @@ impl Drop for Callback {
 impl fmt::Debug for Callback {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Callback({:?} at {:?})", self.signature(), self.code_ptr())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::signature::Abi;
+    use crate::types::{Prim, Type};
+    use crate::Error;
+
+    fn int_int(abi: Abi) -> Signature {
+        Signature::new(abi, Type::Prim(Prim::I32), vec![Type::Prim(Prim::I32)])
+    }
+
+    /// Calls an `int(int)` callback in the host's C convention as a jitcall call does (so
+    /// that a callback's error comes back).
+    fn call(ptr: Pointer, n: i32) -> Result<i32> {
+        // SAFETY: every pointer given here is a permanent `int(int)` callback in the host's
+        // C convention.
+        let f = unsafe { std::mem::transmute::<usize, extern "C" fn(i32) -> i32>(ptr.addr()) };
+        let guard = CallGuard::enter();
+        let got = f(n);
+        guard.finish().map(|()| got)
+    }
+
+    #[test]
+    fn permanent_callbacks_run_their_closures_on_any_thread_and_keep_them() {
+        let Ok(abi) = Abi::host_default() else { return };
+        let kept = Arc::new(());
+        let held = kept.clone();
+        let native = Callback::new_native_permanent(int_int(abi), move |args, ret| {
+            let _ = &held;
+            // SAFETY: one int argument, room for an int result.
+            unsafe {
+                let n = args[0].cast::<i32>().read_unaligned();
+                ret.cast::<i32>().write_unaligned(-n);
+            }
+            Ok(())
+        })
+        .unwrap();
+        let held = kept.clone();
+        let values = Callback::new_permanent(int_int(abi), move |args| {
+            let _ = &held;
+            match args {
+                [Value::Number(n)] => Ok(Value::Number(n * 3.0)),
+                _ => Err(Error::Callback("expected one number".into())),
+            }
+        })
+        .unwrap();
+        assert_ne!(native, values);
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    for n in 0..200 {
+                        let n = 1000 * t + n;
+                        assert_eq!(call(native, n).unwrap(), -n);
+                        assert_eq!(call(values, n).unwrap(), 3 * n);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // The closures are never dropped: both still hold their captures.
+        assert_eq!(Arc::strong_count(&kept), 3);
+    }
+
+    #[test]
+    fn a_permanent_callbacks_error_reaches_the_call_and_its_caller_gets_zero() {
+        let Ok(abi) = Abi::host_default() else { return };
+        let failing = Callback::new_native_permanent(int_int(abi), |_, ret| {
+            // SAFETY: room for an int result: written, then the error must zero it.
+            unsafe { ret.cast::<i32>().write_unaligned(77) };
+            Err(Error::Callback("permanent failure".into()))
+        })
+        .unwrap();
+        let err = call(failing, 1).unwrap_err();
+        assert!(err.to_string().contains("permanent failure"), "{err}");
+        let panicking =
+            Callback::new_permanent(int_int(abi), |_| panic!("permanent panic")).unwrap();
+        let err = call(panicking, 1).unwrap_err();
+        assert!(err.to_string().contains("permanent panic"), "{err}");
+        // The C caller got a zero result (the closure's 77 was cleared).
+        // SAFETY: an `int(int)` callback in the host's C convention.
+        let f = unsafe { std::mem::transmute::<usize, extern "C" fn(i32) -> i32>(failing.addr()) };
+        let guard = CallGuard::enter();
+        assert_eq!(f(5), 0);
+        assert!(guard.finish().is_err());
+    }
+
+    #[test]
+    fn a_permanent_callback_is_refused_what_a_callback_is_refused() {
+        let Ok(abi) = Abi::host_default() else { return };
+        let bad = Signature::new(abi, Type::Prim(Prim::I32), vec![Type::Prim(Prim::Void)]);
+        assert!(Callback::new_native_permanent(bad.clone(), |_, _| Ok(())).is_err());
+        assert!(Callback::new_permanent(bad, |_| Ok(Value::Nil)).is_err());
     }
 }

@@ -72,6 +72,14 @@ impl PagePair {
         self.pages.base() + STUBS_START + i * STUB_BYTES
     }
 
+    /// The slot whose words are at `addr`, if they are in this page pair.
+    fn slot_at(&'static self, addr: usize) -> Option<Slot> {
+        let data = self.pages.data();
+        let index = addr.checked_sub(data)? / DATA_SLOT_BYTES;
+        (index < self.slots && addr == data + index * DATA_SLOT_BYTES)
+            .then_some(Slot { page: self, index })
+    }
+
     /// The words of data slot `i` (see [`SlotWords`]).
     fn slot_words(&self, i: usize) -> &SlotWords {
         let addr = self.pages.data() + i * DATA_SLOT_BYTES;
@@ -81,14 +89,6 @@ impl PagePair {
         // atomics (the handler's plain loads of the first two read words that are only
         // written before the slot is made live).
         unsafe { &*(addr as *const SlotWords) }
-    }
-
-    /// The slot whose words are at `addr`, if they are in this page pair.
-    fn slot_at(&'static self, addr: usize) -> Option<Slot> {
-        let data = self.pages.data();
-        let index = addr.checked_sub(data)? / DATA_SLOT_BYTES;
-        (index < self.slots && addr == data + index * DATA_SLOT_BYTES)
-            .then_some(Slot { page: self, index })
     }
 }
 
@@ -100,6 +100,7 @@ pub const REUSE_DELAY: usize = 1024;
 
 /// All trampoline pages and the free slots among them.
 pub(super) struct Pool {
+    /// Sorted by address, so that a slot's page is found by a binary search.
     pages: Vec<&'static PagePair>,
     /// Slots of the newest page never handed out (a stale pointer cannot name them).
     fresh: Vec<Slot>,
@@ -185,7 +186,8 @@ impl Slot {
         if pool.fresh.is_empty() {
             // Page pairs are kept for the life of the process: slots are reused instead.
             let page: &'static PagePair = Box::leak(Box::new(PagePair::new()?));
-            pool.pages.push(page);
+            let at = pool.pages.partition_point(|p| p.pages.data() < page.pages.data());
+            pool.pages.insert(at, page);
             pool.fresh.extend((0..page.slots).rev().map(|index| Slot { page, index }));
         }
         Ok(pool.fresh.pop().expect("a new trampoline page has slots"))
@@ -252,20 +254,37 @@ fn release(words: &SlotWords) {
     // is written again only after the slot is queued below (so no atomic swap is needed).
     let closure = words[CLOSURE].load(Ordering::Relaxed) as *mut Closure;
     words[CLOSURE].store(0, Ordering::Relaxed);
+    // SAFETY: `publish` stored it from `Box::into_raw`, freed once here (the phase change
+    // to FREE happens once per publish); no call uses the closure any more (see `retire`
+    // and `InFlight::drop` for the ordering), nor does its `Callback`, which retired the
+    // slot.
+    let closure = unsafe { Box::from_raw(closure) };
     {
         let mut pool = pool();
         let addr = words as *const SlotWords as usize;
-        if let Some(slot) = pool.pages.iter().find_map(|page| page.slot_at(addr)) {
+        // The last page that starts at or below `addr` is the only one that can hold it.
+        let below = pool.pages.partition_point(|p| p.pages.data() <= addr);
+        if let Some(slot) = below.checked_sub(1).and_then(|i| pool.pages[i].slot_at(addr)) {
             pool.freed.push_back(slot);
         }
     }
-    if !closure.is_null() {
-        // SAFETY: `publish` stored it from `Box::into_raw`, freed once here (the phase
-        // change to FREE happens once per publish); no call uses the closure any more (see
-        // `retire` and `InFlight::drop` for the ordering), nor does its `Callback`, which
-        // retired the slot.
-        drop(unsafe { Box::from_raw(closure) });
-    }
+    drop(closure);
+}
+
+/// The closure of a permanent callback's slot (see [`Callback::new_permanent`]).
+///
+/// # Safety
+/// The slot holds a permanent callback: it was published and is never retired.
+///
+/// [`Callback::new_permanent`]: super::Callback::new_permanent
+pub(super) unsafe fn permanent_closure(words: &SlotWords) -> &'static Closure {
+    // Acquire: pairs with `publish`'s Release, so the closure word and the closure are
+    // seen. (A plain load: no read-modify-write, which is what permanent slots save.)
+    let _live = words[STATE].load(Ordering::Acquire);
+    let closure = words[CLOSURE].load(Ordering::Relaxed) as *const Closure;
+    // SAFETY: the slot is never retired, so `release` never frees this closure or
+    // rewrites the word: it lives for the rest of the process.
+    unsafe { &*closure }
 }
 
 /// One call inside the dispatcher, counted on its slot from entry to exit: a live slot's
