@@ -17,8 +17,8 @@ use crate::gen::values::RESULT_INDEX;
 use crate::gen::wide::{self, Gen, StructTy, Ty, WideDef, W};
 
 /// Cases per flavour and direction (the tests require at least 200 of each).
-const WIDE_CASES: usize = 300;
-const UNION_CASES: usize = 200;
+const WIDE_CASES: usize = 180;
+const UNION_CASES: usize = 120;
 
 /// The wide types the flavours' C has.
 const WIDES: [W; 4] = [W::I128, W::U128, W::ComplexF32, W::ComplexF64];

@@ -33,8 +33,9 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// The minimum per flavour and direction.
 const MIN_CASES: usize = 500;
 const MIN_VARIADIC: usize = 250;
-/// Per flavour and direction, in each of the wide and the union tables.
-const MIN_WIDE: usize = 150;
+/// Per flavour and direction, in each of the wide and the union tables (together at
+/// least 200).
+const MIN_WIDE: usize = 100;
 
 /// The byte ranges of a value of `ty` that carry its value, from `base`: no padding (the
 /// conventions need not carry it), and a union's are its members'. (No `long double`
