@@ -172,6 +172,34 @@ fn apple_and_windows_place_fixed_register_arguments_as_the_standard() {
     assert_eq!((dests(&win, 8), dests(&win, 9)), (vec![Stack(0)], vec![Stack(8)]));
 }
 
+/// Apple does not round NGRN up to even for a 16-byte-aligned value (the standard's C.8,
+/// which Linux and Windows keep): `__int128 f(char, __int128)` takes its `__int128` in
+/// x1:x2, as does a struct or union of one (clang-16 for arm64-apple-macos11, whose
+/// DarwinPCS assigns the halves of an i128 to any register pair below x7). One that does
+/// not fit in x0-x7 still does not split: it goes on the stack, 16-aligned, and closes
+/// the x-registers.
+#[test]
+fn apple_does_not_round_a_16_byte_aligned_pair_to_even_registers() {
+    let pair = |first: u8| vec![ArgGpr(first), ArgGpr(first + 1)];
+    for t in [":int128", ":uint128", "[:int128]", "[:union :int128 :double]"] {
+        let params = [":int8", t];
+        assert_eq!(dests(&plan(APPLE, t, &params), 1), pair(1), "apple {t}");
+        for abi in [Abi::Aapcs64, WIN] {
+            assert_eq!(dests(&plan(abi, t, &params), 1), pair(2), "{abi} {t}");
+        }
+        // Only x7 left: the stack, and the next integer after it.
+        let params = with(vec![":int64"; 7], &[t, ":int64"]);
+        let apple = plan(APPLE, ":void", &params);
+        assert_eq!(
+            (dests(&apple, 7), dests(&apple, 8)),
+            (vec![Stack(0), Stack(8)], vec![Stack(16)])
+        );
+        // On the stack after a char: at [sp, #16].
+        let params = with(eight_ints(), &[":int8", t]);
+        assert_eq!(dests(&plan(APPLE, ":void", &params), 9), vec![Stack(16), Stack(24)], "{t}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Windows on ARM64
 

@@ -75,6 +75,14 @@ pub trait Flavour: Sync + std::fmt::Debug {
         alloc.arg(ty)
     }
 
+    /// Whether a 16-byte-aligned value of up to 16 bytes (an `__int128`, a composite holding
+    /// one) first rounds NGRN up to even (C.8), so that it takes an even x-register pair.
+    /// The standard and Windows: yes. Apple: no (clang's DarwinPCS gives the `__int128` of
+    /// `f(char, __int128)` x1:x2); it still never splits one between x7 and the stack.
+    fn pairs_start_even(&self) -> bool {
+        true
+    }
+
     /// Whether the variadic rules cover a variadic function's fixed parameters too. The
     /// standard and Apple: no, fixed parameters are placed as in any call. Windows on
     /// ARM64: yes (clang and MSVC pass even a fixed `double` of a variadic function in x0).
@@ -450,7 +458,8 @@ impl Allocator<'_> {
     /// two of its part) takes one v-register per member (C.2), else closes the v-registers
     /// and goes on the stack (C.3-C.6). Anything else of up to 16 bytes whose alignment is
     /// 16 (the 128-bit integers, composites holding one or a `long double`) first rounds
-    /// NGRN up to even (C.8), then takes an x-register pair (C.9 / C.10) or, when that
+    /// NGRN up to even (C.8, unless the flavour says not: [`Flavour::pairs_start_even`]),
+    /// then takes an x-register pair (C.9 / C.10) or, when that
     /// does not fit, closes the x-registers and takes a 16-aligned stack slot (C.11-C.13);
     /// over 16 bytes, a copy passed by reference (B.4).
     ///
@@ -476,7 +485,7 @@ impl Allocator<'_> {
                 ArgPlan::Indirect { pointer: self.integer_slot(&Type::Prim(Prim::Ptr))? }
             }
             None => {
-                if ty.align() >= 16 {
+                if ty.align() >= 16 && self.flavour.pairs_start_even() {
                     self.ngrn = self.ngrn.next_multiple_of(2);
                 }
                 let dwords = size.div_ceil(8) as u8;

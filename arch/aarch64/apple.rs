@@ -6,6 +6,9 @@
 //!   aggregates still take 8-byte words (clang passes them as arrays of `i64`).
 //! - every variadic argument goes on the stack in 8-byte slots (16-aligned for 16-byte
 //!   aligned values), none in registers;
+//! - a 16-byte-aligned value (`__int128`, a composite holding one) takes the next two
+//!   x-registers, not the next even pair (no C.8; clang's DarwinPCS), or else the stack,
+//!   16-aligned (it is not split between x7 and the stack);
 //! - the caller extends integer arguments narrower than 32 bits to 32 (jitcall extends
 //!   them to 64, which meets the rule);
 //! - `long double` is `double` (see [`long_double_is_double`]);
@@ -42,6 +45,10 @@ impl Flavour for Apple {
             _ if is_homogeneous(ty) => natural(ty),
             _ => StackSlot { size: ty.size().next_multiple_of(8), align: ty.align().max(8) },
         }
+    }
+
+    fn pairs_start_even(&self) -> bool {
+        false
     }
 
     fn variadic_arg(&self, alloc: &mut Allocator<'_>, ty: &Type) -> Result<ArgPlan> {

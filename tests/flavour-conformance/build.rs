@@ -10,7 +10,10 @@
 //! - variadic cases: callees reading with `va_arg` (`<p>_var_<n>`) and their drivers;
 //! - callback cases: drivers that call a function pointer with literal arguments and check
 //!   the result (`<p>_cb_<n>`), and C callees of the same signatures (`<p>_cbself_<n>`)
-//!   for the self-check.
+//!   for the self-check;
+//! - wide and union cases (`build/wide.rs`), both directions, named as above with `wide`
+//!   or `union` in front: `<p>_widecall_<n>`, `<p>_widecalldrv_<n>`, `<p>_widecb_<n>`,
+//!   `<p>_widecbself_<n>`.
 //!
 //! Output in OUT_DIR: the C files, `lib<p>_flavour_conf.a`, and `cases.rs` (the tables
 //! that `src/lib.rs` includes). Nothing happens unless the target is AArch64.
@@ -18,6 +21,8 @@
 #[allow(dead_code)] // the main suite's generator: only a part is used here
 #[path = "../conformance-c/gen/mod.rs"]
 mod gen;
+#[path = "build/wide.rs"]
+mod wide_cases;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -31,6 +36,8 @@ use gen::model::{Prim, StructTy, Ty};
 use gen::rng::Rng;
 use gen::values::{ValueGen, RESULT_INDEX};
 use gen::variadic::{self, VariadicDef};
+use gen::wide;
+use wide_cases::Suite;
 
 /// Fixed seeds: the same cases on every build.
 const CALL_SEED: u64 = 0x666c_6176_6361_6c6c;
@@ -63,10 +70,13 @@ struct Defs {
     /// Names of variadic cases whose clang caller is known wrong (see `windows_x7`).
     no_self_check: Vec<usize>,
     callbacks: Vec<CaseDef>,
+    wide: Suite,
+    unions: Suite,
 }
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=build");
     println!("cargo:rerun-if-changed=c");
     println!("cargo:rerun-if-changed=../conformance-c/gen");
     println!("cargo:rerun-if-changed=../flavour-callees/src");
@@ -131,7 +141,8 @@ fn defs(flavour: Flavour) -> Defs {
             X7::Unclear => {}
         }
     }
-    Defs { calls, variadic, no_self_check, callbacks }
+    let (wide, unions) = (wide_cases::wide_suite(), wide_cases::union_suite());
+    Defs { calls, variadic, no_self_check, callbacks, wide, unions }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -278,6 +289,9 @@ struct Tables<'a> {
     variadic: Vec<Named<'a>>,
     fixed: Vec<usize>,
     callbacks: Vec<Named<'a>>,
+    /// The wide and the union cases: callees and callback drivers.
+    wide: WideTables<'a>,
+    unions: WideTables<'a>,
     /// The self-check's rows, and `extern` lines for the C functions only it uses.
     self_checks: String,
     externs: String,
@@ -325,6 +339,13 @@ impl<'a> Tables<'a> {
         file(format!("{p}_cbself.c"), c_file(&conv, &callees));
         self.self_check("callback", &callees, &drivers, &callees, |_| true);
         self.callbacks.extend(drivers);
+
+        let mut wide = std::mem::take(&mut self.wide);
+        files.extend(wide.add(t, "wide", &d.wide, out, self));
+        self.wide = wide;
+        let mut unions = std::mem::take(&mut self.unions);
+        files.extend(unions.add(t, "union", &d.unions, out, self));
+        self.unions = unions;
         files
     }
 
@@ -340,16 +361,22 @@ impl<'a> Tables<'a> {
     ) {
         for (i, (callee, driver)) in callees.iter().zip(drivers).enumerate() {
             if checked(i) {
-                writeln!(self.externs, "    fn {}();", extra[i].name).unwrap();
-                writeln!(
-                    self.self_checks,
-                    "    SelfCheck {{ kind: {kind:?}, abi: {:?}, id: {}, name: {:?}, \
-                     callee: {}, driver: {} }},",
-                    callee.abi, callee.id, callee.name, callee.name, driver.name
-                )
-                .unwrap();
+                let pair = [callee.name.as_str(), driver.name.as_str()];
+                self.self_check_row(kind, callee.abi, callee.id, pair, &extra[i].name);
             }
         }
+    }
+
+    /// One self-check row: `driver(callee)` (`pair`), where `callee` reports `id`.
+    fn self_check_row(&mut self, kind: &str, abi: &str, id: usize, pair: [&str; 2], extra: &str) {
+        let [callee, driver] = pair;
+        writeln!(self.externs, "    fn {extra}();").unwrap();
+        writeln!(
+            self.self_checks,
+            "    SelfCheck {{ kind: {kind:?}, abi: {abi:?}, id: {id}, name: {callee:?}, \
+             callee: {callee}, driver: {driver} }},"
+        )
+        .unwrap();
     }
 
     /// `cases.rs`: `CASES`, `VARIADIC_CASES`, `CALLBACK_CASES` (the main suite's
@@ -358,10 +385,76 @@ impl<'a> Tables<'a> {
         let mut out = rust_file(&self.calls);
         out += &variadic::rust_file(&self.variadic, &self.fixed);
         out += &callbacks::rust_file(&self.callbacks);
+        let (w, u) = (&self.wide, &self.unions);
+        out += &wide::rust_tables(&w.calls, &w.callbacks, ["WIDE_CASES", "WIDE_CALLBACK_CASES"]);
+        out += &wide::rust_tables(&u.calls, &u.callbacks, ["UNION_CASES", "UNION_CALLBACK_CASES"]);
         writeln!(out, "\nextern \"C\" {{\n{}}}\n", self.externs).unwrap();
         out += "/// Clang-compiled drivers calling clang-compiled callees, per flavour.\n";
         writeln!(out, "pub static SELF_CHECKS: &[SelfCheck] = &[\n{}];", self.self_checks).unwrap();
         out
+    }
+}
+
+/// One suite of `gen/wide.rs`'s model (the wide or the union cases), over both flavours.
+#[derive(Default)]
+struct WideTables<'a> {
+    /// Callees, as `Case`s.
+    calls: Vec<wide::Named<'a>>,
+    /// Callback drivers, as `CallbackCase`s.
+    callbacks: Vec<wide::Named<'a>>,
+}
+
+impl<'a> WideTables<'a> {
+    /// Writes one flavour's C files of suite `kind` (returned), adds its cases to the
+    /// tables and its pairs to `tables`' self-check, as [`Tables::add`] does for the rest.
+    fn add(
+        &mut self,
+        t: &Target,
+        kind: &str,
+        suite: &'a Suite,
+        out: &Path,
+        tables: &mut Tables,
+    ) -> Vec<PathBuf> {
+        let conv = Convention { abi: t.abi, attribute: "" };
+        let p = t.prefix;
+        let named = |defs: &'a [wide::WideDef], first: usize, what: &str| -> Vec<_> {
+            let name = |i| format!("{p}_{kind}{what}_{i:04}");
+            let named = defs.iter().enumerate();
+            named
+                .map(|(i, def)| wide::Named { id: first + i, name: name(i), abi: t.abi, def })
+                .collect()
+        };
+        let mut files = Vec::new();
+        let mut file = |name: String, text: String| {
+            let path = out.join(name);
+            write_if_changed(&path, &text);
+            files.push(path);
+        };
+
+        // Calls: callees for jitcall, drivers of the same signatures for the self-check.
+        let calls: Vec<_> = named(&suite.calls, self.calls.len(), "call");
+        let drivers: Vec<_> = named(&suite.calls, self.calls.len(), "calldrv");
+        file(format!("{p}_{kind}call.c"), wide::callee_file(&conv, &calls));
+        file(format!("{p}_{kind}calldrv.c"), wide::driver_file(&conv, &drivers));
+        for (callee, driver) in calls.iter().zip(&drivers) {
+            let pair = [callee.name.as_str(), driver.name.as_str()];
+            tables.self_check_row(&format!("{kind} call"), t.abi, callee.id, pair, &driver.name);
+        }
+        self.calls.extend(calls);
+
+        // Callbacks: drivers for jitcall, callees of the same signatures for the
+        // self-check.
+        let drivers: Vec<_> = named(&suite.callbacks, self.callbacks.len(), "cb");
+        let callees: Vec<_> = named(&suite.callbacks, self.callbacks.len(), "cbself");
+        file(format!("{p}_{kind}cb.c"), wide::driver_file(&conv, &drivers));
+        file(format!("{p}_{kind}cbself.c"), wide::callee_file(&conv, &callees));
+        for (callee, driver) in callees.iter().zip(&drivers) {
+            let pair = [callee.name.as_str(), driver.name.as_str()];
+            let kind = format!("{kind} callback");
+            tables.self_check_row(&kind, t.abi, callee.id, pair, &callee.name);
+        }
+        self.callbacks.extend(drivers);
+        files
     }
 }
 

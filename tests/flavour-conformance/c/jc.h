@@ -10,6 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The wide and union cases build and compare objects byte by byte. No libc header here
+   (it would be the host's): clang's builtins, which call the libc functions when they do
+   not expand inline (memcpy, memset and memcmp take the same registers in every AArch64
+   convention). */
+#define memcpy __builtin_memcpy
+#define memset __builtin_memset
+#define memcmp __builtin_memcmp
+
 /* Set by a generated callee: the first argument that arrived wrong, as
  * case_id * 100 + argument_index + 1 (0: all good); and the id of the last callee run. */
 extern int jitcall_conf_fail;

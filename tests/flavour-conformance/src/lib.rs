@@ -10,6 +10,13 @@
 //! - [`CALLBACK_CASES`]: drivers `int d(RET (*fp)(ARGS))` that call a function pointer
 //!   with literal arguments and return 0 when the result came back exactly (else `k + 1`
 //!   for the first wrong leaf `k`).
+//! - [`WIDE_CASES`] and [`WIDE_CALLBACK_CASES`]: callees and drivers as above whose every
+//!   signature has a 128-bit integer or a complex `float` / `double` (as a scalar or inside
+//!   a struct or array); [`UNION_CASES`] and [`UNION_CALLBACK_CASES`]: the same with a
+//!   union in every signature (the main suite's `gen/wide.rs` and `gen/unions.rs`, without
+//!   `long double`). A 128-bit integer is a decimal string, a complex number `[re im]`, a
+//!   union `[I V]` (member I set, every other byte zero) or a string of its bytes; the C
+//!   side compares every byte a union's members cover.
 //! - [`SELF_CHECKS`]: the same signatures with both sides clang-compiled for the flavour
 //!   (a driver calling a callee), which shows the C side right before jitcall is involved.
 //!
@@ -64,7 +71,8 @@ pub struct CallbackCase {
 /// and [`conf_last`] is `id`.
 #[derive(Debug)]
 pub struct SelfCheck {
-    /// `call`, `variadic` or `callback` (which table `id` indexes).
+    /// `call`, `variadic`, `callback`, `wide call`, `wide callback`, `union call` or
+    /// `union callback` (which table `id` indexes).
     pub kind: &'static str,
     pub abi: &'static str,
     pub id: usize,
@@ -84,6 +92,10 @@ mod empty {
     pub static CASES: &[Case] = &[];
     pub static VARIADIC_CASES: &[VariadicCase] = &[];
     pub static CALLBACK_CASES: &[CallbackCase] = &[];
+    pub static WIDE_CASES: &[Case] = &[];
+    pub static WIDE_CALLBACK_CASES: &[CallbackCase] = &[];
+    pub static UNION_CASES: &[Case] = &[];
+    pub static UNION_CALLBACK_CASES: &[CallbackCase] = &[];
     pub static SELF_CHECKS: &[SelfCheck] = &[];
 }
 #[cfg(not(target_arch = "aarch64"))]

@@ -2,8 +2,12 @@
 //! (`Abi::Aapcs64Win`), under qemu-aarch64 (scripts/test-flavours): every generated
 //! callee called through `ffi::call` (values) and `call_native` (native images), every
 //! variadic callee the same way, and every callback driver given a jitcall callback of
-//! both forms. The C side is clang-compiled for the flavour; `c_self_check` shows it right
-//! on its own.
+//! both forms; the same for the wide cases (128-bit integers, complex numbers) and the
+//! union cases. The C side is clang-compiled for the flavour; `c_self_check` shows it
+//! right on its own.
+//!
+//! Values are compared by native image (see [`same`]): a union reads back as a tuple of
+//! every member's view of its bytes, which is not the `[I V]` it was written from.
 //!
 //! A case that crashes takes the process down before the report: `FLAVOUR_TRACE=1 ...
 //! -- --nocapture --test-threads=1` prints every case before it runs, and
@@ -20,7 +24,7 @@ use generated::{native_type, value};
 use jitcall::{ffi, Abi, CompiledSignature, Pointer, Type, Value};
 use jitcall_flavour_conformance::{
     conf_fail, conf_last, conf_reset, CallbackCase, Case, VariadicCase, CALLBACK_CASES, CASES,
-    VARIADIC_CASES,
+    UNION_CALLBACK_CASES, UNION_CASES, VARIADIC_CASES, WIDE_CALLBACK_CASES, WIDE_CASES,
 };
 
 /// The callees report through globals: one call at a time.
@@ -29,6 +33,72 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// The minimum per flavour and direction.
 const MIN_CASES: usize = 500;
 const MIN_VARIADIC: usize = 250;
+/// Per flavour and direction, in each of the wide and the union tables (together at
+/// least 200).
+const MIN_WIDE: usize = 100;
+
+/// The byte ranges of a value of `ty` that carry its value, from `base`: no padding (the
+/// conventions need not carry it), and a union's are its members'. (No `long double`
+/// here: it is `double` in these flavours.)
+fn significant(ty: &Type, base: usize, out: &mut Vec<std::ops::Range<usize>>) {
+    match ty {
+        Type::Struct(s) | Type::Union(s) => {
+            s.fields().iter().for_each(|f| significant(&f.ty, base + f.offset, out))
+        }
+        Type::Array(a) => {
+            (0..a.len).for_each(|i| significant(&a.elem, base + i * a.elem.size(), out))
+        }
+        scalar => out.push(base..base + scalar.size()),
+    }
+}
+
+/// The significant bytes of an image of `ty`.
+fn meaning(ty: &Type, image: &[u8]) -> Vec<u8> {
+    let mut ranges = Vec::new();
+    significant(ty, 0, &mut ranges);
+    ranges.into_iter().flat_map(|r| image[r].to_vec()).collect()
+}
+
+fn image(ty: &Type, v: &Value) -> Result<Vec<u8>, String> {
+    ffi::write(ty, v, None, None).map(|b| b.to_vec()).map_err(|e| format!("write {v}: {e}"))
+}
+
+/// Whether `got`, a value jitcall read back as `ty`, is the one whose image is `want` (as
+/// in the main suite's `wide_conformance.rs`): structs field by field, unions member by
+/// member (every view), each scalar by its bytes after the same round trip (`ffi::read`
+/// then `ffi::write`) of the expected bytes, so equal bytes always compare equal.
+fn same(ty: &Type, got: &Value, want: &[u8]) -> bool {
+    match ty {
+        Type::Struct(s) | Type::Union(s) => match got {
+            Value::Tuple(items) if items.len() == s.fields().len() => {
+                s.fields().iter().zip(items).all(|(f, v)| same(&f.ty, v, &want[f.offset..]))
+            }
+            _ => false,
+        },
+        Type::Array(a) => match got {
+            Value::Array(items) if items.len() == a.len => {
+                items.iter().enumerate().all(|(i, v)| same(&a.elem, v, &want[i * a.elem.size()..]))
+            }
+            _ => false,
+        },
+        scalar => {
+            let expected =
+                ffi::read(scalar, want, 0).and_then(|v| ffi::write(scalar, &v, None, None));
+            match (expected, ffi::write(scalar, got, None, None)) {
+                (Ok(e), Ok(g)) => meaning(scalar, &e.to_vec()) == meaning(scalar, &g.to_vec()),
+                _ => false,
+            }
+        }
+    }
+}
+
+/// Whether `got` (read back as `ty`) is the value `want` (the tables' text) means.
+fn same_value(ty: &Type, got: &Value, want: &Value) -> Result<bool, String> {
+    if ty.is_void() {
+        return Ok(*got == Value::Nil);
+    }
+    Ok(same(ty, got, &image(ty, want)?))
+}
 
 #[derive(Clone, Copy, Debug)]
 enum Path {
@@ -75,8 +145,8 @@ unsafe fn call(
     got.map_err(|e| format!("call: {e}"))
 }
 
-/// What the callee reported and returned, against what it should have.
-fn verdict(id: usize, abi: &str, got: Value, expected: &str) -> Result<(), String> {
+/// What the callee reported and returned (as `ret`), against what it should have.
+fn verdict(id: usize, abi: &str, ret: &Type, got: Value, expected: &str) -> Result<(), String> {
     let (fail, last) = (conf_fail(abi), conf_last(abi));
     let mut problems = Vec::new();
     if last != id as i32 {
@@ -85,7 +155,7 @@ fn verdict(id: usize, abi: &str, got: Value, expected: &str) -> Result<(), Strin
     if fail != 0 {
         problems.push(format!("argument {} arrived wrong (conf_fail {fail})", fail % 100 - 1));
     }
-    if got != value(expected) {
+    if !same_value(ret, &got, &value(expected))? {
         problems.push(format!("result {got} (expected {expected})"));
     }
     if problems.is_empty() {
@@ -105,7 +175,7 @@ fn run_call(case: &Case, abi: Abi, path: Path) -> Result<(), String> {
     // SAFETY: `case.func` has exactly this signature in this flavour's convention (one
     // generator wrote both) and only reads its arguments.
     let got = unsafe { call(Pointer::from_ptr(case.func as *const ()), &sig, &args, path) }?;
-    verdict(case.id, case.abi, got, case.expected)
+    verdict(case.id, case.abi, &sig.signature().ret, got, case.expected)
 }
 
 fn run_variadic(case: &VariadicCase, abi: Abi, path: Path) -> Result<(), String> {
@@ -119,13 +189,18 @@ fn run_variadic(case: &VariadicCase, abi: Abi, path: Path) -> Result<(), String>
     // SAFETY: `case.func` is `ret f(fixed..., ...)` in this flavour's convention and reads
     // exactly these variadic types with `va_arg`.
     let got = unsafe { call(Pointer::from_ptr(case.func as *const ()), &sig, &args, path) }?;
-    verdict(case.id, case.abi, got, case.expected)
+    verdict(case.id, case.abi, &sig.signature().ret, got, case.expected)
 }
 
 fn run_callback(case: &'static CallbackCase, abi: Abi, path: Path) -> Result<(), String> {
     let ret = native_type(case.ret);
     let params: Vec<Type> = case.params.iter().map(|t| native_type(t)).collect();
-    let expected: Vec<Value> = case.args.iter().map(|a| value(a)).collect();
+    let expected: Vec<Vec<u8>> = params
+        .iter()
+        .zip(case.args)
+        .map(|(ty, a)| image(ty, &value(a)))
+        .collect::<Result<_, _>>()?;
+    let types = params.clone();
     let result = value(case.result);
     // How many calls the closure saw, and every argument that arrived wrong.
     let seen: Arc<Mutex<(usize, Vec<String>)>> = Arc::default();
@@ -136,8 +211,8 @@ fn run_callback(case: &'static CallbackCase, abi: Abi, path: Path) -> Result<(),
         if args.len() != expected.len() {
             seen.1.push(format!("{} arguments (expected {})", args.len(), expected.len()));
         }
-        for (i, (got, want)) in args.iter().zip(&expected).enumerate() {
-            if got != want {
+        for (i, ((got, want), ty)) in args.iter().zip(&expected).zip(&types).enumerate() {
+            if !same(ty, got, want) {
                 seen.1.push(format!("argument {i} arrived as {got} (expected {})", case.args[i]));
             }
         }
@@ -269,6 +344,18 @@ fn callbacks(abi: Abi, flavour: &str) {
     run_all("callbacks", abi, &cases, MIN_CASES, text, |c, path| run_callback(c, abi, path));
 }
 
+fn wide_calls(abi: Abi, flavour: &str, what: &str, table: &'static [Case]) {
+    let cases: Vec<&Case> = table.iter().filter(|c| c.abi == flavour).collect();
+    let text = |c: &Case| describe(c.name, c.ret, c.params, c.args, None, c.expected);
+    run_all(what, abi, &cases, MIN_WIDE, text, |c, path| run_call(c, abi, path));
+}
+
+fn wide_callbacks(abi: Abi, flavour: &str, what: &str, table: &'static [CallbackCase]) {
+    let cases: Vec<&CallbackCase> = table.iter().filter(|c| c.abi == flavour).collect();
+    let text = |c: &CallbackCase| describe(c.name, c.ret, c.params, c.args, None, c.result);
+    run_all(what, abi, &cases, MIN_WIDE, text, |c, path| run_callback(c, abi, path));
+}
+
 #[test]
 fn apple_calls() {
     calls(Abi::Aapcs64Apple, "aapcs64-apple");
@@ -306,4 +393,44 @@ fn the_tables_name_the_flavours_as_jitcall_does() {
     assert_eq!(Abi::Aapcs64Win.name(), "aapcs64-win");
     assert_eq!(Abi::from_name("aapcs64-apple").ok(), Some(Abi::Aapcs64Apple));
     assert_eq!(Abi::from_name("aapcs64-win").ok(), Some(Abi::Aapcs64Win));
+}
+
+#[test]
+fn apple_wide_calls() {
+    wide_calls(Abi::Aapcs64Apple, "aapcs64-apple", "wide calls", WIDE_CASES);
+}
+
+#[test]
+fn apple_wide_callbacks() {
+    wide_callbacks(Abi::Aapcs64Apple, "aapcs64-apple", "wide callbacks", WIDE_CALLBACK_CASES);
+}
+
+#[test]
+fn apple_union_calls() {
+    wide_calls(Abi::Aapcs64Apple, "aapcs64-apple", "union calls", UNION_CASES);
+}
+
+#[test]
+fn apple_union_callbacks() {
+    wide_callbacks(Abi::Aapcs64Apple, "aapcs64-apple", "union callbacks", UNION_CALLBACK_CASES);
+}
+
+#[test]
+fn windows_wide_calls() {
+    wide_calls(Abi::Aapcs64Win, "aapcs64-win", "wide calls", WIDE_CASES);
+}
+
+#[test]
+fn windows_wide_callbacks() {
+    wide_callbacks(Abi::Aapcs64Win, "aapcs64-win", "wide callbacks", WIDE_CALLBACK_CASES);
+}
+
+#[test]
+fn windows_union_calls() {
+    wide_calls(Abi::Aapcs64Win, "aapcs64-win", "union calls", UNION_CASES);
+}
+
+#[test]
+fn windows_union_callbacks() {
+    wide_callbacks(Abi::Aapcs64Win, "aapcs64-win", "union callbacks", UNION_CALLBACK_CASES);
 }
