@@ -9,6 +9,14 @@ pub struct Dd {
     pub y: f64,
 }
 
+// SAFETY: accepts exactly `struct { double, double }`, which `Dd` is.
+unsafe impl jitcall::DirectResult for Dd {
+    fn accepts(ty: &jitcall::Type) -> bool {
+        let double = || jitcall::Member::Field(jitcall::Type::Prim(jitcall::Prim::F64));
+        jitcall::Type::structure(&[double(), double()]).is_ok_and(|dd| *ty == dd)
+    }
+}
+
 /// A 24-byte struct: returned through a hidden pointer on System V and AAPCS64.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use jitcall_bench::build::{build, cached_signature, fresh_signature};
 use jitcall_bench::cases::*;
-use jitcall_bench::timing::{calibrate, median, nanos, ns_per_call_batched, run, Plan};
+use jitcall_bench::timing::{interleaved, ns_per_call_batched, path, Plan};
 use jitcall_bench::union_case::UnionMix;
 use jitcall_bench::variadic;
 
@@ -63,9 +63,9 @@ fn main() -> ExitCode {
     let [native, value, libffi] = interleaved(
         plan,
         [
-            &mut || drop(black_box(new_native_callback())),
-            &mut || drop(black_box(new_jit_callback())),
-            &mut || drop(black_box(new_libffi_closure(&cif))),
+            &mut path(|| drop(black_box(new_native_callback()))),
+            &mut path(|| drop(black_box(new_jit_callback()))),
+            &mut path(|| drop(black_box(new_libffi_closure(&cif)))),
         ],
     );
     println!("callback_new native={native:.1} value={value:.1} libffi={libffi:.1}");
@@ -85,46 +85,35 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The paths' nanoseconds per call, their runs interleaved (so that a busy moment of the
-/// machine falls on all of them).
-fn interleaved<const N: usize>(plan: Plan, mut paths: [&mut dyn FnMut(); N]) -> [f64; N] {
-    let iters: Vec<u64> =
-        paths.iter_mut().map(|f| calibrate(plan.run_time, |n| run(f, n))).collect();
-    let mut samples: [Vec<f64>; N] = std::array::from_fn(|_| Vec::new());
-    for _ in 0..plan.runs {
-        for ((f, &n), samples) in paths.iter_mut().zip(&iters).zip(&mut samples) {
-            samples.push(nanos(run(f, n), n));
-        }
-    }
-    samples.map(median)
-}
-
 /// Checks a case, measures its four paths (their runs interleaved) and prints its line.
 fn row<C: Case>(plan: Plan, case: &C) -> Result<(), ()> {
     if let Err(message) = check(case) {
         eprintln!("error: {message}");
         return Err(());
     }
-    let mut direct = || {
-        black_box(case.direct());
-    };
-    let mut typed = || {
-        black_box(case.typed());
-    };
-    let mut raw = || {
-        black_box(case.raw());
-    };
-    let mut tail = || {
-        black_box(case.tail());
-    };
-    let mut value = || {
-        black_box(case.value());
-    };
-    let mut libffi = || {
-        black_box(case.libffi());
-    };
-    let [direct, typed, raw, tail, value, libffi] =
-        interleaved(plan, [&mut direct, &mut typed, &mut raw, &mut tail, &mut value, &mut libffi]);
+    let [direct, typed, raw, tail, value, libffi] = interleaved(
+        plan,
+        [
+            &mut path(|| {
+                black_box(case.direct());
+            }),
+            &mut path(|| {
+                black_box(case.typed());
+            }),
+            &mut path(|| {
+                black_box(case.raw());
+            }),
+            &mut path(|| {
+                black_box(case.tail());
+            }),
+            &mut path(|| {
+                black_box(case.value());
+            }),
+            &mut path(|| {
+                black_box(case.libffi());
+            }),
+        ],
+    );
     let raw = match (C::HAS_RAW_PATH, C::HAS_TAIL_PATH) {
         (true, true) => format!(" raw={raw:.1} tail={tail:.1}"),
         (true, false) => format!(" raw={raw:.1}"),

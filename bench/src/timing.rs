@@ -64,6 +64,54 @@ pub fn ns_per_call_batched<I>(
     median((0..plan.runs).map(|_| nanos(time(iters), iters)).collect())
 }
 
+/// One path of an [`interleaved`] measurement: a closure with its calibrated count and its
+/// samples. The measuring loop is compiled for the closure's own type (the closure inlined
+/// into it); only the runs, not the calls, go through `dyn`.
+pub struct Path<F> {
+    f: F,
+    iters: u64,
+    samples: Vec<f64>,
+}
+
+pub fn path<F: FnMut()>(f: F) -> Path<F> {
+    Path { f, iters: 0, samples: Vec::new() }
+}
+
+/// What [`interleaved`] does with a [`Path`], whatever its closure's type.
+pub trait Timed {
+    fn calibrate(&mut self, run_time: Duration);
+    fn sample(&mut self);
+    fn median(&mut self) -> f64;
+}
+
+impl<F: FnMut()> Timed for Path<F> {
+    fn calibrate(&mut self, run_time: Duration) {
+        self.iters = calibrate(run_time, |n| run(&mut self.f, n));
+    }
+
+    fn sample(&mut self) {
+        self.samples.push(nanos(run(&mut self.f, self.iters), self.iters));
+    }
+
+    fn median(&mut self) -> f64 {
+        median(std::mem::take(&mut self.samples))
+    }
+}
+
+/// The paths' nanoseconds per call, their runs interleaved (so that a busy moment of the
+/// machine falls on all of them): `plan.runs` rounds of one calibrated run of each.
+pub fn interleaved<const N: usize>(plan: Plan, mut paths: [&mut dyn Timed; N]) -> [f64; N] {
+    for p in paths.iter_mut() {
+        p.calibrate(plan.run_time);
+    }
+    for _ in 0..plan.runs {
+        for p in paths.iter_mut() {
+            p.sample();
+        }
+    }
+    paths.map(|p| p.median())
+}
+
 pub fn nanos(d: Duration, iters: u64) -> f64 {
     d.as_secs_f64() * 1e9 / iters as f64
 }

@@ -21,24 +21,11 @@ use jitcall::{ffi, Errno, Pointer, Prim, Signature, Type, Value};
 
 use crate::callees::add_i32;
 use crate::cases::host;
-use crate::timing::{calibrate, median, nanos, run, Plan};
+use crate::timing::{interleaved, path, Plan};
 
 extern "C" {
     #[cfg_attr(windows, link_name = "_snprintf")]
     fn snprintf(buf: *mut c_char, size: usize, format: *const c_char, ...) -> c_int;
-}
-
-/// Times each path, their runs interleaved, and returns the median ns per call of each.
-fn measure(plan: Plan, paths: &mut [&mut dyn FnMut()]) -> Vec<f64> {
-    let iters: Vec<u64> =
-        paths.iter_mut().map(|f| calibrate(plan.run_time, |n| run(f, n))).collect();
-    let mut samples = vec![Vec::new(); paths.len()];
-    for _ in 0..plan.runs {
-        for ((f, &n), s) in paths.iter_mut().zip(&iters).zip(&mut samples) {
-            s.push(nanos(run(f, n), n));
-        }
-    }
-    samples.into_iter().map(median).collect()
 }
 
 const FORMAT: &std::ffi::CStr = c"%d %g %s %p";
@@ -133,27 +120,25 @@ pub fn snprintf_row(plan: Plan) -> Result<String, String> {
     let got = value(&mut other);
     check("value", got, &other)?;
 
-    let [d, ty, f, v] = measure(
+    let [d, ty, f, v] = interleaved(
         plan,
-        &mut [
-            &mut || {
+        [
+            &mut path(|| {
                 black_box(direct(&mut [0u8; BUF]));
-            },
-            &mut || {
+            }),
+            &mut path(|| {
                 black_box(typed(&sig, &mut [0u8; BUF]));
-            },
-            &mut || {
+            }),
+            &mut path(|| {
                 if same_placement {
                     black_box(typed(&fixed_sig, &mut [0u8; BUF]));
                 }
-            },
-            &mut || {
+            }),
+            &mut path(|| {
                 black_box(value(&mut [0u8; BUF]));
-            },
+            }),
         ],
-    )[..] else {
-        unreachable!("four paths")
-    };
+    );
     let fixed = if same_placement { format!(" fixed={f:.1}") } else { String::new() };
     Ok(format!("snprintf direct={d:.1} typed={ty:.1}{fixed} value={v:.1}"))
 }
@@ -225,34 +210,32 @@ pub fn errno_row(plan: Plan) -> Result<String, String> {
         return Err(format!("errno: captured {}, the C library has {live}", ffi::errno()));
     }
 
-    let [d, t, tc, r, rc, v, vc] = measure(
+    let [d, t, tc, r, rc, v, vc] = interleaved(
         plan,
-        &mut [
-            &mut || {
+        [
+            &mut path(|| {
                 black_box(direct());
-            },
-            &mut || {
+            }),
+            &mut path(|| {
                 black_box(typed(&plain));
-            },
-            &mut || {
+            }),
+            &mut path(|| {
                 black_box(typed(&capturing));
-            },
-            &mut || {
+            }),
+            &mut path(|| {
                 black_box(raw(&plain_raw));
-            },
-            &mut || {
+            }),
+            &mut path(|| {
                 black_box(raw(&capturing_raw));
-            },
-            &mut || {
+            }),
+            &mut path(|| {
                 black_box(value(&plain));
-            },
-            &mut || {
+            }),
+            &mut path(|| {
                 black_box(value(&capturing));
-            },
+            }),
         ],
-    )[..] else {
-        unreachable!("seven paths")
-    };
+    );
     Ok(format!(
         "errno direct={d:.1} typed={t:.1} typed_capture={tc:.1} raw={r:.1} raw_capture={rc:.1} \
          value={v:.1} value_capture={vc:.1}"
