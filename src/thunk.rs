@@ -36,11 +36,10 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::arch::{self, ArgSource, BlockLayout, CodeBuffer};
 use crate::callback::CallGuard;
-use crate::error::{Error, Path, Result};
+use crate::error::{Error, Result};
 use crate::memory::{Code, ExecutableCode};
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Errno, Signature};
-use crate::types::Type;
 use crate::value::{self, Pointer, Value};
 
 cfg_if::cfg_if! {
@@ -69,6 +68,8 @@ struct Compiled {
     /// How the call path marshals values for the block thunk: the argument and return
     /// blocks (not part of the plan, which is ABI data only).
     block: BlockLayout,
+    /// How `call` converts argument values into the block and the result back.
+    values: value::CallProgram,
     /// The thunk that reads the argument block.
     code: Thunk,
     /// The thunk that reads through a pointer array, when the plan allows one.
@@ -307,10 +308,12 @@ impl CompiledSignature {
         };
         // The shared thunk does not handle errno: signatures that do run their own code.
         let shared = (sig.errno == Errno::Ignore).then(|| SharedThunk::for_plan(&plan)).flatten();
+        let values = value::CallProgram::new(&sig.params, &block.offsets, &sig.ret);
         let inner = Compiled {
             sig,
             plan,
             block,
+            values,
             code,
             pointer_code,
             shared,
@@ -386,46 +389,21 @@ impl CompiledSignature {
     /// it with these arguments must be sound; pointers passed must be valid for whatever
     /// the function does with them. A `:string` result must be NULL or a valid C string.
     pub unsafe fn call(&self, target: Pointer, args: &[Value]) -> Result<Value> {
-        let Compiled { sig, block: layout, .. } = &*self.inner;
-        if args.len() != sig.params.len() {
-            return Err(Error::Arity { expected: sig.params.len(), got: args.len() });
+        let Compiled { block: layout, values, .. } = &*self.inner;
+        if args.len() != values.arity() {
+            return Err(Error::Arity { expected: values.arity(), got: args.len() });
         }
         // The result's value must be one that can be made, before anything is called.
-        value::check_decodable(&sig.ret)?;
+        values.check_result()?;
         let mut block = ArgBlock::zeroed(layout.size as usize);
-        let mut path = Path::default();
-        let bytes = block.bytes_mut();
-        for (i, ((ty, arg), &offset)) in
-            sig.params.iter().zip(args).zip(&layout.offsets).enumerate()
-        {
-            path.argument = Some(i);
-            let start = offset as usize;
-            match ty {
-                // A primitive's image is the low bytes of its bits; every image has 16
-                // bytes of room in the block and the thunk reads only the low ones.
-                Type::Prim(p) => {
-                    let bits = value::encode_prim_bits(*p, arg, &path)?;
-                    bytes[start..start + 8].copy_from_slice(&bits.to_le_bytes());
-                }
-                _ => value::encode(ty, arg, &mut bytes[start..start + ty.size()], &path)?,
-            }
-        }
+        values.encode_args(args, block.bytes_mut())?;
         let mut ret = RetBlock::zeroed(layout.ret_size as usize);
         // SAFETY: the block holds every argument's image where the plan says; the caller
         // vouches for the target and the arguments.
         unsafe { self.invoke(target, &mut block, &mut ret)? };
-        let ret = ret.bytes_mut();
-        Ok(match &sig.ret {
-            // SAFETY: the caller vouches that a `:string` result is NULL or a C string.
-            Type::Prim(p) => unsafe {
-                value::decode_prim_bits(
-                    *p,
-                    u64::from_le_bytes(ret[..8].try_into().expect("8 bytes")),
-                )
-            },
-            // SAFETY: as above.
-            ty => unsafe { value::decode_following_pointers(ty, &ret[..ty.size()]) },
-        })
+        // SAFETY: the result is decodable (checked above), and the caller vouches that
+        // its `:string`s are NULL or C strings.
+        Ok(unsafe { values.decode_result(ret.bytes_mut()) })
     }
 
     /// Calls `target` with native values: `args[i]` points to the native image of
