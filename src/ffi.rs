@@ -254,6 +254,16 @@ pub fn signature(abi: Abi, ret: Type, params: Vec<Type>) -> Result<CompiledSigna
     CompiledSignature::new(Signature::new(abi, ret, params))
 }
 
+/// [`signature`] with borrowed types: a signature this thread fetched lately is found
+/// without copying the types or allocating (see [`CompiledSignature::lookup`]); others are
+/// compiled or fetched as [`signature`] does.
+///
+/// # Errors
+/// As [`signature`].
+pub fn signature_by_ref(abi: Abi, ret: &Type, params: &[Type]) -> Result<CompiledSignature> {
+    CompiledSignature::lookup(abi, ret, params)
+}
+
 /// A variadic function's call signature: `fixed` parameters, then `...` with this call's
 /// `variadic` argument types (compiled once per distinct list, like any signature). Call
 /// it with [`call`] (the values of the fixed arguments, then of the variadic ones) or

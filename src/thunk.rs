@@ -30,13 +30,13 @@ use std::borrow::Borrow;
 use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
 use std::ffi::c_void;
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::arch::{self, ArgSource, BlockLayout, CodeBuffer};
 use crate::callback::CallGuard;
-use crate::error::{Error, Path, Result};
+use crate::error::{Error, Result};
 use crate::memory::{Code, ExecutableCode};
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use crate::signature::{Abi, Errno, Signature};
@@ -72,6 +72,8 @@ struct Compiled {
     /// How the call path marshals values for the block thunk: the argument and return
     /// blocks (not part of the plan, which is ABI data only).
     block: BlockLayout,
+    /// How `call` converts argument values into the block and the result back.
+    values: value::CallProgram,
     /// The thunk that reads the argument block.
     code: Thunk,
     /// The thunk that reads through a pointer array, when the plan allows one.
@@ -234,6 +236,70 @@ fn local_slot(hash: u64) -> usize {
     (hash >> 32) as usize % LOCAL_SLOTS
 }
 
+/// `a == b`, with primitives compared inline (the common case) and aggregates that are
+/// the same allocation without looking inside.
+#[inline(always)]
+fn same_type(a: &Type, b: &Type) -> bool {
+    match (a, b) {
+        (Type::Prim(a), Type::Prim(b)) => a == b,
+        (Type::Struct(x), Type::Struct(y)) | (Type::Union(x), Type::Union(y))
+            if Arc::ptr_eq(x, y) =>
+        {
+            true
+        }
+        _ => a == b,
+    }
+}
+
+/// A signature by reference: what a lookup in this thread's cache hashes (to pick the
+/// slot, the same for both entry points) and compares, without owning the types.
+struct Key<'a> {
+    abi: Abi,
+    ret: &'a Type,
+    params: &'a [Type],
+    fixed: Option<usize>,
+    errno: Errno,
+}
+
+impl<'a> Key<'a> {
+    fn of(sig: &'a Signature) -> Key<'a> {
+        let Signature { abi, ref ret, ref params, fixed, errno } = *sig;
+        Key { abi, ret, params, fixed, errno }
+    }
+
+    /// This thread's cache slot for the signature: the types' precomputed content hashes
+    /// combined with a rotate and xor each (independent of one another, so they overlap),
+    /// then one multiply to spread them.
+    #[inline]
+    fn slot(&self) -> usize {
+        let fixed = self.fixed.map_or(0, |n| n as u64 + 1);
+        let mut h = (self.abi as u64) ^ ((self.errno as u64) << 8) ^ (fixed << 16);
+        h = h.rotate_left(5) ^ self.ret.content_hash();
+        for ty in self.params {
+            h = h.rotate_left(5) ^ ty.content_hash();
+        }
+        local_slot(h.wrapping_mul(0x51_7C_C1_B7_27_22_0A_95))
+    }
+
+    #[inline]
+    fn matches(&self, sig: &Signature) -> bool {
+        self.abi == sig.abi
+            && self.fixed == sig.fixed
+            && self.errno == sig.errno
+            && same_type(self.ret, &sig.ret)
+            && self.params.len() == sig.params.len()
+            && self.params.iter().zip(&sig.params).all(|(a, b)| same_type(a, b))
+    }
+
+    /// The signature in this thread's cache, if it is there.
+    fn find_local(&self, slot: usize) -> Option<CompiledSignature> {
+        with_local_cache(|c| {
+            c.slots[slot].as_ref().filter(|f| self.matches(f.signature())).cloned()
+        })
+        .flatten()
+    }
+}
+
 /// Hashes the few words a signature writes (the convention and each type's precomputed
 /// content hash) with one multiply-rotate step each.
 #[derive(Default)]
@@ -278,11 +344,8 @@ impl CompiledSignature {
         }
         // First this thread's own cache (no lock), then the process's. (The own cache is
         // gone while the thread exits, e.g. in a callback run by a TLS destructor.)
-        let slot = local_slot(WordHash::default().hash_one(&sig));
-        let local = with_local_cache(|c| {
-            c.slots[slot].as_ref().filter(|found| found.signature() == &sig).cloned()
-        });
-        if let Some(found) = local.flatten() {
+        let slot = Key::of(&sig).slot();
+        if let Some(found) = Key::of(&sig).find_local(slot) {
             return Ok(found);
         }
         let found = cache_read().entries.get(&sig).map(|entry| entry.0.clone());
@@ -295,6 +358,24 @@ impl CompiledSignature {
         };
         with_local_cache(|c| c.slots[slot] = Some(compiled.clone()));
         Ok(compiled)
+    }
+
+    /// [`CompiledSignature::new`] of `Signature::new(abi, ret.clone(), params.to_vec())`,
+    /// but a signature this thread fetched lately is found without copying the types (or
+    /// allocating at all): for callers that keep their types and look the same signature
+    /// up again and again.
+    ///
+    /// # Errors
+    /// As [`CompiledSignature::new`].
+    pub fn lookup(abi: Abi, ret: &Type, params: &[Type]) -> Result<CompiledSignature> {
+        let key = Key { abi, ret, params, fixed: None, errno: Errno::Ignore };
+        // A convention the host cannot run is never cached: `new` gives its error.
+        if abi.runs_on_host() {
+            if let Some(found) = key.find_local(key.slot()) {
+                return Ok(found);
+            }
+        }
+        CompiledSignature::new(Signature::new(abi, ret.clone(), params.to_vec()))
     }
 
     /// Classifies `sig` and emits its thunks (staged, not yet executable).
@@ -310,10 +391,12 @@ impl CompiledSignature {
         };
         // The shared thunk does not handle errno: signatures that do run their own code.
         let shared = (sig.errno == Errno::Ignore).then(|| SharedThunk::for_plan(&plan)).flatten();
+        let values = value::CallProgram::new(&sig.params, &block.offsets, &sig.ret);
         let inner = Compiled {
             sig,
             plan,
             block,
+            values,
             code,
             pointer_code,
             shared,
@@ -389,46 +472,21 @@ impl CompiledSignature {
     /// it with these arguments must be sound; pointers passed must be valid for whatever
     /// the function does with them. A `:string` result must be NULL or a valid C string.
     pub unsafe fn call(&self, target: Pointer, args: &[Value]) -> Result<Value> {
-        let Compiled { sig, block: layout, .. } = &*self.inner;
-        if args.len() != sig.params.len() {
-            return Err(Error::Arity { expected: sig.params.len(), got: args.len() });
+        let Compiled { block: layout, values, .. } = &*self.inner;
+        if args.len() != values.arity() {
+            return Err(Error::Arity { expected: values.arity(), got: args.len() });
         }
         // The result's value must be one that can be made, before anything is called.
-        value::check_decodable(&sig.ret)?;
+        values.check_result()?;
         let mut block = ArgBlock::zeroed(layout.size as usize);
-        let mut path = Path::default();
-        let bytes = block.bytes_mut();
-        for (i, ((ty, arg), &offset)) in
-            sig.params.iter().zip(args).zip(&layout.offsets).enumerate()
-        {
-            path.argument = Some(i);
-            let start = offset as usize;
-            match ty {
-                // A primitive's image is the low bytes of its bits; every image has 16
-                // bytes of room in the block and the thunk reads only the low ones.
-                Type::Prim(p) => {
-                    let bits = value::encode_prim_bits(*p, arg, &path)?;
-                    bytes[start..start + 8].copy_from_slice(&bits.to_le_bytes());
-                }
-                _ => value::encode(ty, arg, &mut bytes[start..start + ty.size()], &path)?,
-            }
-        }
+        values.encode_args(args, block.bytes_mut())?;
         let mut ret = RetBlock::zeroed(layout.ret_size as usize);
         // SAFETY: the block holds every argument's image where the plan says; the caller
         // vouches for the target and the arguments.
         unsafe { self.invoke(target, &mut block, &mut ret)? };
-        let ret = ret.bytes_mut();
-        Ok(match &sig.ret {
-            // SAFETY: the caller vouches that a `:string` result is NULL or a C string.
-            Type::Prim(p) => unsafe {
-                value::decode_prim_bits(
-                    *p,
-                    u64::from_le_bytes(ret[..8].try_into().expect("8 bytes")),
-                )
-            },
-            // SAFETY: as above.
-            ty => unsafe { value::decode_following_pointers(ty, &ret[..ty.size()]) },
-        })
+        // SAFETY: the result is decodable (checked above), and the caller vouches that
+        // its `:string`s are NULL or C strings.
+        Ok(unsafe { values.decode_result(ret.bytes_mut()) })
     }
 
     /// Calls `target` with native values: `args[i]` points to the native image of

@@ -47,6 +47,13 @@ pub fn cached_signature() -> (Type, Vec<Type>) {
     sig
 }
 
+/// `ffi::signature_by_ref` in the host's C convention: the cache hit with the types
+/// borrowed (the lookup copies, allocates and frees nothing).
+#[inline(always)]
+pub fn build_by_ref((ret, params): &(Type, Vec<Type>)) -> CompiledSignature {
+    ffi::signature_by_ref(host(), ret, params).expect("the signature compiles")
+}
+
 /// `ffi::signature` in the host's C convention.
 #[inline(always)]
 pub fn build((ret, params): (Type, Vec<Type>)) -> CompiledSignature {

@@ -121,6 +121,39 @@ pub fn encode_prim_bits(p: Prim, value: &Value, path: &Path) -> Result<u64> {
     Ok(bits)
 }
 
+/// [`encode_prim_bits`] for the values each primitive most often gets (numbers, exact
+/// integers of its own kind, booleans, pointer values), with the same bits; `None` for
+/// any other value, which [`encode_prim_bits`] then takes or refuses. Small enough to be
+/// inlined into a call's argument loop.
+#[inline(always)]
+pub(crate) fn common_prim_bits(p: Prim, value: &Value) -> Option<u64> {
+    // The same tests as the getters': a saturating cast that round-trips is an integral
+    // number in the type's range (and NaN never round-trips).
+    let bits = match (p, value) {
+        (Prim::F64, Value::Number(n)) => n.to_bits(),
+        (Prim::F32, Value::Number(n)) => (*n as f32).to_bits().into(),
+        (Prim::I32, Value::Number(n)) if f64::from(*n as i32) == *n => *n as i32 as u64,
+        (Prim::I16, Value::Number(n)) if f64::from(*n as i16) == *n => *n as i16 as u64,
+        (Prim::I8, Value::Number(n)) if f64::from(*n as i8) == *n => *n as i8 as u64,
+        (Prim::U32, Value::Number(n)) if f64::from(*n as u32) == *n => (*n as u32).into(),
+        (Prim::U16, Value::Number(n)) if f64::from(*n as u16) == *n => (*n as u16).into(),
+        (Prim::U8, Value::Number(n)) if f64::from(*n as u8) == *n => (*n as u8).into(),
+        (Prim::I64, Value::Int(i)) => *i as u64,
+        (Prim::I64, Value::Number(n)) if n.abs() <= TWO_53 && (*n as i64) as f64 == *n => {
+            *n as i64 as u64
+        }
+        (Prim::U64, Value::UInt(u)) => *u,
+        (Prim::U64, Value::Number(n)) if (0.0..=TWO_53).contains(n) && (*n as u64) as f64 == *n => {
+            *n as u64
+        }
+        (Prim::Bool, Value::Bool(b)) => u64::from(*b),
+        (Prim::Ptr, Value::Pointer(ptr)) => ptr.addr() as u64,
+        (Prim::Ptr, Value::Nil) => 0,
+        _ => return None,
+    };
+    Some(bits)
+}
+
 #[inline]
 fn encode_prim(p: Prim, value: &Value, out: &mut [u8], path: &Path) -> Result<()> {
     let bits = encode_prim_bits(p, value, path)?;
@@ -378,6 +411,76 @@ mod tests {
         assert_eq!(enc(Prim::U64, Value::string("0xff")).unwrap(), 255);
         assert_eq!(enc(Prim::I8, Value::Number(-128.0)).unwrap() as i8, -128);
         assert_eq!(enc(Prim::U64, Value::Int128(5)).unwrap(), 5);
+    }
+
+    #[test]
+    fn the_common_values_fast_path_agrees_with_the_getters() {
+        use crate::types::KEYWORDS;
+        let numbers = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            -0.5,
+            127.0,
+            128.0,
+            -128.0,
+            -129.0,
+            255.0,
+            256.0,
+            32767.0,
+            32768.0,
+            -32768.0,
+            -32769.0,
+            65535.0,
+            65536.0,
+            2147483647.0,
+            2147483648.0,
+            -2147483648.0,
+            -2147483649.0,
+            4294967295.0,
+            4294967296.0,
+            TWO_53,
+            -TWO_53,
+            TWO_53 + 2.0,
+            -TWO_53 - 2.0,
+            1e300,
+            -1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+            3.4e38,
+            3.5e38,
+        ];
+        let mut values: Vec<Value> = numbers.into_iter().map(Value::Number).collect();
+        values.extend([i64::MIN, -1, 0, 1, i64::MAX].map(Value::Int));
+        values.extend([0, 1, 1 << 63, u64::MAX].map(Value::UInt));
+        values.extend([
+            Value::Nil,
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Pointer(Pointer::from_addr(0x1234)),
+            Value::string("12"),
+            Value::Int128(3),
+        ]);
+        let mut fast = 0;
+        for &(_, p) in &KEYWORDS {
+            for v in &values {
+                if let Some(bits) = common_prim_bits(p, v) {
+                    fast += 1;
+                    let full = encode_prim_bits(p, v, &Path::default());
+                    let same = match full {
+                        // NaN's bits are compared as bits.
+                        Ok(b) => b == bits,
+                        Err(_) => false,
+                    };
+                    assert!(same, "{p:?} {v}: fast path {bits:#x}, getters {full:?}");
+                }
+            }
+        }
+        assert!(fast > 100, "the fast path takes the common values ({fast} taken)");
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod function;
 mod handles;
 mod pointer;
 mod print;
+mod program;
 mod wide;
 
 pub use convert::*;
@@ -26,6 +27,7 @@ pub(crate) use exact::{parse_int, Exact, IntLiteral};
 pub use function::{Function, ValueFn};
 pub use handles::{Buffer, BufferGuard, Str};
 pub use pointer::Pointer;
+pub(crate) use program::CallProgram;
 
 /// A dynamically typed value, shaped after Janet's.
 ///
