@@ -13,8 +13,10 @@ use crate::signature::{Abi, Errno};
 use crate::types::{Prim, Type};
 use crate::value::Pointer;
 
-/// A compiled signature's call entry for a runtime's hot path: the same thunk as
-/// [`CompiledSignature::call_native`], entered with no checks and no bookkeeping per call.
+/// A compiled signature's call entry for a runtime's hot path: the thunk of
+/// [`CompiledSignature::call_native`] (or, for a void or in-memory result whose arguments
+/// all go in registers, a tail thunk that jumps to the target), entered with no checks and
+/// no bookkeeping per call.
 ///
 /// `call_native` checks the argument count, runs the shared thunk while the signature is
 /// cold, and reports the error of a callback that failed during the call. A `RawCall` is
@@ -74,7 +76,7 @@ impl CompiledSignature {
     /// This signature's [`RawCall`], with its code made executable now.
     ///
     /// # Errors
-    /// The system refusing to change memory protection.
+    /// The system refusing to map code or to change memory protection.
     pub fn raw_call(&self) -> Result<RawCall> {
         if let Some(tail) = self.tail_thunk_for_raw_call()? {
             return Ok(RawCall {
