@@ -171,7 +171,9 @@ impl Jit {
     /// `R` is its result's Rust type.
     #[inline(always)]
     pub(crate) unsafe fn typed<R: Copy, const MODE: u8>(&self, args: &[*const u8]) -> R {
-        let mut ret = MaybeUninit::<R>::zeroed();
+        // Not zeroed: the call writes every byte of the result (as a runtime would not zero
+        // it either).
+        let mut ret = MaybeUninit::<R>::uninit();
         if MODE != NATIVE {
             // SAFETY: forwarded from the caller; `args` has one pointer per parameter.
             unsafe { self.raw.call(self.target, args.as_ptr(), ret.as_mut_ptr().cast()) }
