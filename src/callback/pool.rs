@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::arch::trampoline::{DATA_SLOT_BYTES, STUBS_START, STUB_BYTES};
-use crate::arch::{self, CodeBuffer};
+use crate::arch::{self, CodeBuffer, HandlerKind};
 use crate::error::Result;
 use crate::memory::{self, ExecutableCode, WritableCode};
 use crate::signature::Abi;
@@ -34,8 +34,8 @@ use super::errors::report;
 /// One code page (executable) and one data page (writable) right after it.
 pub(super) struct PagePair {
     pages: ExecutableCode,
-    /// Handler addresses by convention.
-    pub(super) handlers: Vec<(Abi, usize)>,
+    /// Handler addresses by convention and kind.
+    pub(super) handlers: Vec<(Abi, HandlerKind, usize)>,
     slots: usize,
 }
 
@@ -48,10 +48,12 @@ impl PagePair {
         let mut code = CodeBuffer::new();
         let mut handlers = Vec::new();
         for abi in Abi::ALL.into_iter().filter(|a| a.runs_on_host()) {
-            handlers.push((abi, base + code.offset()));
-            arch::emit_callback_handler(abi, &mut code);
-            while code.offset() % 16 != 0 {
-                code.put(&[0]);
+            for kind in HandlerKind::ALL {
+                handlers.push((abi, kind, base + code.offset()));
+                arch::emit_callback_handler(abi, kind, &mut code);
+                while code.offset() % 16 != 0 {
+                    code.put(&[0]);
+                }
             }
         }
         assert!(code.offset() <= STUBS_START, "callback handlers do not fit before the stubs");
