@@ -10,7 +10,7 @@ pub mod x86_64;
 pub use convention::{classify, convention, descriptor, Convention, Descriptor, Isa, Placement};
 
 use crate::error::{Error, Limit, Result};
-use crate::plan::CallPlan;
+use crate::plan::{ArgPlan, CallPlan, Location, RetPlan};
 use crate::signature::{Abi, Signature};
 use crate::types::{Prim, Type};
 
@@ -47,13 +47,42 @@ pub fn emit_tail_thunk(plan: &CallPlan, code: &mut CodeBuffer) -> Result<()> {
     }
 }
 
-/// Emits the callback handler of `abi`: the code every trampoline stub of this convention
-/// jumps to (see [`trampoline`]).
-pub fn emit_callback_handler(abi: Abi, code: &mut CodeBuffer) {
+/// Emits the callback handler of `abi` and `kind`: the code every trampoline stub of this
+/// convention jumps to (see [`trampoline`]).
+pub fn emit_callback_handler(abi: Abi, kind: HandlerKind, code: &mut CodeBuffer) {
     let descriptor = descriptor(abi);
     match descriptor.isa {
-        Isa::X86_64 => x86_64::emit_callback_handler(descriptor, code),
-        Isa::Aarch64 => aarch64::emit_callback_handler(code),
+        Isa::X86_64 => x86_64::emit_callback_handler(descriptor, kind, code),
+        Isa::Aarch64 => aarch64::emit_callback_handler(kind, code),
+    }
+}
+
+/// What a callback handler saves and loads beyond the general registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HandlerKind {
+    /// Every argument register, and (x86-64) an x87 result when the frame asks for one.
+    Full,
+    /// No vector argument register and no x87 result: for signatures whose arguments use
+    /// neither (their saves would be wasted on every call).
+    Integer,
+}
+
+impl HandlerKind {
+    /// Both kinds: each trampoline page has a handler of each per convention.
+    pub const ALL: [HandlerKind; 2] = [HandlerKind::Full, HandlerKind::Integer];
+
+    /// The cheapest kind that serves `plan`: [`HandlerKind::Integer`] unless an argument
+    /// comes in a vector register or the result goes on the x87 stack.
+    pub fn of(plan: &CallPlan) -> HandlerKind {
+        let vector_arg = plan.args.iter().any(|arg| match arg {
+            ArgPlan::Direct(parts) => parts.iter().any(|p| matches!(p.dest, Location::Fpr(_))),
+            ArgPlan::Indirect { pointer } => matches!(pointer, Location::Fpr(_)),
+        });
+        if vector_arg || matches!(plan.ret, RetPlan::X87 { .. }) {
+            HandlerKind::Full
+        } else {
+            HandlerKind::Integer
+        }
     }
 }
 
@@ -90,8 +119,9 @@ pub mod trampoline {
     pub const SLOT_DISPATCHER: i32 = 8;
     /// Bytes of one stub.
     pub const STUB_BYTES: usize = 16;
-    /// Stubs start here in the code page; the handlers come first.
-    pub const STUBS_START: usize = 1024;
+    /// Stubs start here in the code page; the handlers come first (two kinds per
+    /// convention). A 4 KiB page still has a stub for each of its data page's 128 slots.
+    pub const STUBS_START: usize = 2048;
 
     /// The register save area a handler builds (all offsets in bytes).
     pub mod frame {
@@ -444,5 +474,41 @@ impl CodeBuffer {
 
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Member, Prim, Type, Wide};
+
+    fn kind(abi: Abi, ret: Type, params: Vec<Type>) -> HandlerKind {
+        HandlerKind::of(&classify(&Signature::new(abi, ret, params)).unwrap())
+    }
+
+    #[test]
+    fn only_signatures_without_vector_arguments_or_x87_results_get_the_integer_handler() {
+        let (int, double) = (Type::Prim(Prim::I32), Type::Prim(Prim::F64));
+        let mixed = Type::structure(&[
+            Member::Field(Type::Prim(Prim::F64)),
+            Member::Field(Type::Prim(Prim::I32)),
+        ])
+        .unwrap();
+        for abi in [Abi::SysV64, Abi::Win64, Abi::Aapcs64] {
+            assert_eq!(
+                kind(abi, int.clone(), vec![int.clone(), int.clone()]),
+                HandlerKind::Integer
+            );
+            // A vector result is loaded by every handler: only arguments decide.
+            assert_eq!(kind(abi, double.clone(), vec![int.clone()]), HandlerKind::Integer);
+            assert_eq!(
+                kind(abi, int.clone(), vec![int.clone(), double.clone()]),
+                HandlerKind::Full
+            );
+        }
+        // System V passes {double, int} in xmm0 and a general register.
+        assert_eq!(kind(Abi::SysV64, int.clone(), vec![mixed]), HandlerKind::Full);
+        // An x87 result.
+        assert_eq!(kind(Abi::SysV64, Type::Wide(Wide::LongDouble), vec![]), HandlerKind::Full);
     }
 }

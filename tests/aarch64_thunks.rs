@@ -23,7 +23,7 @@ mod common;
 use common::golden::{self, shorten};
 use jitcall::internals::arch::{
     classify, emit_tail_thunk, emit_thunk, tail_callable, ArgSource, BlockLayout, CodeBuffer,
-    ErrnoAccess,
+    ErrnoAccess, HandlerKind,
 };
 use jitcall::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
@@ -255,9 +255,13 @@ fn thunk_listings_match_golden_files() {
     files.extend(
         wide_cases().iter().map(|case| (format!("{}.txt", case.name), listing_every_form(case))),
     );
-    let mut handler = CodeBuffer::new();
-    jitcall::internals::arch::emit_callback_handler(Abi::Aapcs64, &mut handler);
-    let text = format!("; the AAPCS64 callback handler\n{}", disassemble(handler.bytes()));
+    let mut text = String::new();
+    for kind in HandlerKind::ALL {
+        let mut handler = CodeBuffer::new();
+        jitcall::internals::arch::emit_callback_handler(Abi::Aapcs64, kind, &mut handler);
+        let listing = disassemble(handler.bytes());
+        writeln!(text, "; the AAPCS64 callback handler, {kind:?}\n{listing}").unwrap();
+    }
     files.push(("callback_handler.txt".into(), text));
     golden::check(&golden::dir("aarch64"), &files);
 }

@@ -16,6 +16,7 @@
 
 use jitcall::internals::arch::{
     classify, emit_callback_handler, emit_thunk, ArgSource, BlockLayout, CodeBuffer, ErrnoAccess,
+    HandlerKind,
 };
 use jitcall::{ffi, syntax, Abi, Signature, Type, Wide};
 use jitcall::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
@@ -331,9 +332,11 @@ fn no_aarch64_code_names_x18() {
         }
     }
     for abi in [Abi::Aapcs64, APPLE, WIN] {
-        let mut code = CodeBuffer::new();
-        emit_callback_handler(abi, &mut code);
-        check_x18(code.bytes(), false);
+        for kind in HandlerKind::ALL {
+            let mut code = CodeBuffer::new();
+            emit_callback_handler(abi, kind, &mut code);
+            check_x18(code.bytes(), false);
+        }
     }
 }
 

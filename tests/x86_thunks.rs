@@ -20,7 +20,8 @@ use common::disasm::x86_formatter as formatter;
 use common::golden::{self, shorten};
 use iced_x86::{Code, Decoder, DecoderOptions, Formatter};
 use jitcall::internals::arch::{
-    classify, emit_tail_thunk, emit_thunk, tail_callable, ArgSource, BlockLayout, CodeBuffer,
+    classify, emit_callback_handler, emit_tail_thunk, emit_thunk, tail_callable, ArgSource,
+    BlockLayout, CodeBuffer, HandlerKind,
 };
 use jitcall::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
@@ -202,4 +203,20 @@ fn tail_thunk_listings_match_golden_files() {
         }
     }
     golden::check(&golden::dir("x86_64_tail"), &[("tail_thunks.txt".to_string(), out)]);
+}
+
+/// The callback handlers of both conventions, of both kinds: the `Integer` kind saves no
+/// vector argument register and loads no x87 result, and is otherwise the `Full` one.
+#[test]
+fn callback_handler_listings_match_golden_files() {
+    let mut out = String::new();
+    for abi in ABIS {
+        for kind in HandlerKind::ALL {
+            let mut code = CodeBuffer::new();
+            emit_callback_handler(abi, kind, &mut code);
+            writeln!(out, "; the {abi} callback handler, {kind:?}").unwrap();
+            out.push_str(&disassemble(code.bytes()));
+        }
+    }
+    golden::check(&golden::dir("x86_64_handlers"), &[("callback_handlers.txt".to_string(), out)]);
 }

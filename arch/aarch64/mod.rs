@@ -5,7 +5,7 @@ pub mod apple;
 pub mod encode;
 pub mod windows;
 
-use crate::arch::{check_emittable, errno_slot, ArgSource, ErrnoAccess};
+use crate::arch::{check_emittable, errno_slot, ArgSource, ErrnoAccess, HandlerKind};
 use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use encode::*;
@@ -377,7 +377,7 @@ pub mod frame {
 /// stub with x16 = the data slot and the caller's arguments untouched. The dispatcher is
 /// an AAPCS64 function, so it preserves x19-x28 and d8-d15 itself. It saves and loads
 /// whole q-registers ([`frame`]).
-pub fn emit_callback_handler(code: &mut CodeBuffer) {
+pub fn emit_callback_handler(kind: HandlerKind, code: &mut CodeBuffer) {
     use crate::arch::trampoline::SLOT_DISPATCHER;
     let mut a = Asm { code };
     let pair = |offset| PairImm7::new(offset).expect("frame offsets are small constants");
@@ -388,7 +388,7 @@ pub fn emit_callback_handler(code: &mut CodeBuffer) {
         a.put(stp_x(X(n), X(n + 1), SP, pair((frame::GPRS + 8 * n as usize) as i64)));
     }
     a.store(LoadStore::StrX, 8, SP, (frame::GPRS + 64) as u64); // x8: the result address
-    for n in 0..8u8 {
+    for n in (0..8u8).filter(|_| kind == HandlerKind::Full) {
         a.store(LoadStore::StrQ, n, SP, (frame::FPRS + frame::FPR_BYTES * n as usize) as u64);
     }
     a.put(mov_x(X(0), SLOT));

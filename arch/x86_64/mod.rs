@@ -8,7 +8,9 @@ pub mod encode;
 pub mod sysv;
 pub mod win64;
 
-use crate::arch::{check_emittable, descriptor, errno_slot, ArgSource, Descriptor, ErrnoAccess};
+use crate::arch::{
+    check_emittable, descriptor, errno_slot, ArgSource, Descriptor, ErrnoAccess, HandlerKind,
+};
 use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan, Extension, Location, Part, RetPlan};
 use encode::*;
@@ -444,13 +446,17 @@ impl HandlerShape {
 }
 
 /// Emits the callback handler of an x86-64 convention (see `crate::arch::trampoline`).
-pub(crate) fn emit_callback_handler(convention: &Descriptor, code: &mut CodeBuffer) {
-    emit_handler(&HandlerShape::of(convention), code);
+pub(crate) fn emit_callback_handler(
+    convention: &Descriptor,
+    kind: HandlerKind,
+    code: &mut CodeBuffer,
+) {
+    emit_handler(&HandlerShape::of(convention), kind, code);
 }
 
 /// Emits a callback handler (see `crate::arch::trampoline`). It is entered from a stub
 /// with r11 = the data slot, and the caller's arguments untouched.
-fn emit_handler(shape: &HandlerShape, code: &mut CodeBuffer) {
+fn emit_handler(shape: &HandlerShape, kind: HandlerKind, code: &mut CodeBuffer) {
     use crate::arch::trampoline::{frame, SLOT_DISPATCHER};
     let mut out = |inst: Inst| code.put(inst.bytes());
     let preserved_gprs = 8 * shape.preserve_gprs.len();
@@ -464,7 +470,8 @@ fn emit_handler(shape: &HandlerShape, code: &mut CodeBuffer) {
     for (i, &r) in shape.arg_gprs.iter().enumerate() {
         out(mov_mr(at(frame::GPRS + 8 * i), r));
     }
-    for n in 0..shape.arg_fprs {
+    let full = kind == HandlerKind::Full;
+    for n in (0..shape.arg_fprs).filter(|_| full) {
         out(movsd_mx(at(frame::FPRS + 8 * n as usize), Xmm(n)));
     }
     for (i, &r) in shape.preserve_gprs.iter().enumerate() {
@@ -483,7 +490,9 @@ fn emit_handler(shape: &HandlerShape, code: &mut CodeBuffer) {
     for (i, n) in shape.preserve_xmms.clone().enumerate() {
         out(movups_xm(Xmm(n), at(xmm_area + 16 * i)));
     }
-    load_x87_result(&at, &mut out);
+    if full {
+        load_x87_result(&at, &mut out);
+    }
     out(mov_rm(Reg::Rax, at(frame::RET_GPRS)));
     out(mov_rm(Reg::Rdx, at(frame::RET_GPRS + 8)));
     // All of xmm0: a Win64 `__int128` result fills it (its high half is xmm1's slot,

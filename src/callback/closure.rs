@@ -6,11 +6,11 @@ use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::Arc;
 
-use crate::arch;
 #[cfg(target_arch = "aarch64")]
 use crate::arch::aarch64::frame;
 #[cfg(not(target_arch = "aarch64"))]
 use crate::arch::trampoline::frame;
+use crate::arch::{self, HandlerKind};
 use crate::error::Result;
 use crate::plan::{ArgPlan, CallPlan, Location, RetPlan};
 use crate::signature::Signature;
@@ -58,6 +58,8 @@ pub(super) struct Shape {
     pub(super) native_ret: NativeRet,
     /// Words of local buffer the split arguments are gathered into.
     pub(super) gathered_words: usize,
+    /// The handler kind the signature needs (no vector saves when no argument uses them).
+    pub(super) handler: HandlerKind,
 }
 
 impl Shape {
@@ -84,7 +86,8 @@ impl Shape {
         let plan = arch::classify(&sig)?;
         let (native_args, gathered_words) = NativeArg::layout(&sig, &plan);
         let native_ret = NativeRet::of(&sig, &plan);
-        let shape = Arc::new(Shape { sig, plan, native_args, native_ret, gathered_words });
+        let handler = HandlerKind::of(&plan);
+        let shape = Arc::new(Shape { sig, plan, native_args, native_ret, gathered_words, handler });
         // Fails only on an exiting thread: the shape is then simply not kept.
         let _ = SHAPES.try_with(|shapes| shapes.borrow_mut()[slot] = Some((hash, shape.clone())));
         Ok(shape)

@@ -6,6 +6,7 @@
 //! [`CallPlan`]: crate::plan::CallPlan
 
 use std::cell::Cell;
+use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::AtomicUsize;
 
@@ -17,75 +18,87 @@ use crate::arch::x86_64::x87_frame;
 use crate::error::{Error, Path, Result};
 use crate::plan::{ArgPlan, Location, RetPlan};
 use crate::types::Type;
-use crate::value::{self, Value, ValueFn};
+use crate::value::{self, Value};
 
-use super::closure::{Closure, ClosureBody, ImageFn, NativeArg, NativeRet, Place};
+use super::closure::{Closure, ClosureBody, NativeArg, NativeRet, Place};
 use super::errors::raise;
 use super::pool::{permanent_closure, InFlight, SlotWords};
 
-cfg_if::cfg_if! {
-    if #[cfg(target_arch = "x86_64")] {
-        /// Called by every handler (System V on every x86-64 OS, as the handlers expect).
-        pub(super) unsafe extern "sysv64" fn dispatch(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
+/// Defines the dispatchers a slot can name (System V on every x86-64 OS, as the handlers
+/// expect): one per kind of closure, counted or permanent, so that a call goes straight to
+/// its closure's code.
+macro_rules! dispatchers {
+    ($abi:literal) => {
+        /// Called by the handlers of native callbacks' slots (`PERMANENT`: callbacks that
+        /// are never dropped, whose calls are not counted).
+        pub(super) unsafe extern $abi fn dispatch_native<const PERMANENT: bool>(
+            slot: *const AtomicUsize,
+            frame: *mut u8,
+            stack: *const u8,
+        ) {
             // SAFETY: forwarded: the handler passes its slot, frame and the caller's stack.
-            unsafe { dispatch_body(slot, frame, stack) }
+            unsafe { dispatch_body::<PERMANENT>(slot, frame, stack, run_native) }
         }
 
-        /// Called by the handlers of permanent callbacks' slots.
-        pub(super) unsafe extern "sysv64" fn dispatch_permanent(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
+        /// Called by the handlers of callbacks over values (`PERMANENT` as above).
+        pub(super) unsafe extern $abi fn dispatch_values<const PERMANENT: bool>(
+            slot: *const AtomicUsize,
+            frame: *mut u8,
+            stack: *const u8,
+        ) {
             // SAFETY: forwarded: the handler passes its slot, frame and the caller's stack.
-            unsafe { dispatch_permanent_body(slot, frame, stack) }
+            unsafe { dispatch_body::<PERMANENT>(slot, frame, stack, run_values) }
         }
-    } else {
-        /// Called by every handler.
-        pub(super) unsafe extern "C" fn dispatch(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
-            // SAFETY: forwarded: the handler passes its slot, frame and the caller's stack.
-            unsafe { dispatch_body(slot, frame, stack) }
-        }
-
-        /// Called by the handlers of permanent callbacks' slots.
-        pub(super) unsafe extern "C" fn dispatch_permanent(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
-            // SAFETY: forwarded: the handler passes its slot, frame and the caller's stack.
-            unsafe { dispatch_permanent_body(slot, frame, stack) }
-        }
-    }
+    };
 }
 
+#[cfg(target_arch = "x86_64")]
+dispatchers!("sysv64");
+#[cfg(not(target_arch = "x86_64"))]
+dispatchers!("C");
+
+/// How a dispatcher runs its kind of closure (`run_native` or `run_values`).
+type Runner = unsafe fn(&Closure, &mut [u8], *const u8) -> Result<()>;
+
+/// Finds the slot's closure and runs it with `runner`; a stale call (the callback was
+/// dropped) runs nothing and raises an error. With `PERMANENT`, the slot holds a permanent
+/// callback, whose closure is never freed, so the call is not counted.
+///
 /// # Safety
 /// `slot` is a trampoline data slot, `frame` the handler's save area (`arch::trampoline::
 /// frame`), `stack` the caller's first stack argument; the C caller passed arguments of
-/// the callback's signature.
-unsafe fn dispatch_body(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
+/// the callback's signature; `runner` is the one for the slot's kind of closure, and
+/// `PERMANENT` holds when the slot's callback is permanent.
+#[inline(always)]
+unsafe fn dispatch_body<const PERMANENT: bool>(
+    slot: *const AtomicUsize,
+    frame: *mut u8,
+    stack: *const u8,
+    runner: Runner,
+) {
     // SAFETY: the handler passes the address of its slot's words, which live as long as
     // the process (page pairs are never freed).
     let words = unsafe { &*slot.cast::<SlotWords>() };
-    // SAFETY: the save area is `frame::SIZE` bytes of the handler's stack frame.
+    // SAFETY: the save area is `frame::SIZE` bytes of the handler's stack frame. Its
+    // result area (not written by the handler) is initialized here before any read.
+    unsafe { frame.add(frame::RET_GPRS).write_bytes(0, frame::SIZE - frame::RET_GPRS) };
+    // SAFETY: as above. The handler wrote the argument registers the signature uses; the
+    // bytes it did not write (padding, an `Integer` handler's vector slots) are stack
+    // memory that no plan of this signature reads.
     let frame = unsafe { std::slice::from_raw_parts_mut(frame, frame::SIZE) };
-    frame[frame::RET_GPRS..].fill(0);
+    if PERMANENT {
+        // SAFETY: only a permanent callback's slot calls a permanent dispatcher.
+        let closure = unsafe { permanent_closure(words) };
+        // SAFETY: forwarded from the caller.
+        return unsafe { run(closure, frame, stack, runner) };
+    }
     let call = InFlight::enter(words);
     let Some(closure) = call.closure() else {
         raise(Error::Callback("a callback was called after it was dropped".into()));
         return;
     };
     // SAFETY: forwarded from the caller.
-    unsafe { run(closure, frame, stack) }
-}
-
-/// As [`dispatch_body`], for a permanent callback's slot: its closure is never freed, so
-/// the call is not counted.
-///
-/// # Safety
-/// As [`dispatch_body`], and the slot holds a permanent callback.
-unsafe fn dispatch_permanent_body(slot: *const AtomicUsize, frame: *mut u8, stack: *const u8) {
-    // SAFETY: as in `dispatch_body`.
-    let words = unsafe { &*slot.cast::<SlotWords>() };
-    // SAFETY: as in `dispatch_body`.
-    let frame = unsafe { std::slice::from_raw_parts_mut(frame, frame::SIZE) };
-    frame[frame::RET_GPRS..].fill(0);
-    // SAFETY: only a permanent callback's slot calls this dispatcher.
-    let closure = unsafe { permanent_closure(words) };
-    // SAFETY: forwarded from the caller.
-    unsafe { run(closure, frame, stack) }
+    unsafe { run(closure, frame, stack, runner) }
 }
 
 /// Runs the closure; on an error or a panic, raises it and gives the C caller a zero
@@ -93,28 +106,29 @@ unsafe fn dispatch_permanent_body(slot: *const AtomicUsize, frame: *mut u8, stac
 ///
 /// # Safety
 /// As [`dispatch_body`]; `frame` is the whole save area, its results zeroed.
-unsafe fn run(closure: &Closure, frame: &mut [u8], stack: *const u8) {
+#[inline(always)]
+unsafe fn run(closure: &Closure, frame: &mut [u8], stack: *const u8, runner: Runner) {
     // Nothing may unwind out of here into the foreign caller.
-    let outcome = catch_unwind(AssertUnwindSafe(|| match &closure.body {
-        // SAFETY: forwarded from the caller.
-        ClosureBody::Values(func) => unsafe { run_values(closure, func, frame, stack) },
-        // SAFETY: forwarded from the caller.
-        ClosureBody::Native(func) => unsafe { run_native(closure, func, frame, stack) },
-    }));
-    let error = match outcome {
-        Ok(Ok(())) => return,
-        Ok(Err(e)) => e,
+    // SAFETY: forwarded from the caller.
+    match catch_unwind(AssertUnwindSafe(|| unsafe { runner(closure, frame, stack) })) {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => fail(closure, frame, error),
         Err(panic) => {
             let message = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic".into());
-            Error::Callback(format!("callback panicked: {message}"))
+            fail(closure, frame, Error::Callback(format!("callback panicked: {message}")))
         }
-    };
+    }
+}
+
+/// Raises a failed callback's error and gives its C caller a zero result.
+#[cold]
+#[inline(never)]
+fn fail(closure: &Closure, frame: &mut [u8], error: Error) {
     raise(error);
-    // The C caller gets a zero result.
     frame[frame::RET_GPRS..].fill(0);
     zero_x87_result(closure, frame);
     if let RetPlan::Indirect { pointer } = closure.plan.ret {
@@ -132,12 +146,10 @@ unsafe fn run(closure: &Closure, frame: &mut [u8], stack: *const u8) {
 ///
 /// # Safety
 /// As [`dispatch_body`].
-unsafe fn run_values(
-    closure: &Closure,
-    func: &ValueFn,
-    frame: &mut [u8],
-    stack: *const u8,
-) -> Result<()> {
+unsafe fn run_values(closure: &Closure, frame: &mut [u8], stack: *const u8) -> Result<()> {
+    let ClosureBody::Values(func) = &closure.body else {
+        unreachable!("a slot of a callback over values names this runner")
+    };
     // The argument list is reused across calls on this thread (a nested callback finds it
     // taken and makes its own; so does one on an exiting thread, whose storage is gone).
     let mut args = ARGS.try_with(Cell::take).unwrap_or_default();
@@ -356,39 +368,64 @@ fn read_le(bytes: &[u8]) -> u64 {
 ///
 /// # Safety
 /// As [`dispatch_body`].
-unsafe fn run_native(
+#[inline(always)]
+unsafe fn run_native(closure: &Closure, frame: &mut [u8], stack: *const u8) -> Result<()> {
+    /// Arguments and gathered words that fit on this frame (more go to the heap).
+    const INLINE: usize = 16;
+    if closure.native_args.len() > INLINE || closure.gathered_words > INLINE {
+        // SAFETY: forwarded from the caller.
+        return unsafe { run_native_large(closure, frame, stack) };
+    }
+    // Neither list is zeroed first: each pointer is written before the list is read, and
+    // only the gathered words in use are zeroed (most signatures gather nothing).
+    let mut ptrs = [MaybeUninit::<*const u8>::uninit(); INLINE];
+    let mut words = [MaybeUninit::<u64>::uninit(); INLINE];
+    let words = &mut words[..closure.gathered_words];
+    words.fill(MaybeUninit::new(0));
+    // SAFETY: every word of this prefix was just initialized.
+    let words = unsafe { &mut *(words as *mut [MaybeUninit<u64>] as *mut [u64]) };
+    let ptrs = &mut ptrs[..closure.native_args.len()];
+    // SAFETY: forwarded from the caller.
+    let ptrs = unsafe { place_args(closure, frame, stack, ptrs, words) };
+    // SAFETY: forwarded from the caller.
+    unsafe { call_native(closure, frame, ptrs) }
+}
+
+/// [`run_native`] for a signature whose lists do not fit on the frame.
+///
+/// # Safety
+/// As [`dispatch_body`].
+#[inline(never)]
+unsafe fn run_native_large(closure: &Closure, frame: &mut [u8], stack: *const u8) -> Result<()> {
+    let mut ptrs = vec![MaybeUninit::uninit(); closure.native_args.len()];
+    let mut words = vec![0; closure.gathered_words];
+    // SAFETY: forwarded from the caller.
+    let ptrs = unsafe { place_args(closure, frame, stack, &mut ptrs, &mut words) };
+    // SAFETY: forwarded from the caller.
+    unsafe { call_native(closure, frame, ptrs) }
+}
+
+/// Points `ptrs` (one per argument) at the arguments' images, gathering split ones into
+/// `words` (`closure.gathered_words` zeroed words); returns the list, now initialized.
+///
+/// # Safety
+/// As [`dispatch_body`].
+#[inline(always)]
+unsafe fn place_args<'a>(
     closure: &Closure,
-    func: &ImageFn,
     frame: &mut [u8],
     stack: *const u8,
-) -> Result<()> {
-    const INLINE_ARGS: usize = 16;
-    let count = closure.native_args.len();
-    // Pieces of split aggregates are gathered here; 8-byte slots keep every image aligned.
-    let mut inline_words = [0u64; 16];
-    let mut heap_words = Vec::new();
-    let words: &mut [u64] = if closure.gathered_words <= inline_words.len() {
-        &mut inline_words[..closure.gathered_words]
-    } else {
-        heap_words.resize(closure.gathered_words, 0);
-        &mut heap_words
-    };
-    let mut inline_ptrs = [std::ptr::null::<u8>(); INLINE_ARGS];
-    let mut heap_ptrs = Vec::new();
-    let ptrs: &mut [*const u8] = if count <= INLINE_ARGS {
-        &mut inline_ptrs[..count]
-    } else {
-        heap_ptrs.resize(count, std::ptr::null());
-        &mut heap_ptrs
-    };
+    ptrs: &'a mut [MaybeUninit<*const u8>],
+    words: &mut [u64],
+) -> &'a [*const u8] {
     let base = frame.as_mut_ptr().cast_const();
     let at = |place: Place| match place {
         // In bounds: the shape's frame offsets are those of the handler's save area.
         Place::Frame(offset) => base.wrapping_add(offset),
         Place::Stack(offset) => stack.wrapping_add(offset),
     };
-    for (i, place) in closure.native_args.iter().enumerate() {
-        ptrs[i] = match *place {
+    for (ptr, (i, place)) in ptrs.iter_mut().zip(closure.native_args.iter().enumerate()) {
+        *ptr = MaybeUninit::new(match *place {
             NativeArg::InPlace(place) => at(place),
             // SAFETY: the caller passed the address of its copy in this location.
             NativeArg::Indirect(place) => unsafe {
@@ -413,8 +450,23 @@ unsafe fn run_native(
                 }
                 image.cast_const()
             }
-        };
+        });
     }
+    assert_eq!(ptrs.len(), closure.native_args.len(), "one pointer per argument");
+    // SAFETY: the loop wrote each pointer (one per argument, as many as the list has).
+    unsafe { &*(ptrs as *const [MaybeUninit<*const u8>] as *const [*const u8]) }
+}
+
+/// Calls a native callback's closure with its arguments' images and puts its result where
+/// the C caller expects it.
+///
+/// # Safety
+/// As [`dispatch_body`]; `ptrs` point to the arguments' images.
+#[inline(always)]
+unsafe fn call_native(closure: &Closure, frame: &mut [u8], ptrs: &[*const u8]) -> Result<()> {
+    let ClosureBody::Native(func) = &closure.body else {
+        unreachable!("a native callback's slot names this runner")
+    };
     match closure.native_ret {
         NativeRet::Register { at, signed } => {
             // The slot's 8 bytes were zeroed on entry: a narrower image leaves the rest 0.

@@ -147,18 +147,28 @@ impl Callback {
         // From now on, calls keep track of errors raised in callbacks. (A call already
         // running cannot reach this callback: its pointer did not exist when it began.)
         CALLBACKS_EXIST.store(true, Ordering::Release);
-        // Every page has a handler for each convention that runs on the host.
-        let &(_, handler) = slot
+        // Every page has a handler of each kind for each convention that runs on the host.
+        let &(_, _, handler) = slot
             .page
             .handlers
             .iter()
-            .find(|(abi, _)| *abi == closure.sig.abi)
+            .find(|&&(abi, kind, _)| abi == closure.sig.abi && kind == closure.handler)
             .expect("a trampoline page has a handler for every host convention");
-        let dispatcher = match dispatch {
-            Dispatch::Counted => dispatch::dispatch as *const (),
-            // Only for a callback that is never dropped (`keep` forgets it at once): the
-            // dispatcher relies on the closure never being freed.
-            Dispatch::Permanent => dispatch::dispatch_permanent as *const (),
+        // A permanent dispatcher only for a callback that is never dropped (`keep` forgets
+        // it at once): it relies on the closure never being freed.
+        let dispatcher = match (&closure.body, dispatch) {
+            (ClosureBody::Native(_), Dispatch::Counted) => {
+                dispatch::dispatch_native::<false> as *const ()
+            }
+            (ClosureBody::Native(_), Dispatch::Permanent) => {
+                dispatch::dispatch_native::<true> as *const ()
+            }
+            (ClosureBody::Values(_), Dispatch::Counted) => {
+                dispatch::dispatch_values::<false> as *const ()
+            }
+            (ClosureBody::Values(_), Dispatch::Permanent) => {
+                dispatch::dispatch_values::<true> as *const ()
+            }
         };
         slot.publish(handler, dispatcher as usize, closure);
         Ok(Callback { slot })

@@ -16,13 +16,14 @@
 //!
 //! [`Callback`]: super::Callback
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::arch::trampoline::{DATA_SLOT_BYTES, STUBS_START, STUB_BYTES};
-use crate::arch::{self, CodeBuffer};
+use crate::arch::{self, CodeBuffer, HandlerKind};
 use crate::error::Result;
 use crate::memory::{self, ExecutableCode, WritableCode};
 use crate::signature::Abi;
@@ -34,8 +35,8 @@ use super::errors::report;
 /// One code page (executable) and one data page (writable) right after it.
 pub(super) struct PagePair {
     pages: ExecutableCode,
-    /// Handler addresses by convention.
-    pub(super) handlers: Vec<(Abi, usize)>,
+    /// Handler addresses by convention and kind.
+    pub(super) handlers: Vec<(Abi, HandlerKind, usize)>,
     slots: usize,
 }
 
@@ -48,10 +49,12 @@ impl PagePair {
         let mut code = CodeBuffer::new();
         let mut handlers = Vec::new();
         for abi in Abi::ALL.into_iter().filter(|a| a.runs_on_host()) {
-            handlers.push((abi, base + code.offset()));
-            arch::emit_callback_handler(abi, &mut code);
-            while code.offset() % 16 != 0 {
-                code.put(&[0]);
+            for kind in HandlerKind::ALL {
+                handlers.push((abi, kind, base + code.offset()));
+                arch::emit_callback_handler(abi, kind, &mut code);
+                while code.offset() % 16 != 0 {
+                    code.put(&[0]);
+                }
             }
         }
         assert!(code.offset() <= STUBS_START, "callback handlers do not fit before the stubs");
@@ -102,10 +105,59 @@ pub const REUSE_DELAY: usize = 1024;
 pub(super) struct Pool {
     /// Sorted by address, so that a slot's page is found by a binary search.
     pages: Vec<&'static PagePair>,
-    /// Slots of the newest page never handed out (a stale pointer cannot name them).
+    /// Slots that may be handed out at once: never handed out (a stale pointer cannot name
+    /// them), or given back by an exiting thread's [`ClaimCache`].
     fresh: Vec<Slot>,
     /// Freed slots, oldest first: reused first in, first out, after [`REUSE_DELAY`].
     pub(super) freed: VecDeque<Slot>,
+}
+
+impl Pool {
+    /// A slot that may be handed out now without a new page: a freed one once more than
+    /// [`REUSE_DELAY`] wait behind it, else one never used (or given back by an exiting
+    /// thread's cache).
+    fn take_reusable(&mut self) -> Option<Slot> {
+        if self.freed.len() > REUSE_DELAY {
+            if let Some(slot) = self.freed.pop_front() {
+                return Some(slot);
+            }
+        }
+        self.fresh.pop()
+    }
+
+    /// A slot of a new page pair.
+    fn take_new(&mut self) -> Result<Slot> {
+        // Page pairs are kept for the life of the process: slots are reused instead.
+        let page: &'static PagePair = Box::leak(Box::new(PagePair::new()?));
+        let at = self.pages.partition_point(|p| p.pages.data() < page.pages.data());
+        self.pages.insert(at, page);
+        self.fresh.extend((0..page.slots).rev().map(|index| Slot { page, index }));
+        Ok(self.fresh.pop().expect("a new trampoline page has slots"))
+    }
+}
+
+/// How many slots a thread's cache takes from the pool at once.
+const CLAIM_BATCH: usize = 16;
+
+/// A thread's slots for its next callbacks, taken from the pool: each is free and may be
+/// handed out now (never used, or freed more than [`REUSE_DELAY`] drops ago; waiting here
+/// longer only delays its reuse). An exiting thread gives them back.
+struct ClaimCache(Vec<Slot>);
+
+impl ClaimCache {
+    fn give_back(&mut self, pool: &mut Pool) {
+        pool.fresh.append(&mut self.0);
+    }
+}
+
+impl Drop for ClaimCache {
+    fn drop(&mut self) {
+        self.give_back(&mut pool());
+    }
+}
+
+thread_local! {
+    static CLAIMS: RefCell<ClaimCache> = const { RefCell::new(ClaimCache(Vec::new())) };
 }
 
 static POOL: Mutex<Pool> =
@@ -175,22 +227,36 @@ pub(super) struct Slot {
 }
 
 impl Slot {
-    /// A slot for a new callback: a freed one once enough wait, else one never used.
+    /// A slot for a new callback: a freed one once enough wait, else one never used. Taken
+    /// from this thread's cache, which is refilled from the pool a batch at a time (so the
+    /// pool's lock is taken once per [`CLAIM_BATCH`] claims).
     pub(super) fn claim() -> Result<Slot> {
-        let mut pool = pool();
-        if pool.freed.len() > REUSE_DELAY {
-            if let Some(slot) = pool.freed.pop_front() {
-                return Ok(slot);
+        let cached = CLAIMS.try_with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.0.is_empty() {
+                let mut pool = pool();
+                while cache.0.len() < CLAIM_BATCH {
+                    match pool.take_reusable() {
+                        Some(slot) => cache.0.push(slot),
+                        None if cache.0.is_empty() => cache.0.push(pool.take_new()?),
+                        None => break,
+                    }
+                }
+            }
+            Ok(cache.0.pop())
+        });
+        match cached {
+            Ok(Ok(Some(slot))) => Ok(slot),
+            Ok(Err(e)) => Err(e),
+            // This thread's cache is gone (it is exiting): straight from the pool.
+            Ok(Ok(None)) | Err(_) => {
+                let mut pool = pool();
+                match pool.take_reusable() {
+                    Some(slot) => Ok(slot),
+                    None => pool.take_new(),
+                }
             }
         }
-        if pool.fresh.is_empty() {
-            // Page pairs are kept for the life of the process: slots are reused instead.
-            let page: &'static PagePair = Box::leak(Box::new(PagePair::new()?));
-            let at = pool.pages.partition_point(|p| p.pages.data() < page.pages.data());
-            pool.pages.insert(at, page);
-            pool.fresh.extend((0..page.slots).rev().map(|index| Slot { page, index }));
-        }
-        Ok(pool.fresh.pop().expect("a new trampoline page has slots"))
     }
 
     fn words(&self) -> &'static SlotWords {
@@ -344,5 +410,31 @@ impl Drop for InFlight<'_> {
                 report("a callback's closure panicked while being dropped");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_threads_cache_takes_ripe_slots_only_and_gives_them_back() {
+        let page: &'static PagePair = Box::leak(Box::new(PagePair::new().unwrap()));
+        let slot = |index| Slot { page, index };
+        let mut pool = Pool { pages: vec![page], fresh: Vec::new(), freed: VecDeque::new() };
+        // Exactly REUSE_DELAY freed slots: none may be handed out yet.
+        pool.freed.extend((0..REUSE_DELAY).map(|i| slot(i % page.slots)));
+        assert!(pool.take_reusable().is_none());
+        // One more: the oldest is.
+        pool.freed.push_back(slot(0));
+        assert_eq!(pool.take_reusable().map(|s| s.index), Some(0));
+        assert!(pool.take_reusable().is_none());
+        let mut cache = ClaimCache(vec![slot(3), slot(5)]);
+        cache.give_back(&mut pool);
+        assert!(cache.0.is_empty());
+        let mut back: Vec<usize> =
+            std::iter::from_fn(|| pool.take_reusable().map(|s| s.index)).collect();
+        back.sort();
+        assert_eq!(back, [3, 5]);
     }
 }
