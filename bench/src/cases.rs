@@ -146,9 +146,9 @@ fn ffi_arg_ptr<T>(x: &T) -> *mut c_void {
 
 /// jitcall's side of a case: the compiled signature, the callee and the `Value` arguments.
 pub(crate) struct Jit {
-    sig: CompiledSignature,
+    pub(crate) sig: CompiledSignature,
     raw: RawCall,
-    target: Pointer,
+    pub(crate) target: Pointer,
     values: Vec<Value>,
 }
 

@@ -6,9 +6,9 @@
 use std::ffi::c_void;
 use std::hint::black_box;
 
-use jitcall::{ffi, Member, Pointer, Prim, Type, Value};
+use jitcall::{ffi, DirectCall, Member, Pointer, Prim, Type, Value};
 
-use crate::cases::{arg, libffi_call, Case, Jit};
+use crate::cases::{arg, libffi_call, Case, Jit, TAIL};
 use crate::libffi::{Cif, Desc};
 
 /// The union, seen as its bits (`Case::Out`) by every path.
@@ -28,6 +28,13 @@ pub extern "C" fn union_mix(u: IntOrDouble, k: i32) -> IntOrDouble {
 
 pub type UnionFn = extern "C" fn(IntOrDouble, i32) -> IntOrDouble;
 
+// SAFETY: accepts exactly `union { int64_t; double }`, which `IntOrDouble` is.
+unsafe impl jitcall::DirectResult for IntOrDouble {
+    fn accepts(ty: &Type) -> bool {
+        *ty == union_type()
+    }
+}
+
 fn union_type() -> Type {
     let members = [Member::Field(Type::Prim(Prim::I64)), Member::Field(Type::Prim(Prim::F64))];
     Type::union(&members).expect("a valid union")
@@ -39,6 +46,7 @@ pub struct UnionMix {
     k: i32,
     f: UnionFn,
     jit: Jit,
+    tail: DirectCall<IntOrDouble>,
     cif: Cif,
 }
 
@@ -48,16 +56,18 @@ impl UnionMix {
         let bits = Value::Int(std::f64::consts::PI.to_bits() as i64);
         // The union's value: member 0 (the int64) set to the bits.
         let u_value = Value::Tuple(vec![Value::Number(0.0), bits]);
+        let jit = Jit::new(
+            union_type(),
+            vec![union_type(), Type::Prim(Prim::I32)],
+            union_mix as *const c_void,
+            vec![u_value, Value::Number(k.into())],
+        );
         UnionMix {
             u,
             k,
             f: union_mix,
-            jit: Jit::new(
-                union_type(),
-                vec![union_type(), Type::Prim(Prim::I32)],
-                union_mix as *const c_void,
-                vec![u_value, Value::Number(k.into())],
-            ),
+            tail: jit.sig.direct_call().expect("one register each way"),
+            jit,
             cif: Cif::new(
                 &Desc::Struct(vec![Desc::I64]),
                 &[Desc::Struct(vec![Desc::I64]), Desc::I32],
@@ -74,6 +84,7 @@ impl Default for UnionMix {
 
 impl Case for UnionMix {
     const NAME: &'static str = "union";
+    const HAS_TAIL_PATH: bool = true;
     type Out = u64;
 
     #[inline(always)]
@@ -87,9 +98,16 @@ impl Case for UnionMix {
     #[inline(always)]
     fn typed_as<const MODE: u8>(&self) -> u64 {
         let (u, k) = (black_box(self.u), black_box(self.k));
+        let args = [arg(&u), arg(&k)];
         // SAFETY: `union_mix` takes the 8-byte union and an i32 and returns the union,
         // whose image a u64 holds.
-        unsafe { self.jit.typed::<u64, MODE>(&[arg(&u), arg(&k)]) }
+        unsafe {
+            if MODE == TAIL {
+                let r = self.tail.call(self.jit.target, args.as_ptr());
+                return std::mem::transmute::<IntOrDouble, u64>(r);
+            }
+            self.jit.typed::<u64, MODE>(&args)
+        }
     }
 
     #[inline(always)]
