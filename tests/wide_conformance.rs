@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex};
 
 mod common;
 
+use common::bytes::{image, meaning, same};
 use common::generated::{native_type, value};
 use common::suite;
 use jitcall::{ffi, Abi, Pointer, Prim, Type, Value, Wide};
@@ -41,74 +42,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 const MIN_CASES: usize = 500;
 const MIN_UNION_CASES: usize = 300;
-
-/// The bytes of a `long double` that hold its value (x87: 10 of 16; binary128: 16).
-const LONG_DOUBLE_BYTES: usize = if cfg!(target_arch = "x86_64") { 10 } else { 16 };
-
-/// The byte ranges of a value of `ty` that carry its value, from `base` (a union's: its
-/// members', so its bytes past every member are left out).
-fn significant(ty: &Type, base: usize, out: &mut Vec<std::ops::Range<usize>>) {
-    match ty {
-        Type::Prim(p) => out.push(base..base + p.size()),
-        Type::Wide(Wide::LongDouble) => out.push(base..base + LONG_DOUBLE_BYTES),
-        Type::Wide(Wide::ComplexLongDouble) => {
-            out.push(base..base + LONG_DOUBLE_BYTES);
-            out.push(base + 16..base + 16 + LONG_DOUBLE_BYTES);
-        }
-        Type::Wide(w) => out.push(base..base + w.size()),
-        Type::Struct(s) | Type::Union(s) => {
-            s.fields().iter().for_each(|f| significant(&f.ty, base + f.offset, out))
-        }
-        Type::Array(a) => {
-            (0..a.len).for_each(|i| significant(&a.elem, base + i * a.elem.size(), out))
-        }
-    }
-}
-
-/// The significant bytes of an image of `ty`.
-fn meaning(ty: &Type, image: &[u8]) -> Vec<u8> {
-    let mut ranges = Vec::new();
-    significant(ty, 0, &mut ranges);
-    ranges.into_iter().flat_map(|r| image[r].to_vec()).collect()
-}
-
-fn image(ty: &Type, v: &Value) -> Result<Vec<u8>, String> {
-    ffi::write(ty, v, None, None).map(|b| b.to_vec()).map_err(|e| format!("write {v}: {e}"))
-}
-
-/// Whether `got`, a value jitcall read back, is the one whose image is `want`.
-///
-/// A union reads back as a tuple of every member's view of its bytes, which `ffi::write`
-/// does not take, so this walks the type: structs field by field, unions member by member
-/// (every view is checked), and each scalar by its significant bytes, after the same
-/// round trip (`ffi::read` then `ffi::write`) for the expected bytes. The round trip is a
-/// function of the bytes alone, so equal bytes always compare equal, even through a lossy
-/// view (a `long double` or a NaN float seen in another member's bytes); and the member
-/// a value was written through round-trips exactly, so every byte it covers is checked.
-fn same(ty: &Type, got: &Value, want: &[u8]) -> bool {
-    match ty {
-        Type::Struct(s) | Type::Union(s) => match got {
-            Value::Tuple(items) if items.len() == s.fields().len() => {
-                s.fields().iter().zip(items).all(|(f, v)| same(&f.ty, v, &want[f.offset..]))
-            }
-            _ => false,
-        },
-        Type::Array(a) => match got {
-            Value::Array(items) if items.len() == a.len => {
-                items.iter().enumerate().all(|(i, v)| same(&a.elem, v, &want[i * a.elem.size()..]))
-            }
-            _ => false,
-        },
-        scalar => {
-            let expected =
-                ffi::read(scalar, want, 0).and_then(|v| ffi::write(scalar, &v, None, None));
-            match (expected, ffi::write(scalar, got, None, None)) {
-                (Ok(e), Ok(g)) => meaning(scalar, &e.to_vec()) == meaning(scalar, &g.to_vec()),
-                _ => false,
-            }
-        }
-    }
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Path {

@@ -16,10 +16,13 @@
 
 use std::sync::{Arc, Mutex};
 
+#[path = "../../common/bytes.rs"]
+mod bytes;
 #[allow(dead_code)] // the main suite's reader of the tables' Janet text
 #[path = "../../common/generated.rs"]
 mod generated;
 
+use bytes::{image, same};
 use generated::{native_type, value};
 use jitcall::{ffi, Abi, CompiledSignature, Pointer, Type, Value};
 use jitcall_flavour_conformance::{
@@ -36,61 +39,6 @@ const MIN_VARIADIC: usize = 250;
 /// Per flavour and direction, in each of the wide and the union tables (together at
 /// least 200).
 const MIN_WIDE: usize = 100;
-
-/// The byte ranges of a value of `ty` that carry its value, from `base`: no padding (the
-/// conventions need not carry it), and a union's are its members'. (No `long double`
-/// here: it is `double` in these flavours.)
-fn significant(ty: &Type, base: usize, out: &mut Vec<std::ops::Range<usize>>) {
-    match ty {
-        Type::Struct(s) | Type::Union(s) => {
-            s.fields().iter().for_each(|f| significant(&f.ty, base + f.offset, out))
-        }
-        Type::Array(a) => {
-            (0..a.len).for_each(|i| significant(&a.elem, base + i * a.elem.size(), out))
-        }
-        scalar => out.push(base..base + scalar.size()),
-    }
-}
-
-/// The significant bytes of an image of `ty`.
-fn meaning(ty: &Type, image: &[u8]) -> Vec<u8> {
-    let mut ranges = Vec::new();
-    significant(ty, 0, &mut ranges);
-    ranges.into_iter().flat_map(|r| image[r].to_vec()).collect()
-}
-
-fn image(ty: &Type, v: &Value) -> Result<Vec<u8>, String> {
-    ffi::write(ty, v, None, None).map(|b| b.to_vec()).map_err(|e| format!("write {v}: {e}"))
-}
-
-/// Whether `got`, a value jitcall read back as `ty`, is the one whose image is `want` (as
-/// in the main suite's `wide_conformance.rs`): structs field by field, unions member by
-/// member (every view), each scalar by its bytes after the same round trip (`ffi::read`
-/// then `ffi::write`) of the expected bytes, so equal bytes always compare equal.
-fn same(ty: &Type, got: &Value, want: &[u8]) -> bool {
-    match ty {
-        Type::Struct(s) | Type::Union(s) => match got {
-            Value::Tuple(items) if items.len() == s.fields().len() => {
-                s.fields().iter().zip(items).all(|(f, v)| same(&f.ty, v, &want[f.offset..]))
-            }
-            _ => false,
-        },
-        Type::Array(a) => match got {
-            Value::Array(items) if items.len() == a.len => {
-                items.iter().enumerate().all(|(i, v)| same(&a.elem, v, &want[i * a.elem.size()..]))
-            }
-            _ => false,
-        },
-        scalar => {
-            let expected =
-                ffi::read(scalar, want, 0).and_then(|v| ffi::write(scalar, &v, None, None));
-            match (expected, ffi::write(scalar, got, None, None)) {
-                (Ok(e), Ok(g)) => meaning(scalar, &e.to_vec()) == meaning(scalar, &g.to_vec()),
-                _ => false,
-            }
-        }
-    }
-}
 
 /// Whether `got` (read back as `ty`) is the value `want` (the tables' text) means.
 fn same_value(ty: &Type, got: &Value, want: &Value) -> Result<bool, String> {
