@@ -320,11 +320,12 @@ fn release(words: &SlotWords) {
     // is written again only after the slot is queued below (so no atomic swap is needed).
     let closure = words[CLOSURE].load(Ordering::Relaxed) as *mut Closure;
     words[CLOSURE].store(0, Ordering::Relaxed);
-    // SAFETY: `publish` stored it from `Box::into_raw`, freed once here (the phase change
-    // to FREE happens once per publish); no call uses the closure any more (see `retire`
-    // and `InFlight::drop` for the ordering), nor does its `Callback`, which retired the
-    // slot.
-    let closure = unsafe { Box::from_raw(closure) };
+    // SAFETY: a non-null word is what `publish` stored from `Box::into_raw`, freed once
+    // here (the phase change to FREE happens once per publish); no call uses the closure
+    // any more (see `retire` and `InFlight::drop` for the ordering), nor does its
+    // `Callback`, which retired the slot. (Every retired slot was published; the check
+    // keeps a slot that never was from freeing nothing.)
+    let closure = (!closure.is_null()).then(|| unsafe { Box::from_raw(closure) });
     {
         let mut pool = pool();
         let addr = words as *const SlotWords as usize;
