@@ -271,14 +271,15 @@ fn describe(
     s + &format!("    expected {expected}\n")
 }
 
-fn calls(abi: Abi, flavour: &str) {
-    let cases: Vec<&Case> = CASES.iter().filter(|c| c.abi == flavour).collect();
+/// The call cases of `table` in convention `abi` (at least `min` of them).
+fn calls(abi: Abi, what: &str, table: &'static [Case], min: usize) {
+    let cases: Vec<&Case> = table.iter().filter(|c| c.abi == abi.name()).collect();
     let text = |c: &Case| describe(c.name, c.ret, c.params, c.args, None, c.expected);
-    run_all("calls", abi, &cases, MIN_CASES, text, |c, path| run_call(c, abi, path));
+    run_all(what, abi, &cases, min, text, |c, path| run_call(c, abi, path));
 }
 
-fn variadic_calls(abi: Abi, flavour: &str) {
-    let cases: Vec<&VariadicCase> = VARIADIC_CASES.iter().filter(|c| c.abi == flavour).collect();
+fn variadic_calls(abi: Abi) {
+    let cases: Vec<&VariadicCase> = VARIADIC_CASES.iter().filter(|c| c.abi == abi.name()).collect();
     let text =
         |c: &VariadicCase| describe(c.name, c.ret, c.params, c.args, Some(c.fixed), c.expected);
     run_all("variadic calls", abi, &cases, MIN_VARIADIC, text, |c, path| {
@@ -286,52 +287,41 @@ fn variadic_calls(abi: Abi, flavour: &str) {
     });
 }
 
-fn callbacks(abi: Abi, flavour: &str) {
-    let cases: Vec<&CallbackCase> = CALLBACK_CASES.iter().filter(|c| c.abi == flavour).collect();
+/// The callback cases of `table` in convention `abi` (at least `min` of them).
+fn callbacks(abi: Abi, what: &str, table: &'static [CallbackCase], min: usize) {
+    let cases: Vec<&CallbackCase> = table.iter().filter(|c| c.abi == abi.name()).collect();
     let text = |c: &CallbackCase| describe(c.name, c.ret, c.params, c.args, None, c.result);
-    run_all("callbacks", abi, &cases, MIN_CASES, text, |c, path| run_callback(c, abi, path));
-}
-
-fn wide_calls(abi: Abi, flavour: &str, what: &str, table: &'static [Case]) {
-    let cases: Vec<&Case> = table.iter().filter(|c| c.abi == flavour).collect();
-    let text = |c: &Case| describe(c.name, c.ret, c.params, c.args, None, c.expected);
-    run_all(what, abi, &cases, MIN_WIDE, text, |c, path| run_call(c, abi, path));
-}
-
-fn wide_callbacks(abi: Abi, flavour: &str, what: &str, table: &'static [CallbackCase]) {
-    let cases: Vec<&CallbackCase> = table.iter().filter(|c| c.abi == flavour).collect();
-    let text = |c: &CallbackCase| describe(c.name, c.ret, c.params, c.args, None, c.result);
-    run_all(what, abi, &cases, MIN_WIDE, text, |c, path| run_callback(c, abi, path));
+    run_all(what, abi, &cases, min, text, |c, path| run_callback(c, abi, path));
 }
 
 #[test]
 fn apple_calls() {
-    calls(Abi::Aapcs64Apple, "aapcs64-apple");
+    calls(Abi::Aapcs64Apple, "calls", CASES, MIN_CASES);
 }
 
 #[test]
 fn apple_variadic_calls() {
-    variadic_calls(Abi::Aapcs64Apple, "aapcs64-apple");
+    variadic_calls(Abi::Aapcs64Apple);
 }
 
 #[test]
 fn apple_callbacks() {
-    callbacks(Abi::Aapcs64Apple, "aapcs64-apple");
+    callbacks(Abi::Aapcs64Apple, "callbacks", CALLBACK_CASES, MIN_CASES);
 }
 
 #[test]
 fn windows_calls() {
-    calls(Abi::Aapcs64Win, "aapcs64-win");
+    calls(Abi::Aapcs64Win, "calls", CASES, MIN_CASES);
 }
 
 #[test]
 fn windows_variadic_calls() {
-    variadic_calls(Abi::Aapcs64Win, "aapcs64-win");
+    variadic_calls(Abi::Aapcs64Win);
 }
 
 #[test]
 fn windows_callbacks() {
-    callbacks(Abi::Aapcs64Win, "aapcs64-win");
+    callbacks(Abi::Aapcs64Win, "callbacks", CALLBACK_CASES, MIN_CASES);
 }
 
 /// The tables name the flavours as jitcall does (the tests above pick their cases by it).
@@ -345,40 +335,40 @@ fn the_tables_name_the_flavours_as_jitcall_does() {
 
 #[test]
 fn apple_wide_calls() {
-    wide_calls(Abi::Aapcs64Apple, "aapcs64-apple", "wide calls", WIDE_CASES);
+    calls(Abi::Aapcs64Apple, "wide calls", WIDE_CASES, MIN_WIDE);
 }
 
 #[test]
 fn apple_wide_callbacks() {
-    wide_callbacks(Abi::Aapcs64Apple, "aapcs64-apple", "wide callbacks", WIDE_CALLBACK_CASES);
+    callbacks(Abi::Aapcs64Apple, "wide callbacks", WIDE_CALLBACK_CASES, MIN_WIDE);
 }
 
 #[test]
 fn apple_union_calls() {
-    wide_calls(Abi::Aapcs64Apple, "aapcs64-apple", "union calls", UNION_CASES);
+    calls(Abi::Aapcs64Apple, "union calls", UNION_CASES, MIN_WIDE);
 }
 
 #[test]
 fn apple_union_callbacks() {
-    wide_callbacks(Abi::Aapcs64Apple, "aapcs64-apple", "union callbacks", UNION_CALLBACK_CASES);
+    callbacks(Abi::Aapcs64Apple, "union callbacks", UNION_CALLBACK_CASES, MIN_WIDE);
 }
 
 #[test]
 fn windows_wide_calls() {
-    wide_calls(Abi::Aapcs64Win, "aapcs64-win", "wide calls", WIDE_CASES);
+    calls(Abi::Aapcs64Win, "wide calls", WIDE_CASES, MIN_WIDE);
 }
 
 #[test]
 fn windows_wide_callbacks() {
-    wide_callbacks(Abi::Aapcs64Win, "aapcs64-win", "wide callbacks", WIDE_CALLBACK_CASES);
+    callbacks(Abi::Aapcs64Win, "wide callbacks", WIDE_CALLBACK_CASES, MIN_WIDE);
 }
 
 #[test]
 fn windows_union_calls() {
-    wide_calls(Abi::Aapcs64Win, "aapcs64-win", "union calls", UNION_CASES);
+    calls(Abi::Aapcs64Win, "union calls", UNION_CASES, MIN_WIDE);
 }
 
 #[test]
 fn windows_union_callbacks() {
-    wide_callbacks(Abi::Aapcs64Win, "aapcs64-win", "union callbacks", UNION_CALLBACK_CASES);
+    callbacks(Abi::Aapcs64Win, "union callbacks", UNION_CALLBACK_CASES, MIN_WIDE);
 }
