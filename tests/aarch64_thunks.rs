@@ -22,8 +22,7 @@ mod common;
 
 use common::golden::{self, shorten};
 use jitcall::internals::arch::{
-    classify, emit_tail_thunk, emit_thunk, tail_callable, ArgSource, BlockLayout, CodeBuffer,
-    ErrnoAccess, HandlerKind,
+    classify, emit_thunk, ArgSource, BlockLayout, CodeBuffer, ErrnoAccess, HandlerKind,
 };
 use jitcall::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
@@ -385,20 +384,8 @@ fn tail_thunk_listings_match_golden_files() {
     for case in cases().into_iter().chain(wide_cases()) {
         let abi = Abi::Aapcs64;
         let sig = Signature::new(abi, ty(case.ret), case.params.iter().map(|p| ty(p)).collect());
-        let Ok(plan) = classify(&sig) else { continue };
-        writeln!(out, "; {} ({}) under {abi}", case.ret, params_text(&case.params)).unwrap();
-        let mut code = CodeBuffer::new();
-        match emit_tail_thunk(&plan, &mut code) {
-            Ok(()) => {
-                assert!(tail_callable(&plan));
-                out.push_str(&disassemble(code.bytes()));
-            }
-            Err(e) => {
-                assert!(!tail_callable(&plan));
-                assert!(code.bytes().is_empty(), "a refused plan emits nothing");
-                writeln!(out, "; error: {e}").unwrap();
-            }
-        }
+        let header = format!("; {} ({}) under {abi}", case.ret, params_text(&case.params));
+        out += &golden::tail_thunk_listing(&header, &sig, disassemble);
     }
     golden::check(&golden::dir("aarch64_tail"), &[("tail_thunks.txt".to_string(), out)]);
 }

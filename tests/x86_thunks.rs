@@ -20,8 +20,7 @@ use common::disasm::x86_formatter as formatter;
 use common::golden::{self, shorten};
 use iced_x86::{Code, Decoder, DecoderOptions, Formatter};
 use jitcall::internals::arch::{
-    classify, emit_callback_handler, emit_tail_thunk, emit_thunk, tail_callable, ArgSource,
-    BlockLayout, CodeBuffer, HandlerKind,
+    classify, emit_callback_handler, emit_thunk, ArgSource, BlockLayout, CodeBuffer, HandlerKind,
 };
 use jitcall::Type;
 use jitcall::{ffi, syntax, Abi, Signature};
@@ -186,20 +185,8 @@ fn tail_thunk_listings_match_golden_files() {
         for abi in ABIS {
             let sig =
                 Signature::new(abi, ty(case.ret), case.params.iter().map(|p| ty(p)).collect());
-            let Ok(plan) = classify(&sig) else { continue };
-            writeln!(out, "; {} ({}) under {abi}", case.ret, case.params.join(" ")).unwrap();
-            let mut code = CodeBuffer::new();
-            match emit_tail_thunk(&plan, &mut code) {
-                Ok(()) => {
-                    assert!(tail_callable(&plan));
-                    out.push_str(&disassemble(code.bytes()));
-                }
-                Err(e) => {
-                    assert!(!tail_callable(&plan));
-                    assert!(code.bytes().is_empty(), "a refused plan emits nothing");
-                    writeln!(out, "; error: {e}").unwrap();
-                }
-            }
+            let header = format!("; {} ({}) under {abi}", case.ret, case.params.join(" "));
+            out += &golden::tail_thunk_listing(&header, &sig, disassemble);
         }
     }
     golden::check(&golden::dir("x86_64_tail"), &[("tail_thunks.txt".to_string(), out)]);

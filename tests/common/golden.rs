@@ -84,3 +84,29 @@ fn diff(want: &str, got: &str) -> String {
     }
     out
 }
+
+/// One signature's tail thunk as a golden listing: `header`, then the disassembled thunk,
+/// or the generator's refusal. Checks that `tail_callable` agrees with the generator and
+/// that a refused plan emits nothing.
+pub fn tail_thunk_listing(
+    header: &str,
+    sig: &jitcall::Signature,
+    disassemble: fn(&[u8]) -> String,
+) -> String {
+    use jitcall::internals::arch::{classify, emit_tail_thunk, tail_callable, CodeBuffer};
+    let Ok(plan) = classify(sig) else { return String::new() };
+    let mut out = format!("{header}\n");
+    let mut code = CodeBuffer::new();
+    match emit_tail_thunk(&plan, &mut code) {
+        Ok(()) => {
+            assert!(tail_callable(&plan), "{header}: emitted for a plan that is not tail-callable");
+            out.push_str(&disassemble(code.bytes()));
+        }
+        Err(e) => {
+            assert!(!tail_callable(&plan), "{header}: refused a tail-callable plan");
+            assert!(code.bytes().is_empty(), "{header}: a refused plan emits nothing");
+            writeln!(out, "; error: {e}").unwrap();
+        }
+    }
+    out
+}
