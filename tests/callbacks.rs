@@ -359,3 +359,43 @@ fn qsort_with_a_native_comparator_and_its_errors() {
     let err = unsafe { ffi::call(qsort, &qsort_sig(), &args) }.unwrap_err();
     assert_eq!(err.to_string(), "native comparator gave up");
 }
+
+/// Permanent callbacks of signatures that need the full handler (vector-register
+/// arguments) and a struct result, in every convention this host runs, both forms: the
+/// arguments arrive and the result goes back as with a counted callback.
+#[test]
+fn permanent_callbacks_take_floats_and_return_structs() {
+    use jitcall::{Callback, Signature};
+    let dd = "[:double :double]";
+    for abi in Abi::ALL.into_iter().filter(|a| a.runs_on_host()) {
+        let sig = || Signature::new(abi, ty(dd), vec![ty(":double"), ty(":int"), ty(":float")]);
+        let values = Callback::new_permanent(sig(), |args| match args {
+            [Value::Number(x), Value::Number(n), Value::Number(y)] => {
+                Ok(Value::Tuple(vec![Value::Number(x * n), Value::Number(y - 1.0)]))
+            }
+            other => Err(Error::Callback(format!("unexpected arguments {other:?}"))),
+        })
+        .unwrap();
+        let native = Callback::new_native_permanent(sig(), |args, ret| {
+            // SAFETY: pointers to a double, an int and a float; room for two doubles.
+            unsafe {
+                let (x, n, y) = (
+                    args[0].cast::<f64>().read(),
+                    args[1].cast::<i32>().read(),
+                    args[2].cast::<f32>().read(),
+                );
+                ret.cast::<[f64; 2]>().write_unaligned([x * f64::from(n), f64::from(y) - 1.0]);
+            }
+            Ok(())
+        })
+        .unwrap();
+        let call =
+            ffi::signature(abi, ty(dd), vec![ty(":double"), ty(":int"), ty(":float")]).unwrap();
+        let args = [Value::Number(1.5), Value::Number(4.0), Value::Number(0.25)];
+        let want = Value::Tuple(vec![Value::Number(6.0), Value::Number(-0.75)]);
+        for target in [values, native] {
+            // SAFETY: each is a callback of exactly `call`'s signature and convention.
+            assert_eq!(unsafe { ffi::call(target, &call, &args) }.unwrap(), want, "{abi}");
+        }
+    }
+}

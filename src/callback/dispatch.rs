@@ -1,5 +1,5 @@
-//! The dispatcher: every trampoline's handler saves the argument registers and calls
-//! [`dispatch`], which reads each argument back out of registers and stack by the same
+//! The dispatchers: every trampoline's handler saves the argument registers and calls
+//! its slot's dispatcher (`dispatch_native` or `dispatch_values`), which reads each argument back out of registers and stack by the same
 //! [`CallPlan`] that a call of that signature would use, calls the closure, and writes the
 //! result registers.
 //!
@@ -84,11 +84,16 @@ unsafe fn dispatch_body<const PERMANENT: bool>(
     unsafe { frame.add(frame::RET_GPRS).write_bytes(0, frame::SIZE - frame::RET_GPRS) };
     // SAFETY: as above. The handler wrote the argument registers the signature uses; the
     // bytes it did not write (padding, an `Integer` handler's vector slots) are stack
-    // memory that no plan of this signature reads.
+    // memory that foreign code (the handler's `sub`, earlier frames) left there, which
+    // holds bytes like any memory outside Rust's own, and which no plan of this signature
+    // reads.
     let frame = unsafe { std::slice::from_raw_parts_mut(frame, frame::SIZE) };
     if PERMANENT {
         // SAFETY: only a permanent callback's slot calls a permanent dispatcher.
-        let closure = unsafe { permanent_closure(words) };
+        let Some(closure) = (unsafe { permanent_closure(words) }) else {
+            raise(Error::Callback("a callback was called after it was dropped".into()));
+            return;
+        };
         // SAFETY: forwarded from the caller.
         return unsafe { run(closure, frame, stack, runner) };
     }
@@ -119,6 +124,8 @@ unsafe fn run(closure: &Closure, frame: &mut [u8], stack: *const u8, runner: Run
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic".into());
+            // A payload whose own drop panics must not unwind into C either.
+            let _ = catch_unwind(AssertUnwindSafe(|| drop(panic)));
             fail(closure, frame, Error::Callback(format!("callback panicked: {message}")))
         }
     }

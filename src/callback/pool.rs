@@ -243,13 +243,14 @@ impl Slot {
                     }
                 }
             }
-            Ok(cache.0.pop())
+            // A refill takes at least one slot, or fails.
+            Ok(cache.0.pop().expect("a refilled cache holds a slot"))
         });
         match cached {
-            Ok(Ok(Some(slot))) => Ok(slot),
+            Ok(Ok(slot)) => Ok(slot),
             Ok(Err(e)) => Err(e),
             // This thread's cache is gone (it is exiting): straight from the pool.
-            Ok(Ok(None)) | Err(_) => {
+            Err(_) => {
                 let mut pool = pool();
                 match pool.take_reusable() {
                     Some(slot) => Ok(slot),
@@ -338,20 +339,27 @@ fn release(words: &SlotWords) {
     drop(closure);
 }
 
-/// The closure of a permanent callback's slot (see [`Callback::new_permanent`]).
+/// The closure of a permanent callback's slot (see [`Callback::new_permanent`]), or
+/// `None` for a call that does not see it live: a stale call from the slot's previous
+/// callback racing the permanent one's `publish`.
 ///
 /// # Safety
-/// The slot holds a permanent callback: it was published and is never retired.
+/// The slot's dispatcher is a permanent one: the callback published there is permanent,
+/// so once live the slot is never retired.
 ///
 /// [`Callback::new_permanent`]: super::Callback::new_permanent
-pub(super) unsafe fn permanent_closure(words: &SlotWords) -> &'static Closure {
-    // Acquire: pairs with `publish`'s Release, so the closure word and the closure are
-    // seen. (A plain load: no read-modify-write, which is what permanent slots save.)
-    let _live = words[STATE].load(Ordering::Acquire);
+pub(super) unsafe fn permanent_closure(words: &SlotWords) -> Option<&'static Closure> {
+    // Acquire: pairs with `publish`'s Release, so a call that sees LIVE sees the closure
+    // word and the closure. (A plain load: no read-modify-write, which is what permanent
+    // slots save.)
+    if state::phase(words[STATE].load(Ordering::Acquire)) != state::LIVE {
+        return None;
+    }
     let closure = words[CLOSURE].load(Ordering::Relaxed) as *const Closure;
-    // SAFETY: the slot is never retired, so `release` never frees this closure or
+    // SAFETY: the slot is live, so `closure` is what `publish` stored from
+    // `Box::into_raw`; the slot is never retired, so `release` never frees this closure or
     // rewrites the word: it lives for the rest of the process.
-    unsafe { &*closure }
+    Some(unsafe { &*closure })
 }
 
 /// One call inside the dispatcher, counted on its slot from entry to exit: a live slot's
