@@ -43,10 +43,11 @@ thread_local! {
 pub(crate) fn slot() -> *mut u8 {
     SLOT.with(|slot| {
         let slot = slot.get();
-        // SAFETY: the slot belongs to this thread and no thunk runs on it now (one is
-        // about to be entered).
+        // SAFETY: the slot belongs to this thread. A thunk may be running on it further
+        // out (this call is nested in a callback), but thunks touch the slot only right
+        // before and after their own target runs, never while this code does.
         unsafe {
-            if (*slot).location.is_null() {
+            if cfg!(windows) || (*slot).location.is_null() {
                 (*slot).location = errno_location();
             }
         }
@@ -54,9 +55,12 @@ pub(crate) fn slot() -> *mut u8 {
     })
 }
 
-/// This thread's C `errno` address, which stays the same for the thread's life (the C
-/// libraries keep `errno` in thread-local storage).
-#[cold]
+/// The calling thread's C `errno` address. Off Windows it stays the same for the
+/// thread's life (the C libraries keep `errno` in thread-local storage), so it is asked
+/// for once per thread. Windows' C runtime keeps it in per-fiber data, which a thread that
+/// switches fibers changes and which is freed with its fiber: there it is asked for at
+/// every capturing call.
+#[cfg_attr(not(windows), cold)]
 fn errno_location() -> *mut c_int {
     // SAFETY: the accessor takes nothing and returns the calling thread's `errno`.
     unsafe { accessor()() }

@@ -78,6 +78,11 @@ struct Compiled {
     code: Thunk,
     /// The thunk that reads through a pointer array, when the plan allows one.
     pointer_code: Option<Thunk>,
+    /// The tail thunk (`RawCall`, `DirectCall`), when the plan allows one and the
+    /// signature does not handle `errno` (which needs code after the call). Unlike the
+    /// others it is entered with the plan's own convention, whatever its `ThunkFn` type
+    /// says: its users check that the two agree.
+    tail_code: Option<Thunk>,
     /// The shared thunk that runs this plan while its own code is not sealed, if the plan
     /// fits one.
     shared: Option<&'static SharedThunk>,
@@ -389,6 +394,13 @@ impl CompiledSignature {
         } else {
             None
         };
+        let tail_code = if arch::tail_callable(&plan) && sig.errno == Errno::Ignore {
+            let mut bytes = CodeBuffer::new();
+            arch::emit_tail_thunk(&plan, &mut bytes)?;
+            Some(Thunk::new(Code::stage(&bytes.into_bytes())?))
+        } else {
+            None
+        };
         // The shared thunk does not handle errno: signatures that do run their own code.
         let shared = (sig.errno == Errno::Ignore).then(|| SharedThunk::for_plan(&plan)).flatten();
         let values = value::CallProgram::new(&sig.params, &block.offsets, &sig.ret);
@@ -399,6 +411,7 @@ impl CompiledSignature {
             values,
             code,
             pointer_code,
+            tail_code,
             shared,
             cold_calls: AtomicU32::new(0),
         };
@@ -673,7 +686,7 @@ unsafe fn run_capturing(
     let slot = crate::errno::slot();
     let guard = CallGuard::enter();
     // SAFETY: as in `run`; besides, `slot` is this thread's errno slot, which lives as
-    // long as the thread, and the thunk writes only its 8 bytes, on this thread.
+    // long as the thread, and the thunk reads and writes only its words, on this thread.
     unsafe { thunk(target.as_ptr(), args, ret, slot) };
     guard.finish()
 }

@@ -4,10 +4,9 @@
 
 use std::ffi::c_void;
 
-use super::{CompiledSignature, ErrnoThunkFn, ThunkFn};
-use crate::arch::{self, CodeBuffer};
+use super::{Compiled, CompiledSignature, ErrnoThunkFn, ThunkFn};
+use crate::arch;
 use crate::error::{Error, Result};
-use crate::memory::Code;
 use crate::plan::RetPlan;
 use crate::signature::{Abi, Errno};
 use crate::types::{Prim, Type};
@@ -15,8 +14,9 @@ use crate::value::Pointer;
 
 /// A compiled signature's call entry for a runtime's hot path: the thunk of
 /// [`CompiledSignature::call_native`] (or, for a void or in-memory result whose arguments
-/// all go in registers, a tail thunk that jumps to the target), entered with no checks and
-/// no bookkeeping per call.
+/// all go in registers, a tail thunk that jumps to the target; on x86-64 only for System V
+/// signatures, the convention jitcall's thunks are entered with), entered with no checks
+/// and no bookkeeping per call.
 ///
 /// `call_native` checks the argument count, runs the shared thunk while the signature is
 /// cold, and reports the error of a callback that failed during the call. A `RawCall` is
@@ -36,8 +36,6 @@ use crate::value::Pointer;
 pub struct RawCall {
     entry: RawEntry,
     sig: CompiledSignature,
-    /// The tail thunk's code, when the entry is one.
-    _tail: Option<Code>,
 }
 
 /// The convention a [`ThunkFn`] is entered with: `sysv64` on every x86-64 host, the
@@ -48,15 +46,6 @@ fn thunk_fn_abi() -> Option<Abi> {
     } else {
         Abi::host()
     }
-}
-
-/// A plan's tail thunk, staged and sealed.
-fn tail_code(plan: &crate::plan::CallPlan) -> Result<Code> {
-    let mut code = CodeBuffer::new();
-    arch::emit_tail_thunk(plan, &mut code)?;
-    let code = Code::stage(&code.into_bytes())?;
-    code.entry()?;
-    Ok(code)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -78,49 +67,27 @@ impl CompiledSignature {
     /// # Errors
     /// The system refusing to map code or to change memory protection.
     pub fn raw_call(&self) -> Result<RawCall> {
-        if let Some(tail) = self.tail_thunk_for_raw_call()? {
-            return Ok(RawCall {
-                entry: RawEntry::Tail(tail.0),
-                sig: self.clone(),
-                _tail: Some(tail.1),
-            });
-        }
-        let entry = match &self.inner.pointer_code {
-            Some(thunk) if self.inner.sig.errno == Errno::Ignore => {
-                RawEntry::Pointers(thunk.seal()?)
+        let Compiled { sig, plan, .. } = &*self.inner;
+        let entry = match (&self.inner.tail_code, &self.inner.pointer_code) {
+            // A tail thunk when nothing is left to do after the call (no result in
+            // registers to store) and it is entered the way a `ThunkFn` is.
+            (Some(tail), _)
+                if matches!(plan.ret, RetPlan::Void | RetPlan::Indirect { .. })
+                    && Some(plan.abi) == thunk_fn_abi() =>
+            {
+                RawEntry::Tail(tail.seal()?)
             }
-            Some(thunk) => RawEntry::Errno(thunk.seal()?),
-            None => {
+            (_, Some(thunk)) if sig.errno == Errno::Ignore => RawEntry::Pointers(thunk.seal()?),
+            (_, Some(thunk)) => RawEntry::Errno(thunk.seal()?),
+            (_, None) => {
                 self.inner.code.seal()?;
                 RawEntry::Block
             }
         };
-        Ok(RawCall { entry, sig: self.clone(), _tail: None })
+        Ok(RawCall { entry, sig: self.clone() })
     }
 
-    /// A tail thunk entered as a [`ThunkFn`], when the plan allows one and needs nothing
-    /// done after the call: no result in registers to store, no `errno`.
-    fn tail_thunk_for_raw_call(&self) -> Result<Option<(ThunkFn, Code)>> {
-        let plan = &self.inner.plan;
-        let ret_needs_no_store = matches!(plan.ret, RetPlan::Void | RetPlan::Indirect { .. });
-        if self.inner.sig.errno != Errno::Ignore
-            || !ret_needs_no_store
-            || !arch::tail_callable(plan)
-            || Some(plan.abi) != thunk_fn_abi()
-        {
-            return Ok(None);
-        }
-        let code = tail_code(plan)?;
-        // SAFETY: the sealed tail thunk of this plan, whose convention is the one
-        // `ThunkFn` is called with (checked above): entered as `fn(target, args, ret)`, it
-        // passes `ret` as the hidden result pointer (or ignores it) and jumps to the
-        // target, which returns nothing the caller reads.
-        let entry = unsafe { std::mem::transmute::<*const u8, ThunkFn>(code.entry()?) };
-        Ok(Some((entry, code)))
-    }
-
-    /// This signature's [`DirectCall`] returning `R`: a new tail thunk, executable at once
-    /// (make it once and keep it; each one is a few bytes of code memory).
+    /// This signature's [`DirectCall`] returning `R`: its tail thunk, made executable now.
     ///
     /// # Errors
     /// A signature that no tail thunk can call: a convention other than the host's own
@@ -158,19 +125,23 @@ impl CompiledSignature {
                 sig.ret
             ));
         }
-        let code = tail_code(&self.inner.plan)?;
+        let Some(tail) = &self.inner.tail_code else {
+            // Refused only for what the plan needs (errno was checked above).
+            arch::check_tail_callable(&self.inner.plan)?;
+            unreachable!("a tail-callable plan without errno handling has a tail thunk");
+        };
+        let entry = tail.seal()?;
         // SAFETY: `entry` is the sealed tail thunk, entered with the host's C convention
         // as `fn(target, args) -> R` (it ignores the third argument register when the
         // result comes back in registers): it loads the plan's argument registers and
         // jumps to the target, which returns the result (whose Rust image `R` is, by
         // `DirectResult`'s contract) in the host convention's registers to the caller.
         let entry = unsafe {
-            std::mem::transmute::<
-                *const u8,
-                unsafe extern "C" fn(*const c_void, *const *const u8) -> R,
-            >(code.entry()?)
+            std::mem::transmute::<ThunkFn, unsafe extern "C" fn(*const c_void, *const *const u8) -> R>(
+                entry,
+            )
         };
-        Ok(DirectCall { entry, _code: code, _sig: self.clone() })
+        Ok(DirectCall { entry, _sig: self.clone() })
     }
 }
 
@@ -215,7 +186,7 @@ impl RawCall {
     ) {
         // SAFETY: an errno thunk's code is entered with the `ErrnoThunkFn` convention;
         // the slot is this thread's errno slot, which outlives the call, and the thunk
-        // writes only its 8 bytes, on this thread. The rest as in `call`.
+        // reads and writes only its words, on this thread. The rest as in `call`.
         unsafe {
             let thunk = std::mem::transmute::<ThunkFn, ErrnoThunkFn>(thunk);
             thunk(target.as_ptr(), args.cast_mut().cast(), ret, crate::errno::slot())
@@ -294,9 +265,7 @@ direct_results! {
 #[derive(Debug)]
 pub struct DirectCall<R> {
     entry: unsafe extern "C" fn(*const c_void, *const *const u8) -> R,
-    /// Keeps the thunk mapped.
-    _code: Code,
-    /// Keeps what the thunk was made for (for the reader: nothing in it is used).
+    /// Keeps the thunk mapped (the signature owns it).
     _sig: CompiledSignature,
 }
 
