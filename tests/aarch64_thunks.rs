@@ -73,6 +73,8 @@ fn cases() -> Vec<Case> {
         case("struct12_two_xregs", ":int", &["[:int32 :float :int32]", ":int"]),
         // 24 bytes: the argument by reference (its address in x0), the result through x8.
         case("struct24_by_ref", I64X3, &[I64X3, ":int"]),
+        // Only the result in memory (x8): the tail thunk passes the caller's memory there.
+        case("struct24_ret_only", I64X3, &[":int64", ":double"]),
         // Narrow integers, widened by signedness; the narrow result is stored whole.
         case(
             "narrow_ints",

@@ -231,4 +231,32 @@ fn struct_results_by_registers_and_by_memory() {
     // SAFETY: `make_big` is `struct Big (int64_t, double)`; `ret` is a `Big`.
     unsafe { raw.call(target, [arg(&a), arg(&b)].as_ptr(), (&mut ret as *mut Big).cast()) };
     assert_eq!(ret, Big { a: 7, b: 9, c: 21 });
+    // Where a `ThunkFn` is entered with the host's convention, that RawCall is the tail
+    // thunk (the callee writes `ret` itself).
+    let tail_host = host() != Abi::Win64;
+    assert_eq!(format!("{raw:?}").contains("Tail("), tail_host, "{raw:?}");
+}
+
+static VOID_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn count_by(n: i32) {
+    VOID_CALLS.fetch_add(n as usize, Ordering::Relaxed);
+}
+
+/// A void result: the RawCall is a tail thunk where the host allows one, and a
+/// `DirectCall<()>` returns nothing.
+#[test]
+fn void_results_through_raw_and_direct_calls() {
+    let sig = ffi::signature(host(), ty(":void"), vec![ty(":int")]).unwrap();
+    let raw = sig.raw_call().unwrap();
+    assert_eq!(format!("{raw:?}").contains("Tail("), host() != Abi::Win64, "{raw:?}");
+    let direct = sig.direct_call::<()>().unwrap();
+    let target = Pointer::from_ptr(count_by as *const c_void);
+    let (three, four) = (3i32, 4i32);
+    // SAFETY: `count_by` is `void(int)`; one pointer to an `i32`, no result.
+    unsafe {
+        raw.call(target, [arg(&three)].as_ptr(), std::ptr::null_mut());
+        direct.call(target, [arg(&four)].as_ptr());
+    }
+    assert_eq!(VOID_CALLS.load(Ordering::Relaxed), 7);
 }

@@ -65,3 +65,25 @@ fn a_convention_the_host_cannot_run_fails_as_signature_fails() {
     let owned = ffi::signature(foreign, p(Prim::I32), vec![p(Prim::I32)]).unwrap_err();
     assert_eq!(by_ref.to_string(), owned.to_string());
 }
+
+/// Signatures with the same types but errno handling or a variadic part are other
+/// signatures: the borrowed lookup (a plain, fixed one) never returns them, however many
+/// of them the caches hold.
+#[test]
+fn the_borrowed_lookup_tells_errno_and_variadic_signatures_apart() {
+    use jitcall::{Errno, Signature};
+    let abi = Abi::host().unwrap();
+    for n in 1..40 {
+        let params: Vec<Type> =
+            (0..n).map(|i| p(if i % 2 == 0 { Prim::I32 } else { Prim::F64 })).collect();
+        let errno = Signature::new(abi, p(Prim::I64), params.clone()).with_errno(Errno::Capture);
+        let errno = CompiledSignature::new(errno).unwrap();
+        let variadic =
+            Signature::variadic(abi, p(Prim::I64), params[..1].to_vec(), params[1..].to_vec());
+        let variadic = CompiledSignature::new(variadic).unwrap();
+        let plain = ffi::signature_by_ref(abi, &p(Prim::I64), &params).unwrap();
+        assert_eq!(plain.signature().errno, Errno::Ignore, "{n} parameters");
+        assert_eq!(plain.signature().fixed, None, "{n} parameters");
+        assert!(!same(&plain, &errno) && !same(&plain, &variadic), "{n} parameters");
+    }
+}
